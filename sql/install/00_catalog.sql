@@ -1,0 +1,174 @@
+-- uso_tasks: catalog (tasks, runs, log lines).
+\echo Use "CREATE EXTENSION uso_tasks" to load this file. \quit
+
+CREATE FUNCTION @extschema@.uso_assert_preloaded() RETURNS void
+    LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'uso_assert_preloaded';
+COMMENT ON FUNCTION @extschema@.uso_assert_preloaded() IS
+    'Errors with a hint when uso_tasks is not in shared_preload_libraries.';
+SELECT @extschema@.uso_assert_preloaded();
+
+-- Members see and manage every task and run (row-level security below).
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'uso_admin') THEN
+        CREATE ROLE uso_admin NOLOGIN;
+    END IF;
+END
+$$;
+
+CREATE TABLE @extschema@.uso_task (
+    id            bigserial PRIMARY KEY,
+    name          text NOT NULL,
+    description   text,
+    category      text,
+    schedule      text NOT NULL,
+    command       text NOT NULL,
+    config        jsonb NOT NULL DEFAULT '{}',
+    database      name NOT NULL DEFAULT pg_catalog.current_database(),
+    username      name NOT NULL DEFAULT CURRENT_USER,
+    enabled       boolean NOT NULL DEFAULT true,
+    timezone      text,
+    timeout       interval,
+    max_retries   integer NOT NULL DEFAULT 0,
+    retry_delay   interval NOT NULL DEFAULT '1 minute',
+    retry_after   interval NOT NULL DEFAULT '1 day',
+    keep_runs     integer NOT NULL DEFAULT 100,
+    overlap       text NOT NULL DEFAULT 'skip',
+    misfire       text NOT NULL DEFAULT 'run_once',
+    created_at    timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    last_run_at   timestamptz,
+    next_run_at   timestamptz,
+    CONSTRAINT uso_task_name_key UNIQUE (name),
+    CONSTRAINT uso_task_name_check CHECK (name <> '' AND pg_catalog.length(name) <= 200),
+    CONSTRAINT uso_task_command_check CHECK (command <> ''),
+    CONSTRAINT uso_task_config_check CHECK (pg_catalog.jsonb_typeof(config) = 'object'),
+    CONSTRAINT uso_task_timeout_check CHECK (timeout >= '0'::interval),
+    CONSTRAINT uso_task_max_retries_check CHECK (max_retries BETWEEN 0 AND 100),
+    CONSTRAINT uso_task_retry_delay_check CHECK (retry_delay >= '0'::interval),
+    CONSTRAINT uso_task_retry_after_check CHECK (retry_after > '0'::interval),
+    CONSTRAINT uso_task_keep_runs_check CHECK (keep_runs BETWEEN 1 AND 1000000),
+    CONSTRAINT uso_task_overlap_check CHECK (overlap IN ('skip', 'queue', 'parallel')),
+    CONSTRAINT uso_task_misfire_check CHECK (misfire IN ('run_once', 'skip'))
+);
+CREATE INDEX uso_task_next_run_idx ON @extschema@.uso_task (next_run_at) WHERE enabled;
+CREATE INDEX uso_task_username_idx ON @extschema@.uso_task (username);
+
+COMMENT ON TABLE @extschema@.uso_task IS 'One row per named background task: what runs, when, as whom.';
+COMMENT ON COLUMN @extschema@.uso_task.id IS 'Task id (also the jobid of the pg_cron compatibility layer).';
+COMMENT ON COLUMN @extschema@.uso_task.name IS 'Unique task name, e.g. CreateCycles.';
+COMMENT ON COLUMN @extschema@.uso_task.description IS 'What the task does, for the admin page.';
+COMMENT ON COLUMN @extschema@.uso_task.category IS 'Group on the admin page (the app: proposals, projects, ...).';
+COMMENT ON COLUMN @extschema@.uso_task.schedule IS 'When it runs: cron, every <interval>, ISO 8601 (PT15M, T02:00), N seconds, @macros.';
+COMMENT ON COLUMN @extschema@.uso_task.command IS 'SQL run via SPI in a worker connected as username; may CALL procedures that COMMIT.';
+COMMENT ON COLUMN @extschema@.uso_task.config IS 'Task settings (a JSON object), read inside the task with uso_task_config().';
+COMMENT ON COLUMN @extschema@.uso_task.database IS 'Database the command runs in.';
+COMMENT ON COLUMN @extschema@.uso_task.username IS 'Owner role: the worker connects as this role (it needs LOGIN).';
+COMMENT ON COLUMN @extschema@.uso_task.enabled IS 'Disabled tasks are not scheduled and cannot be run now.';
+COMMENT ON COLUMN @extschema@.uso_task.timezone IS 'Time zone of cron and time-of-day schedules; NULL means uso_tasks.timezone.';
+COMMENT ON COLUMN @extschema@.uso_task.timeout IS 'statement_timeout of a run; NULL means uso_tasks.default_timeout, 0 no limit.';
+COMMENT ON COLUMN @extschema@.uso_task.max_retries IS 'Retries after a failed run (trigger retry), with capped exponential backoff.';
+COMMENT ON COLUMN @extschema@.uso_task.retry_delay IS 'First retry delay; doubles per attempt, with jitter.';
+COMMENT ON COLUMN @extschema@.uso_task.retry_after IS 'After a failure the next run comes no later than this (USO retry_after).';
+COMMENT ON COLUMN @extschema@.uso_task.keep_runs IS 'Finished runs kept for this task (USO keep_logs); older ones are purged.';
+COMMENT ON COLUMN @extschema@.uso_task.overlap IS 'When the previous run is still going: skip (record skipped), queue (one waits), parallel.';
+COMMENT ON COLUMN @extschema@.uso_task.misfire IS 'After downtime with missed slots: run_once (one catchup run) or skip.';
+COMMENT ON COLUMN @extschema@.uso_task.created_at IS 'When the task was first scheduled.';
+COMMENT ON COLUMN @extschema@.uso_task.last_run_at IS 'Start of the most recent run (interval schedules count from it).';
+COMMENT ON COLUMN @extschema@.uso_task.next_run_at IS 'When the scheduler will start it next; NULL when never (disabled, @reboot).';
+
+CREATE TABLE @extschema@.uso_task_run (
+    id              bigserial PRIMARY KEY,
+    task_id         bigint NOT NULL REFERENCES @extschema@.uso_task (id) ON DELETE CASCADE,
+    trigger         text NOT NULL,
+    scheduled_for   timestamptz,
+    queued_at       timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    started_at      timestamptz,
+    finished_at     timestamptz,
+    status          text NOT NULL DEFAULT 'queued',
+    attempt         integer NOT NULL DEFAULT 1,
+    pid             integer,
+    return_message  text,
+    sqlstate        text,
+    error_detail    text,
+    error_hint      text,
+    error_context   text,
+    progress        real,
+    CONSTRAINT uso_task_run_trigger_check
+        CHECK (trigger IN ('schedule', 'manual', 'retry', 'catchup', 'once', 'startup')),
+    CONSTRAINT uso_task_run_status_check
+        CHECK (status IN ('queued', 'running', 'succeeded', 'failed', 'timed_out', 'cancelled', 'skipped')),
+    CONSTRAINT uso_task_run_attempt_check CHECK (attempt >= 1),
+    CONSTRAINT uso_task_run_progress_check CHECK (progress BETWEEN 0 AND 1),
+    CONSTRAINT uso_task_run_finished_check
+        CHECK ((status IN ('queued', 'running')) = (finished_at IS NULL))
+);
+-- A scheduled slot is run at most once, even across crashes and restarts.
+CREATE UNIQUE INDEX uso_task_run_slot_key ON @extschema@.uso_task_run (task_id, scheduled_for)
+    WHERE trigger IN ('schedule', 'catchup');
+CREATE INDEX uso_task_run_task_idx ON @extschema@.uso_task_run (task_id, id DESC);
+CREATE INDEX uso_task_run_open_idx ON @extschema@.uso_task_run (status) WHERE finished_at IS NULL;
+CREATE INDEX uso_task_run_finished_idx ON @extschema@.uso_task_run (finished_at);
+
+COMMENT ON TABLE @extschema@.uso_task_run IS 'One row per run of a task: trigger, timing, outcome, error.';
+COMMENT ON COLUMN @extschema@.uso_task_run.id IS 'Run id, as returned by uso_run_now().';
+COMMENT ON COLUMN @extschema@.uso_task_run.task_id IS 'The task that ran.';
+COMMENT ON COLUMN @extschema@.uso_task_run.trigger IS 'Why it ran: schedule, manual, retry, catchup, once (uso_run_at), startup (@reboot).';
+COMMENT ON COLUMN @extschema@.uso_task_run.scheduled_for IS 'The slot it was due at (NULL for manual runs).';
+COMMENT ON COLUMN @extschema@.uso_task_run.queued_at IS 'When the scheduler queued it.';
+COMMENT ON COLUMN @extschema@.uso_task_run.started_at IS 'When a worker began the command.';
+COMMENT ON COLUMN @extschema@.uso_task_run.finished_at IS 'When it ended, whatever the outcome; NULL while queued or running.';
+COMMENT ON COLUMN @extschema@.uso_task_run.status IS 'queued, running, succeeded, failed, timed_out, cancelled, skipped.';
+COMMENT ON COLUMN @extschema@.uso_task_run.attempt IS '1 for the first try, 2.. for retries.';
+COMMENT ON COLUMN @extschema@.uso_task_run.pid IS 'Process id of the worker that ran it.';
+COMMENT ON COLUMN @extschema@.uso_task_run.return_message IS 'On success the value the last statement returned, or its command tag; the error message on failure.';
+COMMENT ON COLUMN @extschema@.uso_task_run.sqlstate IS 'SQLSTATE of the error that ended the run.';
+COMMENT ON COLUMN @extschema@.uso_task_run.error_detail IS 'DETAIL of the error.';
+COMMENT ON COLUMN @extschema@.uso_task_run.error_hint IS 'HINT of the error.';
+COMMENT ON COLUMN @extschema@.uso_task_run.error_context IS 'CONTEXT of the error: the traceback through functions.';
+COMMENT ON COLUMN @extschema@.uso_task_run.progress IS 'Fraction done (0..1) reported by uso_progress().';
+
+CREATE TABLE @extschema@.uso_task_log (
+    run_id     bigint NOT NULL REFERENCES @extschema@.uso_task_run (id) ON DELETE CASCADE,
+    seq        integer NOT NULL,
+    logged_at  timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    level      text NOT NULL,
+    message    text NOT NULL,
+    PRIMARY KEY (run_id, seq),
+    CONSTRAINT uso_task_log_level_check
+        CHECK (level IN ('DEBUG', 'LOG', 'INFO', 'NOTICE', 'WARNING', 'ERROR'))
+);
+COMMENT ON TABLE @extschema@.uso_task_log IS 'Lines a run emitted (RAISE NOTICE/INFO/WARNING) and the engine''s own.';
+COMMENT ON COLUMN @extschema@.uso_task_log.run_id IS 'The run that emitted the line.';
+COMMENT ON COLUMN @extschema@.uso_task_log.seq IS 'Order of the line within its run, from 1.';
+COMMENT ON COLUMN @extschema@.uso_task_log.logged_at IS 'When it was emitted.';
+COMMENT ON COLUMN @extschema@.uso_task_log.level IS 'NOTICE, INFO, WARNING, ... as raised.';
+COMMENT ON COLUMN @extschema@.uso_task_log.message IS 'The text of the line.';
+
+-- pg_dump keeps user tasks and history.
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.uso_task', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.uso_task_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.uso_task_run', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.uso_task_run_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.uso_task_log', '');
+
+-- Row-level security: a role sees its own tasks and runs; uso_admin sees all.
+-- Writes go through the uso_* functions (SECURITY DEFINER, explicit checks).
+CREATE FUNCTION @extschema@.uso_is_admin() RETURNS boolean
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$ SELECT pg_has_role(current_user, 'uso_admin', 'MEMBER')
+             OR (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) $$;
+COMMENT ON FUNCTION @extschema@.uso_is_admin() IS
+    'True when the current role is a superuser or a member of uso_admin (sees and manages every task).';
+
+ALTER TABLE @extschema@.uso_task ENABLE ROW LEVEL SECURITY;
+CREATE POLICY uso_task_visible ON @extschema@.uso_task
+    USING (username = CURRENT_USER OR @extschema@.uso_is_admin());
+ALTER TABLE @extschema@.uso_task_run ENABLE ROW LEVEL SECURITY;
+CREATE POLICY uso_task_run_visible ON @extschema@.uso_task_run
+    USING (EXISTS (SELECT FROM @extschema@.uso_task t WHERE t.id = task_id));
+ALTER TABLE @extschema@.uso_task_log ENABLE ROW LEVEL SECURITY;
+CREATE POLICY uso_task_log_visible ON @extschema@.uso_task_log
+    USING (EXISTS (SELECT FROM @extschema@.uso_task_run r WHERE r.id = run_id));
+
+GRANT SELECT ON @extschema@.uso_task, @extschema@.uso_task_run, @extschema@.uso_task_log TO PUBLIC;

@@ -1,0 +1,3 @@
+/* placeholder until the grammar lands */
+#include "postgres.h"
+#include "schedule.h"
