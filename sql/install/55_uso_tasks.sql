@@ -306,7 +306,7 @@ BEGIN
             END IF;
             due := CASE WHEN sub.due_date > today THEN least(sub.due_date, today + review_days)
                         ELSE today + review_days END;
-            n := uso.assign_reviews(sub.id, st.id, st.min_reviews - rv.total, due, at);
+            n := uso.assign_reviews(sub.id, st.id, (st.min_reviews - rv.total)::integer, due, at);
             IF n > 0 THEN
                 RAISE NOTICE 'submission % (%): % review(s) created for stage % (%)',
                     sub.id, sub.code, n, st.position, st.kind;

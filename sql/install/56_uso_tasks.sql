@@ -30,7 +30,12 @@ DECLARE
 BEGIN
     FOR sub IN
         SELECT s.id, s.proposal_id, s.cycle_id, p.code, p.spokesperson_id, c.start_date,
-               c.name AS cycle, (c.start_date + make_interval(months => t.duration_cycles * ct.duration_months))::date AS end_date
+               c.name AS cycle,
+               -- the end of the duration_cycles-th cycle from this one (of any type), or
+               -- an estimate from the cycle length while those cycles do not exist yet
+               coalesce((SELECT c2.end_date FROM uso.cycle c2 WHERE c2.start_date >= c.start_date
+                         ORDER BY c2.start_date, c2.id OFFSET t.duration_cycles - 1 LIMIT 1),
+                        (c.start_date + make_interval(months => t.duration_cycles * ct.duration_months))::date) AS end_date
         FROM uso.submission s
         JOIN uso.review_track t ON t.id = s.track_id
         JOIN uso.proposal p ON p.id = s.proposal_id
