@@ -179,7 +179,7 @@ put_months(Out *o, uint16 months)
 
 	if (months == ALL_MONTHS)
 		put(o, "every month");
-	else if (s > 0 && 12 % s == 0)
+	else if (s > 0 && 12 % s == 0 && popcount(months) >= 3)
 		put(o, "every %d%s month", s, ordinal_suffix(s));
 	else if (popcount(months) >= 3 && contiguous(months))
 		put(o, "%s to %s", month_name[lowest(months)], month_name[highest(months)]);
@@ -307,6 +307,14 @@ put_cron_times(Out *o, const UsoSchedule *s)
 		}
 		return true;
 	}
+	if (nm == 1 && nh >= 3 && hstep > 0 && 24 % hstep == 0)
+	{
+		if (m == 1)
+			put(o, "every %d hours", hstep);
+		else
+			put(o, "every %d hours at %d minutes past", hstep, lowest(m));
+		return true;
+	}
 	if (nm * nh <= 4)
 	{
 		int			i = 0;
@@ -324,14 +332,6 @@ put_cron_times(Out *o, const UsoSchedule *s)
 					i++;
 				}
 		return false;
-	}
-	if (nm == 1 && hstep > 0 && 24 % hstep == 0)
-	{
-		if (m == 1)
-			put(o, "every %d hours", hstep);
-		else
-			put(o, "every %d hours at %d minutes past", hstep, lowest(m));
-		return true;
 	}
 	if ((m == ALL_MINUTES || (mstep > 0 && 60 % mstep == 0)) && contiguous(h))
 	{

@@ -269,11 +269,12 @@ static TimestampTz
 next_elapsed(const UsoSchedule *s, TimestampTz after, pg_tz *tz)
 {
 	int			segments;
+	TimestampTz probe = after;	/* where the offset is looked up */
 
 	for (segments = 0; segments < 64; segments++)
 	{
 		TimestampTz boundary;
-		long		off = offset_at(after, tz, &boundary);
+		long		off = offset_at(probe, tz, &boundary);
 		LocalTime	lt;
 		TimestampTz t;
 
@@ -285,6 +286,7 @@ next_elapsed(const UsoSchedule *s, TimestampTz after, pg_tz *tz)
 			return t;
 		/* the offset changes first: search again from the transition */
 		after = boundary - 1;
+		probe = boundary;
 	}
 	return DT_NOEND;
 }
