@@ -103,7 +103,7 @@ MarkRunning(int64 run_id, RunInfo *info)
 				   "FROM %s.uso_task t WHERE r.id = $1 AND t.id = r.task_id "
 				   "AND r.status = 'queued' "
 				   "RETURNING t.name, t.command, t.config::text, "
-				   "(pg_catalog.extract(epoch FROM COALESCE(t.timeout, "
+				   "(pg_catalog.date_part('epoch', COALESCE(t.timeout, "
 				   "pg_catalog.make_interval(secs => $3::float8 / 1000))) * 1000)::int8",
 				   schema, schema);
 	values[0] = Int64GetDatum(run_id);

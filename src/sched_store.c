@@ -211,8 +211,8 @@ StoreLoadTasks(TimestampTz now, bool first)
 	BeginCatalogWork();
 	Exec(psprintf("SELECT t.id, t.name, t.schedule, COALESCE(t.timezone, ''), t.enabled, "
 				  "t.next_run_at, t.last_run_at, t.overlap, t.misfire, t.max_retries, "
-				  "(pg_catalog.extract(epoch FROM t.retry_delay) * 1000000)::int8, "
-				  "(pg_catalog.extract(epoch FROM t.retry_after) * 1000000)::int8, "
+				  "(pg_catalog.date_part('epoch', t.retry_delay) * 1000000)::int8, "
+				  "(pg_catalog.date_part('epoch', t.retry_after) * 1000000)::int8, "
 				  "d.oid, r.oid, r.rolcanlogin, t.database, t.username "
 				  "FROM %s.uso_task t "
 				  "LEFT JOIN pg_catalog.pg_database d ON d.datname = t.database "

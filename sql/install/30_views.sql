@@ -78,7 +78,7 @@ LEFT JOIN LATERAL (
     ORDER BY r.id DESC LIMIT 1) last ON true
 LEFT JOIN LATERAL (
     SELECT CASE WHEN t.enabled THEN
-               pg_catalog.least(t.next_run_at,
+               LEAST(t.next_run_at,
                    (SELECT pg_catalog.min(COALESCE(r.scheduled_for, r.queued_at))
                     FROM @extschema@.uso_task_run r
                     WHERE r.task_id = t.id AND r.status = 'queued'))
