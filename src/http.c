@@ -449,8 +449,9 @@ HttpTransfer(HttpHandles *hd, HttpRequest *req, HttpResponse *resp)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid URL \"%s\": %s", req->url, curl_url_strerror(urc))));
 	resp->url = UsoCurlRedactedUrl(hd->origin);
-	UsoHttpCheckTarget(hd->origin, method, resp->url, NULL);
+	/* all arguments are checked before the allow list is consulted */
 	BuildHeaderLists(req, hd);
+	UsoHttpCheckTarget(hd->origin, method, resp->url, NULL);
 
 	hd->curl = UsoCurlEasyInit(errbuf, "http,https");
 	curl_easy_setopt(hd->curl, CURLOPT_FOLLOWLOCATION, 0L);

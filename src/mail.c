@@ -251,8 +251,13 @@ ParseRecipients(const char *list)
 		if (*c == '\0' || (*c == ',' && !quoted && !angle))
 		{
 			char	   *item = pnstrdup(start, c - start);
+			char	   *end = item + strlen(item);
 
-			if (strspn(item, " \t") != strlen(item))
+			while (*item == ' ' || *item == '\t')
+				item++;
+			while (end > item && (end[-1] == ' ' || end[-1] == '\t'))
+				*--end = '\0';
+			if (*item != '\0')
 			{
 				MailAddress *a = palloc(sizeof(MailAddress));
 
