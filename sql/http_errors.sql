@@ -64,6 +64,15 @@ SELECT http_try($$SELECT uso_http_get('http://127.0.0.1:2/')$$);
 SELECT http_try($$SELECT uso_http_get('http://localhost:1/')$$);
 -- allowed: a closed port is a transfer error (38000) with libcurl's reason
 SELECT http_try($$SELECT uso_http_get('http://127.0.0.1:1/')$$);
+-- IPv6 entries: bare, in brackets, with a port (38000: allowed, nothing listens)
+SET uso_tasks.http_allowed_hosts = '::1';
+SELECT left(http_try($$SELECT uso_http_get('http://[::1]:1/')$$), 5);
+SET uso_tasks.http_allowed_hosts = '[::1]:1';
+SELECT left(http_try($$SELECT uso_http_get('http://[::1]:1/')$$), 5);
+SELECT http_try($$SELECT uso_http_get('http://[::1]:2/')$$);
+-- a final dot names the same host
+SET uso_tasks.http_allowed_hosts = '127.0.0.1.';
+SELECT http_try($$SELECT uso_http_get('http://127.0.0.1:1/')$$);
 SET uso_tasks.http_allowed_hosts = '*';
 SELECT http_try($$SELECT uso_http_get('http://127.0.0.1:1/')$$);
 SELECT http_try($$SELECT uso_http_get('file:///etc/passwd')$$);

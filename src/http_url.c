@@ -79,8 +79,8 @@ StripFinalDot(char *host)
 static bool
 HostAllowed(const char *host, const char *port)
 {
-	char	   *list = asc_tolower(uso_http_allowed_hosts ? uso_http_allowed_hosts : "",
-								   strlen(uso_http_allowed_hosts ? uso_http_allowed_hosts : ""));
+	const char *setting = uso_http_allowed_hosts ? uso_http_allowed_hosts : "";
+	char	   *list = asc_tolower(setting, strlen(setting));
 	char	   *save = NULL;
 
 	for (char *entry = strtok_r(list, ",", &save); entry != NULL;
