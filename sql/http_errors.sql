@@ -18,7 +18,7 @@ SELECT p.oid::regprocedure AS function,
                WHERE a.grantee = 0) AS public_may
 FROM pg_proc p
 WHERE p.proname IN ('uso_http_get', 'uso_http_post', 'uso_http_get_json', 'uso_send_mail')
-ORDER BY 1::text;
+ORDER BY p.oid::regprocedure::text COLLATE "C";
 SELECT rolcanlogin FROM pg_roles WHERE rolname = 'uso_http';
 SELECT format_type(atttypid, atttypmod) AS type, attname
 FROM pg_attribute WHERE attrelid = 'uso_http_response'::regclass ORDER BY attnum;

@@ -8,7 +8,7 @@ use MIME::QuotedPrint qw(decode_qp);
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use Time::HiRes qw(time);
+use Time::HiRes qw(sleep time);
 
 use lib 't/lib';
 use UsoFixtures;
@@ -249,6 +249,30 @@ like(sql_error(qq{SELECT uso_send_mail('reject-me\@example.org', 'x', 'y')}),
 like(sql_error(qq{SET uso_tasks.smtp_url = ''; SELECT uso_send_mail('a\@example.org', 's', 'b')}),
 	qr/55000: uso_tasks.smtp_url is not set/, 'empty smtp_url is an error');
 is(scalar(UsoFixtures::mails($smtp)), 3, 'no message arrived from the refused calls');
+
+# --- inside a task (executor worker, connected as the task's owner) ------
+query(q{CREATE ROLE task_http LOGIN IN ROLE uso_http});
+query(qq{INSERT INTO uso_task (name, schedule, command, username) VALUES
+	('HttpInTask', '0 0 1 1 *', \$\$SELECT (uso_http_get_json('$base/data/items.json')) #>> '{items,0,name}'\$\$, 'task_http'),
+	('SlowHttpInTask', '0 0 1 1 *', \$\$SELECT uso_http_get('$base/_sleep/30', NULL, '60 s')\$\$, 'task_http'),
+	('MailInTask', '0 0 1 1 *', \$\$SELECT uso_send_mail('erin\@example.org', 'from a task', 'sent by a worker')\$\$, 'task_http')});
+my $run = query(q{SELECT uso_run_now('HttpInTask')});
+is(query(qq{SELECT uso_wait($run, '30 s')}), 'succeeded', 'a task can call uso_http_get_json');
+is(query(qq{SELECT return_message FROM uso_task_run WHERE id = $run}), 'MX', 'and its value is the run message');
+$run = query(q{SELECT uso_run_now('MailInTask')});
+is(query(qq{SELECT uso_wait($run, '30 s')}), 'succeeded', 'a task can send mail');
+@mails = UsoFixtures::wait_for_mails($smtp, 4);
+is($mails[3]{headers}{subject}, 'from a task', 'the task\'s mail arrived');
+$run = query(q{SELECT uso_run_now('SlowHttpInTask')});
+ok($node->poll_query_until('postgres', qq{SELECT EXISTS (SELECT FROM uso_task_run WHERE id = $run AND status = 'running')}),
+	'the slow request is running');
+my $deadline = time() + 30;
+sleep(0.05) while requested(qr{^/_sleep/30}) == 0 && time() < $deadline;
+is(requested(qr{^/_sleep/30}), 1, 'the slow request reached the server');
+$t0 = time();
+query(qq{SELECT uso_cancel($run)});
+is(query(qq{SELECT uso_wait($run, '30 s')}), 'cancelled', 'uso_cancel stops a task waiting on HTTP');
+cmp_ok(time() - $t0, '<', 5, 'promptly');
 
 $node->stop;
 done_testing();
