@@ -40,6 +40,9 @@ typedef struct SchedTask
 	bool		misfire_skip;
 	Oid			dboid;
 	Oid			roleid;
+	char	   *command;		/* tasks in another database only */
+	char	   *config;			/* likewise */
+	int			timeout_ms;		/* likewise; 0 = none */
 	int			max_retries;
 	int64		retry_delay_us;
 	int64		retry_after_us;
@@ -101,6 +104,10 @@ extern void StoreLoadTasks(TimestampTz now, bool first);
 extern void StoreLoadQueuedRuns(void);
 extern void StoreQueueNewRun(NewRun *run);
 extern void StoreQueueClose(int64 run_id, const char *message);
+extern void StoreQueueRemoteStart(int64 run_id);
+extern void StoreQueueRemoteFinish(int64 run_id, UsoRunOutcome outcome,
+								   TimestampTz started, const char *sqlstate,
+								   const char *tag, const char *message);
 extern bool StoreFlush(void);
 
 /* sched_pool.c */

@@ -138,7 +138,11 @@ typedef struct Ended
 	int64		run_id;
 	UsoRunOutcome outcome;
 	bool		died;
-	Oid			roleid;
+	bool		remote;
+	TimestampTz started;
+	char		sqlstate[6];
+	char		tag[64];
+	char		message[USO_REMOTE_MESSAGE_LEN];
 } Ended;
 
 /* Collect runs that ended and workers that died. */
@@ -161,6 +165,14 @@ PoolCollect(void)
 			ended[n].run_id = w->done_run_id;
 			ended[n].outcome = w->done_outcome;
 			ended[n].died = false;
+			ended[n].remote = w->dboid != MyDatabaseId;
+			if (ended[n].remote)
+			{
+				ended[n].started = w->done_started;
+				memcpy(ended[n].sqlstate, w->done_sqlstate, sizeof(w->done_sqlstate));
+				memcpy(ended[n].tag, w->done_tag, sizeof(w->done_tag));
+				memcpy(ended[n].message, w->done_message, sizeof(w->done_message));
+			}
 			n++;
 			w->done_run_id = 0;
 		}
@@ -171,7 +183,7 @@ PoolCollect(void)
 				ended[n].run_id = w->run_id;
 				ended[n].outcome = USO_OUTCOME_FAILED;
 				ended[n].died = true;
-				ended[n].roleid = w->roleid;
+				ended[n].remote = false;
 				n++;
 			}
 			w->state = USO_WORKER_FREE;
@@ -188,11 +200,16 @@ PoolCollect(void)
 	LWLockRelease(UsoShared->lock);
 
 	for (int i = 0; i < n; i++)
+	{
+		if (ended[i].remote && ended[i].outcome != USO_OUTCOME_NONE)
+			StoreQueueRemoteFinish(ended[i].run_id, ended[i].outcome, ended[i].started,
+								   ended[i].sqlstate, ended[i].tag, ended[i].message);
 		SchedRunEnded(ended[i].run_id, ended[i].outcome,
 					  ended[i].died ?
 					  "the executor worker running this run exited before it finished "
 					  "(terminated by pg_terminate_backend, crashed, or could not connect "
 					  "as the task owner)" : NULL);
+	}
 	pfree(ended);
 }
 
@@ -215,6 +232,19 @@ StartWorker(int i)
 	memcpy(worker.bgw_extra, &w->generation, sizeof(uint32));
 	worker.bgw_notify_pid = MyProcPid;
 	return RegisterDynamicBackgroundWorker(&worker, &Handles[i]);
+}
+
+/* A run in another database gets its task through the slot. */
+static void
+FillRemoteTask(UsoWorkerSlot *w, SchedTask *t)
+{
+	if (t->dboid == MyDatabaseId)
+		return;
+	strlcpy(w->task_name, t->name, sizeof(w->task_name));
+	strlcpy(w->command, t->command ? t->command : "", sizeof(w->command));
+	strlcpy(w->config, t->config ? t->config : "", sizeof(w->config));
+	w->timeout_ms = t->timeout_ms;
+	w->done_message[0] = '\0';
 }
 
 /*
@@ -266,22 +296,23 @@ PoolDispatch(void)
 				continue;
 			}
 			live++;
-			if (w->state == USO_WORKER_IDLE && w->run_id == 0 && w->done_run_id == 0 &&
-				w->sched_dboid == MyDatabaseId)
+			if (w->state == USO_WORKER_IDLE && w->run_id == 0 && w->done_run_id == 0)
 			{
-				if (w->dboid == t->dboid && w->roleid == t->roleid)
+				if (w->sched_dboid == MyDatabaseId &&
+					w->dboid == t->dboid && w->roleid == t->roleid)
 				{
 					if (idle < 0)
 						idle = i;
 				}
 				else if (other_idle < 0)
-					other_idle = i;
+					other_idle = i;	/* any database's: the pool is shared */
 			}
 		}
 		if (idle >= 0)
 		{
 			UsoWorkerSlot *w = &UsoShared->workers[idle];
 
+			FillRemoteTask(w, t);
 			w->run_id = run->run_id;
 			w->cancel_requested = false;
 			w->progress = -1;
@@ -304,6 +335,7 @@ PoolDispatch(void)
 			w->done_run_id = 0;
 			w->progress = -1;
 			w->generation++;
+			FillRemoteTask(w, t);
 			placed = true;
 		}
 		else if (other_idle >= 0)
@@ -333,7 +365,11 @@ PoolDispatch(void)
 		if (latch != NULL)
 			SetLatch(latch);
 		if (placed)
+		{
 			run->dispatched = true;
+			if (t->dboid != MyDatabaseId)
+				StoreQueueRemoteStart(run->run_id);
+		}
 		else
 		{
 			old = MemoryContextSwitchTo(SchedContext);
