@@ -483,6 +483,9 @@ uso_executor_main(Datum arg)
 	UsoCurrentWorkerSlot = slotno;
 
 	BackgroundWorkerInitializeConnectionByOid(dboid, roleid, 0);
+	LWLockAcquire(UsoShared->lock, LW_EXCLUSIVE);
+	MySlot->connected = true;
+	LWLockRelease(UsoShared->lock);
 	pgstat_report_appname("uso_tasks worker");
 	RunContext = AllocSetContextCreate(TopMemoryContext, "uso_tasks run",
 									   ALLOCSET_DEFAULT_SIZES);

@@ -102,6 +102,7 @@ extern const char *SchedSchema;
 extern void StoreCloseInterrupted(List *live_run_ids);
 extern void StoreLoadTasks(TimestampTz now, bool first);
 extern void StoreLoadQueuedRuns(void);
+extern void StoreResolveAdopted(void);
 extern void StoreQueueNewRun(NewRun *run);
 extern void StoreQueueClose(int64 run_id, const char *message);
 extern void StoreQueueRemoteStart(int64 run_id);

@@ -138,6 +138,7 @@ typedef struct Ended
 	int64		run_id;
 	UsoRunOutcome outcome;
 	bool		died;
+	bool		never_connected;
 	bool		remote;
 	TimestampTz started;
 	char		sqlstate[6];
@@ -165,6 +166,7 @@ PoolCollect(void)
 			ended[n].run_id = w->done_run_id;
 			ended[n].outcome = w->done_outcome;
 			ended[n].died = false;
+			ended[n].never_connected = false;
 			ended[n].remote = w->dboid != MyDatabaseId;
 			if (ended[n].remote)
 			{
@@ -183,6 +185,7 @@ PoolCollect(void)
 				ended[n].run_id = w->run_id;
 				ended[n].outcome = USO_OUTCOME_FAILED;
 				ended[n].died = true;
+				ended[n].never_connected = !w->connected;
 				ended[n].remote = false;
 				n++;
 			}
@@ -190,6 +193,7 @@ PoolCollect(void)
 			w->run_id = 0;
 			w->pid = 0;
 			w->latch = NULL;
+			w->connected = false;
 			if (Handles[i] != NULL)
 			{
 				pfree(Handles[i]);
@@ -204,11 +208,25 @@ PoolCollect(void)
 		if (ended[i].remote && ended[i].outcome != USO_OUTCOME_NONE)
 			StoreQueueRemoteFinish(ended[i].run_id, ended[i].outcome, ended[i].started,
 								   ended[i].sqlstate, ended[i].tag, ended[i].message);
+		if (ended[i].never_connected)
+		{
+			/*
+			 * Its role or database went away: reload, so the task shows
+			 * why and its next runs fail at once with that reason.
+			 */
+			LWLockAcquire(UsoShared->lock, LW_EXCLUSIVE);
+			UsoFindScheduler(MyDatabaseId)->catalog_changed = true;
+			LWLockRelease(UsoShared->lock);
+			SetLatch(MyLatch);
+		}
 		SchedRunEnded(ended[i].run_id, ended[i].outcome,
-					  ended[i].died ?
+					  !ended[i].died ? NULL :
+					  ended[i].never_connected ?
+					  "the executor worker could not connect to the task's database as its "
+					  "owner (role or database dropped, or connection refused); see the "
+					  "server log" :
 					  "the executor worker running this run exited before it finished "
-					  "(terminated by pg_terminate_backend, crashed, or could not connect "
-					  "as the task owner)" : NULL);
+					  "(terminated by pg_terminate_backend or crashed)");
 	}
 	pfree(ended);
 }
@@ -325,6 +343,7 @@ PoolDispatch(void)
 			UsoWorkerSlot *w = &UsoShared->workers[freeslot];
 
 			w->state = USO_WORKER_STARTING;
+			w->connected = false;
 			w->dboid = t->dboid;
 			w->roleid = t->roleid;
 			w->sched_dboid = MyDatabaseId;

@@ -372,6 +372,52 @@ StoreLoadQueuedRuns(void)
 	hash_destroy(queued);
 }
 
+/*
+ * Runs adopted from a previous scheduler process (still executing) count
+ * against their task's overlap rule once the tasks are loaded.
+ */
+void
+StoreResolveAdopted(void)
+{
+	HASH_SEQ_STATUS seq;
+	SchedRun   *run;
+	int64	   *ids = palloc(sizeof(int64) * Max(hash_get_num_entries(SchedRuns), 1));
+	int			n = 0;
+	Oid			types[1] = {INT8ARRAYOID};
+	Datum		values[1];
+
+	hash_seq_init(&seq, SchedRuns);
+	while ((run = hash_seq_search(&seq)) != NULL)
+	{
+		if (run->task_id == 0)
+			ids[n++] = run->run_id;
+	}
+	if (n == 0)
+		return;
+	values[0] = Int8Array(ids, n);
+	BeginCatalogWork();
+	Exec(psprintf("SELECT id, task_id FROM %s.uso_task_run WHERE id = ANY ($1)", SchedSchema),
+		 1, types, values, NULL);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		int64		run_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+		int64		task_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+		SchedTask  *t = SchedLookupTask(task_id);
+
+		run = hash_search(SchedRuns, &run_id, HASH_FIND, NULL);
+		if (run == NULL)
+			continue;
+		run->task_id = task_id;
+		if (t != NULL)
+		{
+			t->active++;
+			t->active_run = run_id;
+		}
+	}
+	EndCatalogWork();
+}
+
 void
 StoreQueueNewRun(NewRun *run)
 {

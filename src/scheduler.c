@@ -636,6 +636,8 @@ uso_scheduler_main(Datum arg)
 		}
 		if (catalog_changed)
 			StoreLoadTasks(now, first);
+		if (first)
+			StoreResolveAdopted();
 		if (runs_queued)
 			StoreLoadQueuedRuns();
 		if (first)

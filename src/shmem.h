@@ -54,6 +54,7 @@ typedef struct UsoWorkerSlot
 	Oid			sched_dboid;	/* database of the scheduler that owns it */
 	pid_t		pid;
 	Latch	   *latch;
+	bool		connected;		/* connected to its database as its role */
 	int64		run_id;			/* run assigned (0 = none) */
 	bool		cancel_requested;	/* uso_cancel() asked to stop run_id */
 	int64		done_run_id;	/* last finished run, for the scheduler */
