@@ -46,7 +46,8 @@ typedef struct SchedTask
 	int			max_retries;
 	int64		retry_delay_us;
 	int64		retry_after_us;
-	int			active;			/* runs waiting for a worker or running */
+	int			active;			/* runs due and waiting for a worker, or running */
+	int			running;		/* runs handed to a worker */
 	int64		active_run;		/* one of them, for messages */
 	int			heap_pos;		/* index in the due heap, -1 when absent */
 	bool		seen;			/* mark for reloads */
@@ -60,6 +61,7 @@ typedef struct SchedRun
 	int64		task_id;
 	int			attempt;
 	TimestampTz due;			/* may not start before this */
+	bool		counted;		/* counted in its task's active */
 	bool		dispatched;
 } SchedRun;
 
@@ -115,6 +117,7 @@ extern bool StoreFlush(void);
 extern void PoolAdoptLiveWorkers(void);
 extern void PoolCollect(void);
 extern void PoolDispatch(void);
+extern bool PoolWaitingForRoom;
 extern bool PoolHasUnwatchedWorkers(void);
 extern void PoolCountLive(List **run_ids);
 

@@ -22,6 +22,9 @@
 #include "uso_tasks.h"
 #include "sched.h"
 
+/* Set by PoolDispatch when a ready run found no room in the pool. */
+bool		PoolWaitingForRoom = false;
+
 /* Handles of the workers this process registered, by slot number. */
 static BackgroundWorkerHandle **Handles = NULL;
 
@@ -97,6 +100,7 @@ PoolAdoptLiveWorkers(void)
 		run->task_id = 0;		/* unknown until it ends; counts nothing */
 		run->attempt = 1;
 		run->due = 0;
+		run->counted = false;	/* StoreResolveAdopted counts it */
 		run->dispatched = true;
 	}
 }
@@ -276,6 +280,7 @@ PoolDispatch(void)
 	ListCell   *lc;
 	MemoryContext old;
 
+	PoolWaitingForRoom = false;
 	if (ReadyRuns == NIL)
 		return;
 	EnsureHandles();
@@ -299,6 +304,14 @@ PoolDispatch(void)
 		{
 			StoreQueueClose(run->run_id, t->problem);
 			SchedRunEnded(run->run_id, USO_OUTCOME_CANCELLED, NULL);
+			continue;
+		}
+		if (t->overlap != OVERLAP_PARALLEL && t->running > 0)
+		{
+			/* Waits for the task's running run to end (overlap skip/queue). */
+			old = MemoryContextSwitchTo(SchedContext);
+			still_ready = lappend(still_ready, run);
+			MemoryContextSwitchTo(old);
 			continue;
 		}
 
@@ -386,11 +399,13 @@ PoolDispatch(void)
 		if (placed)
 		{
 			run->dispatched = true;
+			t->running++;
 			if (t->dboid != MyDatabaseId)
 				StoreQueueRemoteStart(run->run_id);
 		}
 		else
 		{
+			PoolWaitingForRoom = true;
 			old = MemoryContextSwitchTo(SchedContext);
 			still_ready = lappend(still_ready, run);
 			MemoryContextSwitchTo(old);

@@ -411,7 +411,9 @@ StoreResolveAdopted(void)
 		run->task_id = task_id;
 		if (t != NULL)
 		{
+			run->counted = true;
 			t->active++;
+			t->running++;
 			t->active_run = run_id;
 		}
 	}
