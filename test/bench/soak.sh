@@ -16,10 +16,14 @@ uso_start_server "max_worker_processes = 32" "uso_tasks.max_workers = 8" "shared
 uso_psql -q -c "CREATE EXTENSION uso_tasks" -c "UPDATE uso_task SET enabled = false WHERE builtin" \
 	-c "CREATE TABLE hits (n int)"
 
-rss() { # total RSS in kB of the processes whose backend_type matches $1
+# Private memory (kB) of the processes whose backend_type is $1: RSS would
+# also count the shared_buffers pages a process touched, which is not growth.
+rss() {
 	local pids; pids=$(uso_psql -Atc "SELECT string_agg(pid::text, ' ') FROM pg_stat_activity WHERE backend_type = '$1'")
 	local total=0
-	for p in $pids; do total=$((total + $(awk '/^VmRSS/ {print $2}' /proc/$p/status 2>/dev/null || echo 0))); done
+	for p in $pids; do
+		total=$((total + $(awk '/^Private_(Clean|Dirty)/ {s += $2} END {print s + 0}' /proc/$p/smaps_rollup 2>/dev/null || echo 0)))
+	done
 	echo $total
 }
 
@@ -42,5 +46,5 @@ uso_psql -At -c "SELECT 'runs/s: ' || round(count(*) FILTER (WHERE status = 'suc
 	|| ' / ' || round(percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM started_at - scheduled_for) * 1000)::numeric, 1)
 	FROM uso_task_run WHERE status = 'succeeded' AND trigger = 'schedule'"
 echo "dangling runs after drain: $open"
-echo "scheduler RSS: ${s_rss0} kB -> ${s_rss1} kB; executors RSS: ${e_rss0} kB -> ${e_rss1} kB"
+echo "private memory: scheduler ${s_rss0} kB -> ${s_rss1} kB; executors ${e_rss0} kB -> ${e_rss1} kB"
 echo "ERROR lines in the server log: $(grep -c -E '\b(ERROR|PANIC)\b' "$USO_WORK/server.log" || true)"
