@@ -680,6 +680,7 @@ uso_scheduler_main(Datum arg)
 
 		if (uso_scheduler_enabled && HeapSize > 0)
 			wake = Min(wake, Heap[0]->next_run);
+		wake = Min(wake, PoolEnforceTimeouts(GetCurrentTimestamp()));
 		now = GetCurrentTimestamp();
 		/* Finishing workers wake us; retiring ones elsewhere and adopted ones do not. */
 		if (PoolWaitingForRoom || PoolHasUnwatchedWorkers())
