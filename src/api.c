@@ -204,13 +204,20 @@ uso_wait(PG_FUNCTION_ARGS)
 		timeout_us = 60 * USECS_PER_SEC;
 	else
 	{
+		double		us;
+
+		/*
+		 * In double: '2147483647 days' and the like overflow int64 and
+		 * would wrap to an arbitrary timeout instead of being refused.
+		 */
 		timeout = PG_GETARG_INTERVAL_P(1);
-		timeout_us = timeout->time + (int64) timeout->day * USECS_PER_DAY +
-			(int64) timeout->month * 30 * USECS_PER_DAY;
-		if (timeout_us < 0 || timeout->month > 12)
+		us = (double) timeout->time + (double) timeout->day * USECS_PER_DAY +
+			(double) timeout->month * DAYS_PER_MONTH * USECS_PER_DAY;
+		if (!(us >= 0 && us <= 366.0 * USECS_PER_DAY))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("timeout must be between 0 and 1 year")));
+		timeout_us = (int64) us;
 	}
 	if (IsolationUsesXactSnapshot())
 		ereport(ERROR,
