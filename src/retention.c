@@ -19,7 +19,6 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
-#include "utils/guc.h"
 #include "utils/timestamp.h"
 
 #include "uso_tasks.h"
@@ -106,9 +105,7 @@ uso_purge_runs_batch(PG_FUNCTION_ARGS)
 				 errmsg("extension \"uso_tasks\" does not exist in this database")));
 
 	/* Our SQL below resolves no name through the caller's search_path. */
-	nestlevel = NewGUCNestLevel();
-	(void) set_config_option("search_path", "pg_catalog, pg_temp",
-							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	nestlevel = UsoPinSearchPath();
 
 	/* As the caller: row-level security decides whose runs are candidates. */
 	values[0] = TimestampTzGetDatum(cutoff);
@@ -131,7 +128,7 @@ uso_purge_runs_batch(PG_FUNCTION_ARGS)
 	ids = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	if (isnull)
 	{
-		AtEOXact_GUC(false, nestlevel);
+		UsoUnpinSearchPath(nestlevel);
 		SPI_finish();
 		PG_RETURN_INT64(0);
 	}
@@ -150,7 +147,7 @@ uso_purge_runs_batch(PG_FUNCTION_ARGS)
 		elog(ERROR, "uso_tasks could not purge runs");
 	UsoRestoreUser(&save);
 	deleted = (int64) SPI_processed;
-	AtEOXact_GUC(false, nestlevel);
+	UsoUnpinSearchPath(nestlevel);
 	SPI_finish();
 	PG_RETURN_INT64(deleted);
 }
