@@ -39,7 +39,8 @@ COMMENT ON FUNCTION @extschema@.uso_purge_runs(interval) IS
 
 -- A procedure without SET clauses, so it may COMMIT between batches (the
 -- executor runs CALL in a non-atomic context): no long transaction, no
--- lock held for more than one batch.
+-- lock held for more than one batch. Without a pinned search_path, its
+-- operators are spelled out so none of the caller's can stand in.
 CREATE PROCEDURE @extschema@.uso_purge_runs_batched(older_than interval DEFAULT NULL,
                                                     batch_size integer DEFAULT 10000)
     LANGUAGE plpgsql
@@ -50,9 +51,9 @@ DECLARE
 BEGIN
     LOOP
         n := @extschema@.uso_purge_runs_batch(older_than, batch_size);
-        total := total + n;
+        total := total OPERATOR(pg_catalog.+) n;
         COMMIT;
-        EXIT WHEN n = 0;
+        EXIT WHEN n OPERATOR(pg_catalog.=) 0;
     END LOOP;
     RAISE NOTICE 'purged % runs', total;
 END
