@@ -53,8 +53,8 @@ FROM pg_proc p WHERE p.proname LIKE 'uso\_purge\_runs%' ORDER BY 1::text COLLATE
 SELECT b.name, b.category, b.schedule, regexp_replace(t.command, '^CALL \w+\.', 'CALL ') AS command,
        b.frequency, b.enabled, b.owner = current_user AS owned_by_installer, b.description
 FROM uso_background_tasks b JOIN uso_task t USING (name) WHERE name = 'uso_housekeeping';
-SELECT polname, polpermissive, polcmd, pg_get_expr(polqual, polrelid) AS using
-FROM pg_policy WHERE polname = 'uso_task_run_purge';
+SELECT polpermissive, polcmd, pg_get_expr(polqual, polrelid) AS using
+FROM pg_policy WHERE polrelid = 'uso_task_run'::regclass AND NOT polpermissive;
 
 -- bad arguments: nothing deleted
 SELECT uso_purge_runs('-1 day');

@@ -66,8 +66,18 @@ COMMENT ON PROCEDURE @extschema@.uso_purge_runs_batched(interval, integer) IS
 -- but whoever is granted it later (the pg_cron layer's job_run_details) must
 -- not delete a run that is still queued or running: the executor and the
 -- scheduler still own it.
-CREATE POLICY uso_task_run_purge ON @extschema@.uso_task_run AS RESTRICTIVE FOR DELETE
-    USING (finished_at IS NOT NULL);
+-- (The pg_cron layer, which grants DELETE for cron.job_run_details, may
+-- already have created the same policy under its own name.)
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_policy
+                   WHERE polrelid = '@extschema@.uso_task_run'::pg_catalog.regclass
+                     AND NOT polpermissive AND polcmd = 'd') THEN
+        CREATE POLICY uso_task_run_purge ON @extschema@.uso_task_run AS RESTRICTIVE FOR DELETE
+            USING (finished_at IS NOT NULL);
+    END IF;
+END
+$$;
 
 INSERT INTO @extschema@.uso_task (name, category, schedule, command, description) VALUES
 ('uso_housekeeping', 'uso_tasks', '17 * * * *', 'CALL @extschema@.uso_purge_runs_batched()',
