@@ -158,17 +158,12 @@ uso_wait_for($node, q{SELECT count(*) >= 2 FROM uso_task_run WHERE finished_at I
 my $drun = $node->safe_psql('alicedb', q{SELECT uso_run_now('ticker')});
 $node->safe_psql('alicedb', "SELECT uso_wait($drun)");
 $node->safe_psql('alicedb', q{UPDATE uso_task SET enabled = false});
-TODO:
-{
-	# The scheduler connects as the superuser and runs its SQL with the
-	# database's search_path: it must pin search_path = pg_catalog, pg_temp
-	# after connecting (src/scheduler.c). Until then this escalation works.
-	local $TODO = 'scheduler does not pin search_path yet';
-	is($node->safe_psql('alicedb', q{SELECT count(*) FROM evil.calls WHERE who <> 'alice'}), '0',
-		'no operator planted through the database search_path ran as anyone but alice');
-	is($q->(q{SELECT rolsuper FROM pg_roles WHERE rolname = 'alice'}), 'f',
-		'alice did not become superuser through the scheduler');
-}
+# The scheduler connects as the superuser; it pins search_path to
+# pg_catalog, pg_temp, so the database's search_path cannot reach its SQL.
+is($node->safe_psql('alicedb', q{SELECT count(*) FROM evil.calls WHERE who <> 'alice'}), '0',
+	'no operator planted through the database search_path ran as anyone but alice');
+is($q->(q{SELECT rolsuper FROM pg_roles WHERE rolname = 'alice'}), 'f',
+	'alice did not become superuser through the scheduler');
 $q->(q{ALTER ROLE alice NOSUPERUSER});
 $q->(q{ALTER DATABASE alicedb RESET search_path});
 
