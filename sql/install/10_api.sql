@@ -205,7 +205,9 @@ $$;
 COMMENT ON FUNCTION @extschema@.uso_task_check() IS
     'Trigger: validates a new or changed uso_task row (schedule, time zone, role, database, limits) and computes next_run_at.';
 
-CREATE TRIGGER uso_task_check
+-- Row triggers fire in name order: this one must come after uso_task_cron_name
+-- (60_cron.sql), which fills in the generated name of unnamed pg_cron jobs.
+CREATE TRIGGER uso_task_validate
     BEFORE INSERT OR UPDATE ON @extschema@.uso_task
     FOR EACH ROW EXECUTE FUNCTION @extschema@.uso_task_check();
 
