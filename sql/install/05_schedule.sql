@@ -1,0 +1,51 @@
+-- The schedule grammar from SQL (docs/schedule.md): preview, describe,
+-- validate, and the next fire time the management API stores.
+
+CREATE FUNCTION @extschema@.uso_next_runs(schedule text,
+                                          after timestamptz DEFAULT now(),
+                                          n int DEFAULT 5,
+                                          timezone text DEFAULT NULL)
+    RETURNS SETOF timestamptz
+    LANGUAGE c STABLE PARALLEL SAFE ROWS 5 AS 'MODULE_PATHNAME', 'uso_next_runs';
+COMMENT ON FUNCTION @extschema@.uso_next_runs(text, timestamptz, int, text) IS
+'The next n (1-1000) fire times of a schedule strictly after "after", in time zone "timezone" '
+'(NULL = uso_tasks.timezone). Interval schedules count from "after" as if the task had just '
+'started. No rows for @reboot, @manual or a date that never comes.';
+
+CREATE FUNCTION @extschema@.uso_describe_schedule(schedule text)
+    RETURNS text
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'uso_describe_schedule';
+COMMENT ON FUNCTION @extschema@.uso_describe_schedule(text) IS
+'A schedule in plain English as an admin page shows it: ''every 15 minutes'', '
+'''at 02:00 every day'', ''at 09:00 on Monday to Friday''.';
+
+CREATE FUNCTION @extschema@.uso_validate_schedule(schedule text)
+    RETURNS void
+    LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'uso_validate_schedule';
+COMMENT ON FUNCTION @extschema@.uso_validate_schedule(text) IS
+'Raises 22023 naming the bad part unless the text is a valid schedule (22004 for NULL).';
+
+CREATE FUNCTION @extschema@.uso_schedule_next(schedule text, after timestamptz,
+                                              anchor timestamptz, timezone text)
+    RETURNS timestamptz
+    LANGUAGE c STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'uso_schedule_next';
+COMMENT ON FUNCTION @extschema@.uso_schedule_next(text, timestamptz, timestamptz, text) IS
+'The first fire time strictly after "after" (the stored next_run_at of a task). "anchor" is the '
+'start of the last run, which interval schedules count from; NULL = never ran, so an interval '
+'task is due at "after" itself. NULL time zone = uso_tasks.timezone. Returns NULL when there is '
+'no next time (@reboot, @manual, a date that never comes).';
+
+CREATE FUNCTION @extschema@.uso_validate_timezone(tz text)
+    RETURNS text
+    LANGUAGE c STABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'uso_validate_timezone';
+COMMENT ON FUNCTION @extschema@.uso_validate_timezone(text) IS
+'The canonical name of a time zone (''europe/berlin'' gives ''Europe/Berlin''); raises 22023 '
+'for a name the server does not know.';
+
+CREATE FUNCTION @extschema@.uso_bench_schedule(schedule text, n int,
+                                               timezone text DEFAULT NULL)
+    RETURNS double precision
+    LANGUAGE c VOLATILE PARALLEL SAFE AS 'MODULE_PATHNAME', 'uso_bench_schedule';
+COMMENT ON FUNCTION @extschema@.uso_bench_schedule(text, int, text) IS
+'Benchmark: seconds spent on n next-fire-time computations of a schedule (from instants 59 s '
+'apart starting 2026-01-01 UTC). Used by test/bench/schedule_bench.sh.';

@@ -1,0 +1,269 @@
+/*-------------------------------------------------------------------------
+ * schedule_sql.c
+ *	  SQL-callable functions over the schedule grammar: uso_next_runs,
+ *	  uso_describe_schedule, uso_validate_schedule, uso_schedule_next,
+ *	  uso_validate_timezone, uso_bench_schedule; and the ereport-ing
+ *	  helpers the management API shares (UsoScheduleParseOrError,
+ *	  UsoTimezoneOrError).
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "portability/instr_time.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+
+#include "schedule.h"
+#include "uso_tasks.h"
+
+/* How much of a bad schedule is echoed back in the error message. */
+#define ECHO_MAX_CHARS	60
+
+PG_FUNCTION_INFO_V1(uso_next_runs);
+PG_FUNCTION_INFO_V1(uso_describe_schedule);
+PG_FUNCTION_INFO_V1(uso_validate_schedule);
+PG_FUNCTION_INFO_V1(uso_schedule_next);
+PG_FUNCTION_INFO_V1(uso_validate_timezone);
+PG_FUNCTION_INFO_V1(uso_bench_schedule);
+
+/*
+ * The schedule text as it can safely appear inside an error message: at
+ * most ECHO_MAX_CHARS characters (cut on a character boundary, '...' added)
+ * with control characters shown as \xNN.
+ */
+static char *
+echo_text(const char *text)
+{
+	int			len = strlen(text);
+	int			clip = pg_mbcliplen(text, len, ECHO_MAX_CHARS);
+	StringInfoData buf;
+	int			i;
+
+	initStringInfo(&buf);
+	for (i = 0; i < clip; i++)
+	{
+		unsigned char c = (unsigned char) text[i];
+
+		if (c < 0x20 || c == 0x7F)
+			appendStringInfo(&buf, "\\x%02X", c);
+		else if (c == '"' || c == '\\')
+			appendStringInfo(&buf, "\\%c", c);
+		else
+			appendStringInfoChar(&buf, c);
+	}
+	if (clip < len)
+		appendStringInfoString(&buf, "...");
+	return buf.data;
+}
+
+/*
+ * Parse a schedule or raise 22023 naming the bad part, with a hint listing
+ * the accepted forms.  For everything in the extension that takes a
+ * schedule (the management API calls it before writing anything).
+ */
+void
+UsoScheduleParseOrError(const char *text, UsoSchedule *out)
+{
+	char		errbuf[USO_SCHEDULE_ERRBUF];
+
+	if (text == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("schedule must not be NULL"),
+				 errhint("Use '@manual' for a task that runs only when asked.")));
+	if (!UsoScheduleParse(text, out, errbuf))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid schedule \"%s\": %s", echo_text(text), errbuf),
+				 errhint("%s", USO_SCHEDULE_FORMS)));
+}
+
+/*
+ * A time zone by name, or the uso_tasks.timezone default for NULL; raises
+ * 22023 for a name the server does not know.
+ */
+pg_tz *
+UsoTimezoneOrError(const char *name)
+{
+	pg_tz	   *tz;
+
+	if (name == NULL)
+		return UsoDefaultTimezone();
+	tz = strlen(name) <= TZ_STRLEN_MAX ? pg_tzset(name) : NULL;
+	if (tz == NULL || !pg_tz_acceptable(tz))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("time zone \"%s\" is not recognized", echo_text(name)),
+				 errhint("Use a name from pg_timezone_names, such as 'UTC' or 'Europe/Berlin'.")));
+	return tz;
+}
+
+static char *
+text_arg_or_null(FunctionCallInfo fcinfo, int argno)
+{
+	return PG_ARGISNULL(argno) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(argno));
+}
+
+static void
+require_finite(TimestampTz t, const char *what)
+{
+	if (TIMESTAMP_NOT_FINITE(t))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a finite timestamp", what)));
+}
+
+/*
+ * uso_next_runs(schedule, after, n, timezone): the next n fire times after
+ * 'after', as a preview.  Interval kinds count from 'after' itself (as if
+ * the task had just started), so 'every 15 minutes' from 12:00 gives 12:15,
+ * 12:30, ...  NULL schedule, after or n give no rows.
+ */
+Datum
+uso_next_runs(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	UsoSchedule sched;
+	TimestampTz after;
+	TimestampTz t;
+	pg_tz	   *tz;
+	int			n;
+	int			i;
+
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		PG_RETURN_NULL();
+	UsoScheduleParseOrError(text_arg_or_null(fcinfo, 0), &sched);
+	after = PG_GETARG_TIMESTAMPTZ(1);
+	require_finite(after, "after");
+	n = PG_GETARG_INT32(2);
+	if (n < 1 || n > 1000)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("n must be between 1 and 1000, not %d", n)));
+	tz = UsoTimezoneOrError(text_arg_or_null(fcinfo, 3));
+
+	t = after;
+	for (i = 0; i < n; i++)
+	{
+		Datum		value;
+		bool		isnull = false;
+
+		CHECK_FOR_INTERRUPTS();
+		t = UsoScheduleNext(&sched, t, after, tz);
+		if (t == DT_NOEND)
+			break;
+		value = TimestampTzGetDatum(t);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &value, &isnull);
+	}
+	PG_RETURN_NULL();
+}
+
+/* uso_describe_schedule(schedule): plain English for admin pages. */
+Datum
+uso_describe_schedule(PG_FUNCTION_ARGS)
+{
+	UsoSchedule sched;
+	char		buf[256];
+
+	UsoScheduleParseOrError(text_to_cstring(PG_GETARG_TEXT_PP(0)), &sched);
+	UsoScheduleDescribe(&sched, buf, sizeof(buf));
+	PG_RETURN_TEXT_P(cstring_to_text(buf));
+}
+
+/* uso_validate_schedule(schedule): raises on anything but a valid schedule. */
+Datum
+uso_validate_schedule(PG_FUNCTION_ARGS)
+{
+	UsoSchedule sched;
+
+	UsoScheduleParseOrError(text_arg_or_null(fcinfo, 0), &sched);
+	PG_RETURN_VOID();
+}
+
+/*
+ * uso_schedule_next(schedule, after, anchor, timezone): the stored
+ * next_run_at of a task.  anchor NULL = never ran; NULL result = no next
+ * time (@reboot, @manual, impossible dates).
+ */
+Datum
+uso_schedule_next(PG_FUNCTION_ARGS)
+{
+	UsoSchedule sched;
+	TimestampTz after;
+	TimestampTz anchor = DT_NOBEGIN;
+	TimestampTz t;
+	pg_tz	   *tz;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_NULL();
+	UsoScheduleParseOrError(text_arg_or_null(fcinfo, 0), &sched);
+	after = PG_GETARG_TIMESTAMPTZ(1);
+	require_finite(after, "after");
+	if (!PG_ARGISNULL(2))
+	{
+		anchor = PG_GETARG_TIMESTAMPTZ(2);
+		require_finite(anchor, "anchor");
+	}
+	tz = UsoTimezoneOrError(text_arg_or_null(fcinfo, 3));
+	t = UsoScheduleNext(&sched, after, anchor, tz);
+	if (t == DT_NOEND)
+		PG_RETURN_NULL();
+	PG_RETURN_TIMESTAMPTZ(t);
+}
+
+/* uso_validate_timezone(tz): the canonical spelling, or 22023. */
+Datum
+uso_validate_timezone(PG_FUNCTION_ARGS)
+{
+	pg_tz	   *tz = UsoTimezoneOrError(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+
+	PG_RETURN_TEXT_P(cstring_to_text(pg_get_timezone_name(tz)));
+}
+
+/*
+ * uso_bench_schedule(schedule, n, timezone): seconds spent on n next-time
+ * computations from instants 59 s apart starting 2026-01-01 00:00 UTC
+ * (anchor = that start for interval kinds).  For test/bench only.
+ */
+Datum
+uso_bench_schedule(PG_FUNCTION_ARGS)
+{
+	UsoSchedule sched;
+	pg_tz	   *tz;
+	int			n;
+	int			i;
+	instr_time	start,
+				duration;
+	/* 2026-01-01 00:00:00 UTC */
+	TimestampTz base = (TimestampTz) (26 * 365 + 7) * USECS_PER_DAY;
+	volatile TimestampTz sink = 0;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_NULL();
+	UsoScheduleParseOrError(text_arg_or_null(fcinfo, 0), &sched);
+	n = PG_GETARG_INT32(1);
+	if (n < 1 || n > 100000000)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("n must be between 1 and 100000000, not %d", n)));
+	tz = UsoTimezoneOrError(text_arg_or_null(fcinfo, 2));
+
+	INSTR_TIME_SET_CURRENT(start);
+	for (i = 0; i < n; i++)
+	{
+		if ((i & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
+		sink += UsoScheduleNext(&sched, base + (int64) i * 59 * USECS_PER_SEC,
+								base, tz);
+	}
+	INSTR_TIME_SET_CURRENT(duration);
+	INSTR_TIME_SUBTRACT(duration, start);
+	(void) sink;
+	PG_RETURN_FLOAT8(INSTR_TIME_GET_DOUBLE(duration));
+}
