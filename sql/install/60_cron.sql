@@ -436,10 +436,11 @@ COMMENT ON FUNCTION @extschema@.uso_install_cron_compat() IS
 REVOKE ALL ON FUNCTION @extschema@.uso_install_cron_compat() FROM PUBLIC;
 
 -- Install it now, unless pg_cron (or anything else) already owns schema cron.
+-- A WARNING, not a NOTICE: CREATE EXTENSION hides its script's notices.
 DO $$
 BEGIN
     IF EXISTS (SELECT FROM pg_catalog.pg_namespace WHERE nspname = 'cron') THEN
-        RAISE NOTICE 'schema "cron" already exists (pg_cron?): the pg_cron compatibility layer of uso_tasks was not installed'
+        RAISE WARNING 'schema "cron" already exists (pg_cron?): the pg_cron compatibility layer of uso_tasks was not installed'
             USING HINT = 'To move over: SELECT @extschema@.uso_import_pg_cron(); then DROP EXTENSION pg_cron; '
                          'then SELECT @extschema@.uso_install_cron_compat();';
     ELSE

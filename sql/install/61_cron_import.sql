@@ -26,6 +26,7 @@ DECLARE
     paused     bigint := 0;
     keep_ids   boolean;
     max_id     bigint;
+    grants     text;
 BEGIN
     IF NOT coalesce((SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = current_user), false) THEN
         RAISE EXCEPTION 'must be superuser to import pg_cron jobs'
@@ -137,7 +138,22 @@ BEGIN
         CASE WHEN cardinality(imported) > 0 THEN ' (jobids ' || array_to_string(imported, ', ') || ')' END,
         CASE WHEN cardinality(already) > 0 THEN format(', %s already imported', cardinality(already)) END,
         CASE WHEN skipped > 0 THEN format(', skipped %s', skipped) END), report);
+    -- pg_cron's grants go with its schema: say how to give them back.
+    SELECT string_agg(g, ' ' ORDER BY g) INTO grants FROM (
+        SELECT format('GRANT USAGE ON SCHEMA cron TO %s;',
+                      CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END) AS g
+        FROM pg_namespace n, aclexplode(n.nspacl) a
+        WHERE n.nspname = 'cron' AND a.privilege_type = 'USAGE' AND a.grantee <> n.nspowner
+        UNION ALL
+        SELECT format('GRANT EXECUTE ON FUNCTION %s TO %s;', p.oid::regprocedure,
+                      CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END)
+        FROM pg_proc p, aclexplode(p.proacl) a
+        WHERE p.pronamespace = 'cron'::regnamespace AND p.proname IN ('alter_job', 'schedule_in_database')
+          AND a.privilege_type = 'EXECUTE' AND a.grantee <> p.proowner) grants;
     report := report || 'next: DROP EXTENSION pg_cron; then SELECT @extschema@.uso_install_cron_compat();'::text;
+    IF grants IS NOT NULL THEN
+        report := report || ('then restore pg_cron''s grants: ' || grants);
+    END IF;
     RETURN array_to_string(report, E'\n');
 END
 $$;
