@@ -6,6 +6,11 @@
 #ifndef USO_LAUNCHER_H
 #define USO_LAUNCHER_H
 
+#include "fmgr.h"
+
 extern void UsoLauncherRegister(void);
+extern bool UsoStartSchedulerWorker(Oid dboid);
+
+extern PGDLLEXPORT void uso_launcher_main(Datum arg);
 
 #endif							/* USO_LAUNCHER_H */

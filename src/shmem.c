@@ -1,13 +1,214 @@
 /*-------------------------------------------------------------------------
  * shmem.c
- *	  Shared state of uso_tasks.
+ *	  Shared state of uso_tasks and the commit-time wake-ups.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include <signal.h>
+
+#include "access/xact.h"
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/shmem.h"
+
+#include "uso_tasks.h"
 #include "shmem.h"
 
+UsoSharedState *UsoShared = NULL;
+
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+/* Pending wake-ups of this backend's current transaction. */
+static bool pending_catalog_changed = false;
+static bool pending_runs_queued = false;
+static bool pending_start = false;
+static bool xact_callback_registered = false;
+
+static Size
+UsoShmemSize(void)
+{
+	return add_size(offsetof(UsoSharedState, workers),
+					mul_size(sizeof(UsoWorkerSlot), uso_max_workers));
+}
+
+static void
+uso_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(UsoShmemSize());
+	RequestNamedLWLockTranche("uso_tasks", 1);
+}
+
+static void
+uso_shmem_startup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	UsoShared = ShmemInitStruct("uso_tasks", UsoShmemSize(), &found);
+	if (!found)
+	{
+		memset(UsoShared, 0, UsoShmemSize());
+		UsoShared->lock = &(GetNamedLWLockTranche("uso_tasks"))->lock;
+		UsoShared->max_workers = uso_max_workers;
+		ConditionVariableInit(&UsoShared->run_finished);
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/* Called from _PG_init when preloading. */
 void
 UsoShmemInit(void)
 {
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = uso_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = uso_shmem_startup;
+}
+
+/* Backends started by exec (EXEC_BACKEND builds) find the struct again. */
+void
+UsoShmemAttach(void)
+{
+	if (UsoShared == NULL)
+		uso_shmem_startup();
+}
+
+UsoSchedulerSlot *
+UsoFindScheduler(Oid dboid)
+{
+	for (int i = 0; i < USO_MAX_DATABASES; i++)
+	{
+		if (UsoShared->schedulers[i].dboid == dboid)
+			return &UsoShared->schedulers[i];
+	}
+	return NULL;
+}
+
+void
+UsoWakeScheduler(Oid dboid, bool catalog_changed, bool runs_queued)
+{
+	UsoSchedulerSlot *slot;
+	Latch	   *latch = NULL;
+
+	if (UsoShared == NULL)
+		return;
+	LWLockAcquire(UsoShared->lock, LW_EXCLUSIVE);
+	slot = UsoFindScheduler(dboid);
+	if (slot != NULL)
+	{
+		slot->catalog_changed |= catalog_changed;
+		slot->runs_queued |= runs_queued;
+		latch = slot->latch;
+	}
+	LWLockRelease(UsoShared->lock);
+	if (latch != NULL)
+		SetLatch(latch);
+}
+
+void
+UsoRequestSchedulerStart(Oid dboid)
+{
+	Latch	   *latch;
+
+	if (UsoShared == NULL)
+		return;
+	LWLockAcquire(UsoShared->lock, LW_EXCLUSIVE);
+	if (UsoShared->n_start_requests < USO_MAX_DATABASES)
+		UsoShared->start_requests[UsoShared->n_start_requests++] = dboid;
+	latch = UsoShared->launcher_latch;
+	LWLockRelease(UsoShared->lock);
+	if (latch != NULL)
+		SetLatch(latch);
+}
+
+void
+UsoRequestSchedulerStop(Oid dboid, bool terminate_workers)
+{
+	UsoSchedulerSlot *slot;
+	Latch	   *latch = NULL;
+	pid_t		pids[256];
+	int			npids = 0;
+
+	if (UsoShared == NULL)
+		return;
+	LWLockAcquire(UsoShared->lock, LW_EXCLUSIVE);
+	slot = UsoFindScheduler(dboid);
+	if (slot != NULL)
+	{
+		slot->stop_requested = true;
+		latch = slot->latch;
+	}
+	if (terminate_workers)
+	{
+		for (int i = 0; i < UsoShared->max_workers; i++)
+		{
+			UsoWorkerSlot *w = &UsoShared->workers[i];
+
+			if (w->state != USO_WORKER_FREE && w->pid != 0 &&
+				(w->dboid == dboid || w->sched_dboid == dboid) &&
+				npids < lengthof(pids))
+				pids[npids++] = w->pid;
+		}
+	}
+	LWLockRelease(UsoShared->lock);
+	if (latch != NULL)
+		SetLatch(latch);
+	for (int i = 0; i < npids; i++)
+		kill(pids[i], SIGTERM);
+}
+
+static void
+uso_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+			if (pending_catalog_changed || pending_runs_queued)
+				UsoWakeScheduler(MyDatabaseId, pending_catalog_changed,
+								 pending_runs_queued);
+			if (pending_start)
+				UsoRequestSchedulerStart(MyDatabaseId);
+			/* FALLTHROUGH */
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			pending_catalog_changed = false;
+			pending_runs_queued = false;
+			pending_start = false;
+			break;
+		default:
+			break;
+	}
+}
+
+static void
+RegisterWakeCallback(void)
+{
+	if (!xact_callback_registered)
+	{
+		RegisterXactCallback(uso_xact_callback, NULL);
+		xact_callback_registered = true;
+	}
+}
+
+void
+UsoWakeAtCommit(bool catalog_changed, bool runs_queued)
+{
+	RegisterWakeCallback();
+	pending_catalog_changed |= catalog_changed;
+	pending_runs_queued |= runs_queued;
+}
+
+void
+UsoStartAtCommit(void)
+{
+	RegisterWakeCallback();
+	pending_start = true;
 }

@@ -1,11 +1,103 @@
 /*-------------------------------------------------------------------------
  * shmem.h
- *	  Shared state of uso_tasks: scheduler slots and the run queue.
+ *	  Shared state of uso_tasks: the launcher, one slot per scheduler
+ *	  (database) and one slot per executor worker.
+ *
+ * All fields are protected by UsoShared->lock unless said otherwise.  The
+ * scheduler is the only process that assigns work to an executor slot; the
+ * executor is the only one that marks its slot idle again.
  *-------------------------------------------------------------------------
  */
 #ifndef USO_SHMEM_H
 #define USO_SHMEM_H
 
+#include "storage/condition_variable.h"
+#include "storage/latch.h"
+#include "storage/lwlock.h"
+
+#define USO_MAX_DATABASES	64
+
+typedef enum UsoWorkerState
+{
+	USO_WORKER_FREE = 0,		/* slot unused */
+	USO_WORKER_STARTING,		/* registered, process not attached yet */
+	USO_WORKER_IDLE,			/* waiting for a run */
+	USO_WORKER_BUSY,			/* running run_id */
+	USO_WORKER_EXITING			/* retiring; takes no more work */
+} UsoWorkerState;
+
+/* How a run ended, as an executor reports it to its scheduler. */
+typedef enum UsoRunOutcome
+{
+	USO_OUTCOME_NONE = 0,
+	USO_OUTCOME_SUCCEEDED,
+	USO_OUTCOME_FAILED,
+	USO_OUTCOME_TIMED_OUT,
+	USO_OUTCOME_CANCELLED
+} UsoRunOutcome;
+
+typedef struct UsoWorkerSlot
+{
+	UsoWorkerState state;
+	Oid			dboid;			/* database the worker is connected to */
+	Oid			roleid;			/* role it is connected as (the task owner) */
+	Oid			sched_dboid;	/* database of the scheduler that owns it */
+	pid_t		pid;
+	Latch	   *latch;
+	int64		run_id;			/* run assigned (0 = none) */
+	bool		cancel_requested;	/* uso_cancel() asked to stop run_id */
+	int64		done_run_id;	/* last finished run, for the scheduler */
+	UsoRunOutcome done_outcome;
+	float4		progress;		/* live progress of run_id, -1 = none */
+	uint32		generation;		/* bumped on every (re)use of the slot */
+} UsoWorkerSlot;
+
+typedef struct UsoSchedulerSlot
+{
+	Oid			dboid;			/* InvalidOid = unused */
+	pid_t		pid;			/* 0 while not running */
+	Latch	   *latch;
+	bool		catalog_changed;	/* reload tasks on next wake */
+	bool		runs_queued;	/* look for queued runs on next wake */
+	bool		stop_requested; /* extension dropped: exit */
+	bool		reboot_done;	/* @reboot tasks ran since the postmaster started */
+} UsoSchedulerSlot;
+
+typedef struct UsoSharedState
+{
+	LWLock	   *lock;
+	Latch	   *launcher_latch;
+	pid_t		launcher_pid;
+	Oid			start_requests[USO_MAX_DATABASES];	/* databases to (re)start */
+	int			n_start_requests;
+	ConditionVariable run_finished; /* broadcast when any run ends */
+	UsoSchedulerSlot schedulers[USO_MAX_DATABASES];
+	int			max_workers;
+	UsoWorkerSlot workers[FLEXIBLE_ARRAY_MEMBER];
+} UsoSharedState;
+
+extern UsoSharedState *UsoShared;
+
 extern void UsoShmemInit(void);
+extern void UsoShmemAttach(void);
+
+/* Scheduler slot of a database, or NULL; caller holds the lock. */
+extern UsoSchedulerSlot *UsoFindScheduler(Oid dboid);
+
+/* Wake the scheduler of a database (flags set under the lock). */
+extern void UsoWakeScheduler(Oid dboid, bool catalog_changed, bool runs_queued);
+
+/* Ask the launcher to start the scheduler of a database. */
+extern void UsoRequestSchedulerStart(Oid dboid);
+
+/* Ask the scheduler of a database to exit (extension or database dropped). */
+extern void UsoRequestSchedulerStop(Oid dboid, bool terminate_workers);
+
+/*
+ * Deferred wake-ups: recorded during a transaction, delivered at commit so
+ * the scheduler sees the committed rows (a wake before commit is a lost one).
+ */
+extern void UsoWakeAtCommit(bool catalog_changed, bool runs_queued);
+extern void UsoStartAtCommit(void);
 
 #endif							/* USO_SHMEM_H */

@@ -130,6 +130,7 @@ _PG_init(void)
 	DefinePostmasterSettings();
 	UsoShmemInit();
 	UsoLauncherRegister();
+	UsoHooksInstall();
 }
 
 void

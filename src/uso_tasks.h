@@ -25,6 +25,9 @@ extern char *uso_smtp_from;
 /* True when loaded through shared_preload_libraries (workers and shmem exist). */
 extern bool uso_preloaded;
 
+/* Utility hook (hooks.c). */
+extern void UsoHooksInstall(void);
+
 /* Errors out with a hint when the library was not preloaded. */
 extern void UsoRequirePreload(void);
 

@@ -93,6 +93,7 @@ CREATE TABLE @extschema@.uso_task_run (
     error_hint      text,
     error_context   text,
     progress        real,
+    command_tag     text,
     CONSTRAINT uso_task_run_trigger_check
         CHECK (trigger IN ('schedule', 'manual', 'retry', 'catchup', 'once', 'startup')),
     CONSTRAINT uso_task_run_status_check
@@ -126,6 +127,7 @@ COMMENT ON COLUMN @extschema@.uso_task_run.error_detail IS 'DETAIL of the error.
 COMMENT ON COLUMN @extschema@.uso_task_run.error_hint IS 'HINT of the error.';
 COMMENT ON COLUMN @extschema@.uso_task_run.error_context IS 'CONTEXT of the error: the traceback through functions.';
 COMMENT ON COLUMN @extschema@.uso_task_run.progress IS 'Fraction done (0..1) reported by uso_progress().';
+COMMENT ON COLUMN @extschema@.uso_task_run.command_tag IS 'Command tag of the last statement of a successful run, e.g. INSERT 0 1 or SELECT 1.';
 
 CREATE TABLE @extschema@.uso_task_log (
     run_id     bigint NOT NULL REFERENCES @extschema@.uso_task_run (id) ON DELETE CASCADE,

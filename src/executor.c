@@ -1,0 +1,486 @@
+/*-------------------------------------------------------------------------
+ * executor.c
+ *	  The executor worker: connects to a database AS the task owner, then
+ *	  runs the runs its scheduler assigns through shared memory, one at a
+ *	  time, until it has been idle for uso_tasks.worker_idle_timeout.
+ *
+ * Connecting as the owner (not as a superuser that switches current_user)
+ * makes session_user the owner, so no task can climb back with SET ROLE or
+ * SET SESSION AUTHORIZATION.  The engine's own catalog writes are made as
+ * the bootstrap superuser around, never during, the task's SQL.
+ *
+ * One run:
+ *	1. a short transaction marks it running (committed before the work, so a
+ *	   crash mid-run leaves a 'running' row the scheduler closes on restart);
+ *	2. the command runs in a transaction as top-level statements, with the
+ *	   task's timeout armed for the whole run and its messages captured; the
+ *	   'succeeded' row and the log lines commit with the work;
+ *	3. on error the transaction is rolled back and the failure is recorded in
+ *	   a fresh transaction;
+ *	4. session state is reset as DISCARD ALL does.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timeout.h"
+#include "utils/timestamp.h"
+
+#include "uso_tasks.h"
+#include "capture.h"
+#include "catalog.h"
+#include "exec_sql.h"
+#include "executor.h"
+#include "shmem.h"
+
+int64		UsoCurrentRunId = 0;
+char	   *UsoCurrentTaskConfig = NULL;
+int			UsoCurrentWorkerSlot = -1;
+
+static UsoWorkerSlot *MySlot = NULL;
+static MemoryContext RunContext = NULL;
+
+/* What the mark-running step learned about the run. */
+typedef struct RunInfo
+{
+	int64		run_id;
+	char	   *task_name;
+	char	   *command;
+	char	   *config;
+	int			timeout_ms;		/* 0 = none */
+} RunInfo;
+
+/* Run one parameterised catalog statement as the superuser. */
+static int
+CatalogExec(const char *sql, int nargs, Oid *types, Datum *values,
+			const char *nulls)
+{
+	UsoSuperSave save;
+	int			ret;
+
+	UsoBecomeSuperuser(&save);
+	ret = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
+	UsoRestoreUser(&save);
+	if (ret < 0)
+		elog(ERROR, "uso_tasks catalog statement failed: %s", SPI_result_code_string(ret));
+	return ret;
+}
+
+/* Step 1: queued -> running; false when the run is no longer queued. */
+static bool
+MarkRunning(int64 run_id, RunInfo *info)
+{
+	const char *schema;
+	char	   *sql;
+	Oid			types[3] = {INT8OID, INT4OID, INT4OID};
+	Datum		values[3];
+	bool		found = false;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	SPI_connect();
+	schema = UsoCatalogSchema();
+	if (schema == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("extension \"uso_tasks\" does not exist in this database")));
+	sql = psprintf("UPDATE %s.uso_task_run r SET status = 'running', "
+				   "started_at = pg_catalog.clock_timestamp(), pid = $2 "
+				   "FROM %s.uso_task t WHERE r.id = $1 AND t.id = r.task_id "
+				   "AND r.status = 'queued' "
+				   "RETURNING t.name, t.command, t.config::text, "
+				   "(pg_catalog.date_part('epoch', COALESCE(t.timeout, "
+				   "pg_catalog.make_interval(secs => $3::float8 / 1000))) * 1000)::int8",
+				   schema, schema);
+	values[0] = Int64GetDatum(run_id);
+	values[1] = Int32GetDatum(MyProcPid);
+	values[2] = Int32GetDatum(uso_default_timeout_ms);
+	CatalogExec(sql, 3, types, values, NULL);
+	if (SPI_processed == 1)
+	{
+		MemoryContext old = MemoryContextSwitchTo(RunContext);
+		HeapTuple	tup = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		int64		timeout;
+
+		info->run_id = run_id;
+		info->task_name = SPI_getvalue(tup, desc, 1);
+		info->command = SPI_getvalue(tup, desc, 2);
+		info->config = SPI_getvalue(tup, desc, 3);
+		timeout = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
+		info->timeout_ms = isnull ? 0 : (int) Min(timeout, (int64) INT_MAX);
+		MemoryContextSwitchTo(old);
+		found = true;
+	}
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	return found;
+}
+
+/* Insert the captured lines of a run; caller is inside SPI. */
+static void
+StoreLogLines(int64 run_id, List *lines)
+{
+	const char *schema = UsoCatalogSchema();
+	char	   *sql;
+	Oid			types[5] = {INT8OID, INT4OID, TIMESTAMPTZOID, TEXTOID, TEXTOID};
+	SPIPlanPtr	plan;
+	UsoSuperSave save;
+	ListCell   *lc;
+	int			seq = 0;
+
+	if (lines == NIL)
+		return;
+	sql = psprintf("INSERT INTO %s.uso_task_log (run_id, seq, logged_at, level, message) "
+				   "VALUES ($1, $2, $3, $4, $5)", schema);
+	UsoBecomeSuperuser(&save);
+	plan = SPI_prepare(sql, 5, types);
+	if (plan == NULL)
+		elog(ERROR, "uso_tasks could not prepare log insert");
+	foreach(lc, lines)
+	{
+		UsoLogLine *line = lfirst(lc);
+		Datum		values[5];
+
+		values[0] = Int64GetDatum(run_id);
+		values[1] = Int32GetDatum(++seq);
+		values[2] = TimestampTzGetDatum(line->logged_at);
+		values[3] = CStringGetTextDatum(line->level);
+		values[4] = CStringGetTextDatum(line->message);
+		if (SPI_execute_plan(plan, values, NULL, false, 0) < 0)
+			elog(ERROR, "uso_tasks could not store a log line");
+	}
+	SPI_freeplan(plan);
+	UsoRestoreUser(&save);
+}
+
+/* The success row, written in the run's own transaction. */
+static void
+RecordSuccess(int64 run_id, UsoSqlResult *result, List *lines)
+{
+	const char *schema = UsoCatalogSchema();
+	Oid			types[3] = {INT8OID, TEXTOID, TEXTOID};
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', ' '};
+	const char *message = result->single_value ? result->single_value : result->command_tag;
+
+	values[0] = Int64GetDatum(run_id);
+	if (message)
+		values[1] = CStringGetTextDatum(message);
+	else
+		nulls[1] = 'n';
+	if (result->command_tag)
+		values[2] = CStringGetTextDatum(result->command_tag);
+	else
+		nulls[2] = 'n';
+
+	PushActiveSnapshot(GetTransactionSnapshot());
+	SPI_connect();
+	CatalogExec(psprintf("UPDATE %s.uso_task_run SET status = 'succeeded', "
+						 "finished_at = pg_catalog.clock_timestamp(), "
+						 "return_message = $2, command_tag = $3, "
+						 "progress = CASE WHEN progress IS NULL THEN NULL ELSE 1 END "
+						 "WHERE id = $1", schema),
+				3, types, values, nulls);
+	StoreLogLines(run_id, lines);
+	SPI_finish();
+	PopActiveSnapshot();
+}
+
+/* A failure (or timeout, cancel) recorded in a fresh transaction. */
+static void
+RecordFailure(int64 run_id, const char *status, ErrorData *edata, List *lines)
+{
+	const char *schema;
+	Oid			types[7] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[7];
+	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	const char *fields[5];
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	SPI_connect();
+	schema = UsoCatalogSchema();
+
+	fields[0] = edata->message;
+	fields[1] = unpack_sql_state(edata->sqlerrcode);
+	fields[2] = edata->detail;
+	fields[3] = edata->hint;
+	fields[4] = edata->context;
+	values[0] = Int64GetDatum(run_id);
+	values[1] = CStringGetTextDatum(status);
+	for (int i = 0; i < 5; i++)
+	{
+		if (fields[i] != NULL)
+			values[i + 2] = CStringGetTextDatum(fields[i]);
+		else
+			nulls[i + 2] = 'n';
+	}
+	CatalogExec(psprintf("UPDATE %s.uso_task_run SET status = $2, "
+						 "finished_at = pg_catalog.clock_timestamp(), "
+						 "return_message = $3, sqlstate = $4, error_detail = $5, "
+						 "error_hint = $6, error_context = $7 "
+						 "WHERE id = $1 AND finished_at IS NULL", schema),
+				7, types, values, nulls);
+	{
+		MemoryContext old = MemoryContextSwitchTo(RunContext);
+		UsoLogLine *line = palloc(sizeof(UsoLogLine));
+
+		line->logged_at = GetCurrentTimestamp();
+		line->level = "ERROR";
+		line->message = pstrdup(edata->message ? edata->message : "(no message)");
+		lines = lappend(lines, line);
+		MemoryContextSwitchTo(old);
+	}
+	StoreLogLines(run_id, lines);
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+}
+
+/* Step 4: forget everything the task did to the session (DISCARD ALL). */
+static void
+ResetSession(void)
+{
+	UsoSqlResult result;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	UsoExecuteSql("DISCARD ALL", &result);
+	CommitTransactionCommand();
+}
+
+static bool
+CancelRequested(void)
+{
+	bool		cancel;
+
+	LWLockAcquire(UsoShared->lock, LW_SHARED);
+	cancel = MySlot->cancel_requested;
+	LWLockRelease(UsoShared->lock);
+	return cancel;
+}
+
+/* Run one run end to end; returns how it ended. */
+static UsoRunOutcome
+ExecuteRun(int64 run_id)
+{
+	RunInfo		info;
+	volatile UsoRunOutcome outcome = USO_OUTCOME_SUCCEEDED;
+	MemoryContext old;
+
+	MemoryContextReset(RunContext);
+	memset(&info, 0, sizeof(info));
+	if (!MarkRunning(run_id, &info))
+		return USO_OUTCOME_CANCELLED;
+
+	UsoCurrentRunId = run_id;
+	UsoCurrentTaskConfig = info.config;
+	SetConfigOption("application_name", psprintf("uso_tasks: %s", info.task_name),
+					PGC_USERSET, PGC_S_SESSION);
+	pgstat_report_appname(psprintf("uso_tasks: %s", info.task_name));
+	pgstat_report_activity(STATE_RUNNING, info.command);
+
+	old = MemoryContextSwitchTo(RunContext);
+	PG_TRY();
+	{
+		UsoSqlResult result;
+		List	   *lines;
+
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		MemoryContextSwitchTo(RunContext);
+		if (info.timeout_ms > 0)
+			enable_timeout_after(STATEMENT_TIMEOUT, info.timeout_ms);
+		UsoCaptureStart(RunContext, uso_max_log_lines);
+		UsoExecuteSql(info.command, &result);
+		lines = UsoCaptureStop();
+		disable_timeout(STATEMENT_TIMEOUT, false);
+		RecordSuccess(run_id, &result, lines);
+		CommitTransactionCommand();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+		List	   *lines;
+		bool		timed_out;
+		const char *status = "failed";
+
+		lines = UsoCaptureStop();
+		timed_out = get_timeout_indicator(STATEMENT_TIMEOUT, true);
+		disable_timeout(STATEMENT_TIMEOUT, false);
+		MemoryContextSwitchTo(RunContext);
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		QueryCancelPending = false;
+		MemoryContextSwitchTo(RunContext);
+
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED && CancelRequested())
+		{
+			outcome = USO_OUTCOME_CANCELLED;
+			status = "cancelled";
+			edata->message = pstrdup("run cancelled by uso_cancel()");
+		}
+		else if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED &&
+				 (timed_out || strstr(edata->message, "statement timeout") != NULL))
+		{
+			outcome = USO_OUTCOME_TIMED_OUT;
+			status = "timed_out";
+			edata->message = psprintf("run exceeded its timeout of %d ms", info.timeout_ms);
+		}
+		else
+			outcome = USO_OUTCOME_FAILED;
+		RecordFailure(run_id, status, edata, lines);
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(old);
+
+	UsoCurrentRunId = 0;
+	UsoCurrentTaskConfig = NULL;
+	ResetSession();
+	pgstat_report_appname("uso_tasks worker");
+	pgstat_report_activity(STATE_IDLE, NULL);
+	return outcome;
+}
+
+/* Tell the scheduler a run ended and wake whoever waits in uso_wait(). */
+static void
+ReportDone(int64 run_id, UsoRunOutcome outcome)
+{
+	UsoSchedulerSlot *sched;
+	Latch	   *latch = NULL;
+
+	LWLockAcquire(UsoShared->lock, LW_EXCLUSIVE);
+	MySlot->done_run_id = run_id;
+	MySlot->done_outcome = outcome;
+	MySlot->run_id = 0;
+	MySlot->cancel_requested = false;
+	MySlot->progress = -1;
+	MySlot->state = USO_WORKER_IDLE;
+	sched = UsoFindScheduler(MySlot->sched_dboid);
+	if (sched != NULL)
+		latch = sched->latch;
+	LWLockRelease(UsoShared->lock);
+	if (latch != NULL)
+		SetLatch(latch);
+	ConditionVariableBroadcast(&UsoShared->run_finished);
+}
+
+static void
+ReleaseSlot(int code, Datum arg)
+{
+	UsoSchedulerSlot *sched;
+	Latch	   *latch = NULL;
+
+	if (MySlot == NULL)
+		return;
+	LWLockAcquire(UsoShared->lock, LW_EXCLUSIVE);
+	/* A run still assigned is closed by the scheduler, which sees pid 0. */
+	MySlot->pid = 0;
+	MySlot->latch = NULL;
+	if (MySlot->run_id == 0)
+		MySlot->state = USO_WORKER_FREE;
+	sched = UsoFindScheduler(MySlot->sched_dboid);
+	if (sched != NULL)
+		latch = sched->latch;
+	LWLockRelease(UsoShared->lock);
+	if (latch != NULL)
+		SetLatch(latch);
+}
+
+void
+uso_executor_main(Datum arg)
+{
+	int			slotno = DatumGetInt32(arg);
+	uint32		generation;
+	Oid			dboid;
+	Oid			roleid;
+	TimestampTz idle_since;
+
+	memcpy(&generation, MyBgworkerEntry->bgw_extra, sizeof(uint32));
+	pqsignal(SIGTERM, die);
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	BackgroundWorkerUnblockSignals();
+	UsoShmemAttach();
+
+	LWLockAcquire(UsoShared->lock, LW_EXCLUSIVE);
+	MySlot = &UsoShared->workers[slotno];
+	if (MySlot->state != USO_WORKER_STARTING || MySlot->generation != generation)
+	{
+		LWLockRelease(UsoShared->lock);
+		proc_exit(0);			/* stale registration: the slot moved on */
+	}
+	MySlot->pid = MyProcPid;
+	MySlot->latch = MyLatch;
+	MySlot->state = MySlot->run_id != 0 ? USO_WORKER_BUSY : USO_WORKER_IDLE;
+	dboid = MySlot->dboid;
+	roleid = MySlot->roleid;
+	LWLockRelease(UsoShared->lock);
+	before_shmem_exit(ReleaseSlot, 0);
+	UsoCurrentWorkerSlot = slotno;
+
+	BackgroundWorkerInitializeConnectionByOid(dboid, roleid, 0);
+	pgstat_report_appname("uso_tasks worker");
+	RunContext = AllocSetContextCreate(TopMemoryContext, "uso_tasks run",
+									   ALLOCSET_DEFAULT_SIZES);
+	UsoCaptureInstallHook();
+
+	idle_since = GetCurrentTimestamp();
+	for (;;)
+	{
+		int64		run_id;
+		bool		exiting = false;
+
+		CHECK_FOR_INTERRUPTS();
+		LWLockAcquire(UsoShared->lock, LW_EXCLUSIVE);
+		run_id = MySlot->run_id;
+		if (run_id == 0 &&
+			(MySlot->state == USO_WORKER_EXITING ||
+			 TimestampDifferenceExceeds(idle_since, GetCurrentTimestamp(),
+										uso_worker_idle_timeout_ms)))
+		{
+			MySlot->state = USO_WORKER_EXITING;
+			exiting = true;
+		}
+		LWLockRelease(UsoShared->lock);
+		if (exiting)
+			break;
+
+		if (run_id != 0)
+		{
+			UsoRunOutcome outcome = ExecuteRun(run_id);
+
+			ReportDone(run_id, outcome);
+			idle_since = GetCurrentTimestamp();
+			continue;
+		}
+
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 uso_worker_idle_timeout_ms, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+	}
+	proc_exit(0);
+}

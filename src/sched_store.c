@@ -1,0 +1,525 @@
+/*-------------------------------------------------------------------------
+ * sched_store.c
+ *	  The scheduler's catalog access: loading tasks and queued runs, and
+ *	  writing what one loop iteration decided in a single transaction of
+ *	  set-based statements (new runs, closed runs, next/last run times).
+ *
+ * The scheduler connects as the bootstrap superuser, so it sees every task
+ * whatever its row-level security.  All SQL is schema-qualified.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "uso_tasks.h"
+#include "catalog.h"
+#include "sched.h"
+
+const char *SchedSchema = NULL;
+
+static List *PendingNewRuns = NIL;	/* NewRun * */
+static List *PendingCloses = NIL;	/* ClosedRun * */
+
+static void
+BeginCatalogWork(void)
+{
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+}
+
+static void
+EndCatalogWork(void)
+{
+	PopActiveSnapshot();
+	SPI_finish();
+	CommitTransactionCommand();
+	pgstat_report_stat(false);
+}
+
+static void
+Exec(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls)
+{
+	int			ret = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
+
+	if (ret < 0)
+		elog(ERROR, "uso_tasks scheduler statement failed (%s): %s",
+			 SPI_result_code_string(ret), sql);
+}
+
+static Datum
+Int8Array(int64 *v, int n)
+{
+	Datum	   *d = palloc(sizeof(Datum) * Max(n, 1));
+
+	for (int i = 0; i < n; i++)
+		d[i] = Int64GetDatum(v[i]);
+	return PointerGetDatum(construct_array(d, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+static Datum
+TextArray(const char **v, int n, bool **nulls_out)
+{
+	Datum	   *d = palloc(sizeof(Datum) * Max(n, 1));
+	bool	   *nulls = palloc0(sizeof(bool) * Max(n, 1));
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+
+	for (int i = 0; i < n; i++)
+	{
+		if (v[i] == NULL)
+		{
+			nulls[i] = true;
+			d[i] = (Datum) 0;
+		}
+		else
+			d[i] = CStringGetTextDatum(v[i]);
+	}
+	*nulls_out = nulls;
+	return PointerGetDatum(construct_md_array(d, nulls, 1, dims, lbs, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/* timestamptz[], DT_NOBEGIN / DT_NOEND meaning NULL. */
+static Datum
+TimeArray(TimestampTz *v, int n)
+{
+	Datum	   *d = palloc(sizeof(Datum) * Max(n, 1));
+	bool	   *nulls = palloc0(sizeof(bool) * Max(n, 1));
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+
+	for (int i = 0; i < n; i++)
+	{
+		if (v[i] == DT_NOBEGIN || v[i] == DT_NOEND)
+			nulls[i] = true;
+		else
+			d[i] = TimestampTzGetDatum(v[i]);
+	}
+	return PointerGetDatum(construct_md_array(d, nulls, 1, dims, lbs, TIMESTAMPTZOID, 8,
+											  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+static Datum
+Int4Array(int *v, int n)
+{
+	Datum	   *d = palloc(sizeof(Datum) * Max(n, 1));
+
+	for (int i = 0; i < n; i++)
+		d[i] = Int32GetDatum(v[i]);
+	return PointerGetDatum(construct_array(d, n, INT4OID, 4, true, TYPALIGN_INT));
+}
+
+static char *
+CopyText(HeapTuple tup, TupleDesc desc, int col)
+{
+	char	   *v = SPI_getvalue(tup, desc, col);
+
+	return MemoryContextStrdup(SchedContext, v ? v : "");
+}
+
+static TimestampTz
+GetTime(HeapTuple tup, TupleDesc desc, int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
+
+	return isnull ? DT_NOBEGIN : DatumGetTimestampTz(d);
+}
+
+/*
+ * Close what a crash or restart left open: runs marked running by a worker
+ * that no longer exists, and scheduled runs never picked up.  Manual,
+ * one-off and retry runs that never started are kept: they run now.
+ */
+void
+StoreCloseInterrupted(List *live_run_ids)
+{
+	int			n = list_length(live_run_ids);
+	int64	   *ids = palloc(sizeof(int64) * Max(n, 1));
+	int			i = 0;
+	ListCell   *lc;
+	Oid			types[1] = {INT8ARRAYOID};
+	Datum		values[1];
+
+	foreach(lc, live_run_ids)
+		ids[i++] = *(int64 *) lfirst(lc);
+	values[0] = Int8Array(ids, n);
+
+	BeginCatalogWork();
+	Exec(psprintf("UPDATE %s.uso_task_run SET status = 'failed', "
+				  "finished_at = pg_catalog.clock_timestamp(), "
+				  "return_message = CASE WHEN status = 'running' THEN "
+				  "'interrupted: the server or the uso_tasks scheduler stopped while this run "
+				  "was in progress (crash, immediate shutdown or failover); it was not "
+				  "run again' ELSE 'not started: the scheduler stopped before a worker "
+				  "picked this run up; a catchup run replaces it' END "
+				  "WHERE finished_at IS NULL AND id <> ALL ($1) "
+				  "AND (status = 'running' OR trigger IN ('schedule', 'catchup', 'startup'))",
+				  SchedSchema),
+		 1, types, values, NULL);
+	if (SPI_processed > 0)
+		ereport(LOG,
+				(errmsg("uso_tasks closed " UINT64_FORMAT " run(s) left open by a crash or restart",
+						SPI_processed)));
+	EndCatalogWork();
+}
+
+/* Why a task cannot run at all, or NULL. */
+static char *
+TaskProblem(HeapTuple tup, TupleDesc desc, Oid *dboid, Oid *roleid)
+{
+	bool		isnull;
+	char	   *database = SPI_getvalue(tup, desc, 16);
+	char	   *username = SPI_getvalue(tup, desc, 17);
+	Datum		d;
+
+	d = SPI_getbinval(tup, desc, 13, &isnull);
+	*dboid = isnull ? InvalidOid : DatumGetObjectId(d);
+	d = SPI_getbinval(tup, desc, 14, &isnull);
+	*roleid = isnull ? InvalidOid : DatumGetObjectId(d);
+	if (!OidIsValid(*dboid))
+		return psprintf("database \"%s\" does not exist (dropped?): the task cannot run", database);
+	if (!OidIsValid(*roleid))
+		return psprintf("role \"%s\" does not exist (dropped?): the task cannot run", username);
+	d = SPI_getbinval(tup, desc, 15, &isnull);
+	if (isnull || !DatumGetBool(d))
+		return psprintf("role \"%s\" cannot log in: uso_tasks workers connect as the task "
+						"owner, which needs LOGIN", username);
+	if (*dboid != MyDatabaseId)
+		return psprintf("the task's database \"%s\" is not this scheduler's database; "
+						"cross-database tasks are not supported yet", database);
+	return NULL;
+}
+
+void
+StoreLoadTasks(TimestampTz now, bool first)
+{
+	MemoryContext old;
+
+	BeginCatalogWork();
+	Exec(psprintf("SELECT t.id, t.name, t.schedule, COALESCE(t.timezone, ''), t.enabled, "
+				  "t.next_run_at, t.last_run_at, t.overlap, t.misfire, t.max_retries, "
+				  "(pg_catalog.date_part('epoch', t.retry_delay) * 1000000)::int8, "
+				  "(pg_catalog.date_part('epoch', t.retry_after) * 1000000)::int8, "
+				  "d.oid, r.oid, r.rolcanlogin, t.database, t.username "
+				  "FROM %s.uso_task t "
+				  "LEFT JOIN pg_catalog.pg_database d ON d.datname = t.database "
+				  "LEFT JOIN pg_catalog.pg_roles r ON r.rolname = t.username",
+				  SchedSchema), 0, NULL, NULL, NULL);
+
+	old = MemoryContextSwitchTo(SchedContext);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		int64		id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+		SchedTask  *t;
+		bool		found;
+		bool		changed;
+		char	   *schedule = SPI_getvalue(tup, desc, 3);
+		char	   *tzname = SPI_getvalue(tup, desc, 4);
+		bool		enabled = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull));
+		char	   *overlap = SPI_getvalue(tup, desc, 8);
+		char	   *misfire = SPI_getvalue(tup, desc, 9);
+		char		errbuf[USO_SCHEDULE_ERRBUF];
+
+		t = hash_search(SchedTasks, &id, HASH_ENTER, &found);
+		if (!found)
+		{
+			memset(((char *) t) + sizeof(int64), 0, sizeof(SchedTask) - sizeof(int64));
+			t->heap_pos = -1;
+			t->last_start = DT_NOBEGIN;
+			t->next_run = DT_NOEND;
+		}
+		changed = !found || strcmp(t->schedule_text, schedule) != 0 ||
+			strcmp(t->tz_name, tzname) != 0 || t->enabled != enabled;
+		if (found)
+		{
+			pfree(t->name);
+			pfree(t->schedule_text);
+			pfree(t->tz_name);
+			if (t->problem)
+				pfree(t->problem);
+		}
+		t->seen = true;
+		t->name = CopyText(tup, desc, 2);
+		t->schedule_text = pstrdup(schedule);
+		t->tz_name = pstrdup(tzname);
+		t->enabled = enabled;
+		t->schedule_ok = UsoScheduleParse(schedule, &t->schedule, errbuf);
+		t->tz = tzname[0] ? pg_tzset(tzname) : NULL;
+		if (t->tz == NULL)
+			t->tz = UsoDefaultTimezone();
+		t->last_start = GetTime(tup, desc, 7);
+		t->overlap = strcmp(overlap, "parallel") == 0 ? OVERLAP_PARALLEL :
+			strcmp(overlap, "queue") == 0 ? OVERLAP_QUEUE : OVERLAP_SKIP;
+		t->misfire_skip = strcmp(misfire, "skip") == 0;
+		t->max_retries = DatumGetInt32(SPI_getbinval(tup, desc, 10, &isnull));
+		t->retry_delay_us = DatumGetInt64(SPI_getbinval(tup, desc, 11, &isnull));
+		t->retry_after_us = DatumGetInt64(SPI_getbinval(tup, desc, 12, &isnull));
+		t->problem = TaskProblem(tup, desc, &t->dboid, &t->roleid);
+		if (t->problem)
+			t->problem = pstrdup(t->problem);
+		else if (!t->schedule_ok)
+			t->problem = psprintf("invalid schedule: %s", errbuf);
+		SchedTaskLoaded(t, changed, GetTime(tup, desc, 6), first, now);
+	}
+	MemoryContextSwitchTo(old);
+	SchedSweepUnseen();
+	EndCatalogWork();
+}
+
+void
+StoreLoadQueuedRuns(void)
+{
+	HTAB	   *queued;
+	HASHCTL		ctl;
+	HASH_SEQ_STATUS seq;
+	SchedRun   *run;
+	List	   *gone = NIL;
+	ListCell   *lc;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(int64);
+	ctl.entrysize = sizeof(int64);
+	ctl.hcxt = CurrentMemoryContext;
+	queued = hash_create("uso_tasks queued", 256, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+
+	BeginCatalogWork();
+	Exec(psprintf("SELECT id, task_id, attempt, COALESCE(scheduled_for, queued_at), trigger "
+				  "FROM %s.uso_task_run WHERE status = 'queued' ORDER BY id",
+				  SchedSchema), 0, NULL, NULL, NULL);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		int64		id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+
+		hash_search(queued, &id, HASH_ENTER, NULL);
+		if (hash_search(SchedRuns, &id, HASH_FIND, NULL) == NULL)
+			SchedAddRun(id,
+						DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull)),
+						DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull)),
+						GetTime(tup, desc, 4),
+						SPI_getvalue(tup, desc, 5));
+	}
+	EndCatalogWork();
+
+	/* Waiting runs whose row is no longer queued were cancelled or deleted. */
+	hash_seq_init(&seq, SchedRuns);
+	while ((run = hash_seq_search(&seq)) != NULL)
+	{
+		if (!run->dispatched && hash_search(queued, &run->run_id, HASH_FIND, NULL) == NULL)
+			gone = lappend(gone, run);
+	}
+	foreach(lc, gone)
+		SchedForgetRun(((SchedRun *) lfirst(lc))->run_id);
+	hash_destroy(queued);
+}
+
+void
+StoreQueueNewRun(NewRun *run)
+{
+	MemoryContext old = MemoryContextSwitchTo(SchedContext);
+	NewRun	   *copy = palloc(sizeof(NewRun));
+
+	*copy = *run;
+	copy->message = run->message ? pstrdup(run->message) : NULL;
+	PendingNewRuns = lappend(PendingNewRuns, copy);
+	MemoryContextSwitchTo(old);
+}
+
+void
+StoreQueueClose(int64 run_id, const char *message)
+{
+	MemoryContext old = MemoryContextSwitchTo(SchedContext);
+	ClosedRun  *c = palloc(sizeof(ClosedRun));
+
+	c->run_id = run_id;
+	c->message = pstrdup(message);
+	PendingCloses = lappend(PendingCloses, c);
+	MemoryContextSwitchTo(old);
+}
+
+static void
+FlushNewRuns(void)
+{
+	int			n = list_length(PendingNewRuns);
+	int64	   *task_ids = palloc(sizeof(int64) * n);
+	const char **triggers = palloc(sizeof(char *) * n);
+	TimestampTz *slots = palloc(sizeof(TimestampTz) * n);
+	const char **statuses = palloc(sizeof(char *) * n);
+	int		   *attempts = palloc(sizeof(int) * n);
+	const char **messages = palloc(sizeof(char *) * n);
+	Oid			types[6] = {INT8ARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID,
+	TEXTARRAYOID, INT4ARRAYOID, TEXTARRAYOID};
+	Datum		values[6];
+	bool	   *ignore;
+	int			i = 0;
+	ListCell   *lc;
+
+	foreach(lc, PendingNewRuns)
+	{
+		NewRun	   *r = lfirst(lc);
+
+		task_ids[i] = r->task_id;
+		triggers[i] = r->trigger;
+		slots[i] = r->scheduled_for;
+		statuses[i] = r->status;
+		attempts[i] = r->attempt;
+		messages[i] = r->message;
+		i++;
+	}
+	values[0] = Int8Array(task_ids, n);
+	values[1] = TextArray(triggers, n, &ignore);
+	values[2] = TimeArray(slots, n);
+	values[3] = TextArray(statuses, n, &ignore);
+	values[4] = Int4Array(attempts, n);
+	values[5] = TextArray(messages, n, &ignore);
+
+	/* Rows of tasks deleted meanwhile are dropped by the join. */
+	Exec(psprintf("INSERT INTO %s.uso_task_run AS r (task_id, trigger, scheduled_for, status, "
+				  "attempt, return_message, finished_at) "
+				  "SELECT v.task_id, v.trigger, v.slot, v.status, v.attempt, v.message, "
+				  "CASE WHEN v.status IN ('queued', 'running') THEN NULL "
+				  "ELSE pg_catalog.clock_timestamp() END "
+				  "FROM unnest($1, $2, $3, $4, $5, $6) "
+				  "AS v(task_id, trigger, slot, status, attempt, message) "
+				  "JOIN %s.uso_task t ON t.id = v.task_id "
+				  "ON CONFLICT (task_id, scheduled_for) "
+				  "WHERE trigger IN ('schedule', 'catchup') DO NOTHING "
+				  "RETURNING r.id, r.task_id, r.attempt, "
+				  "COALESCE(r.scheduled_for, r.queued_at), r.trigger, r.status",
+				  SchedSchema, SchedSchema),
+		 6, types, values, NULL);
+
+	for (uint64 j = 0; j < SPI_processed; j++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[j];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		char	   *status = SPI_getvalue(tup, desc, 6);
+		char	   *trigger = SPI_getvalue(tup, desc, 5);
+		TimestampTz due = GetTime(tup, desc, 4);
+
+		if (strcmp(status, "queued") != 0)
+			continue;
+		/* Scheduled runs are due now whatever their slot was. */
+		if (strcmp(trigger, "retry") != 0)
+			due = Min(due, GetCurrentTimestamp());
+		SchedAddRun(DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull)),
+					DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull)),
+					DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull)),
+					due, trigger);
+	}
+}
+
+static void
+FlushCloses(void)
+{
+	int			n = list_length(PendingCloses);
+	int64	   *ids = palloc(sizeof(int64) * n);
+	const char **messages = palloc(sizeof(char *) * n);
+	Oid			types[2] = {INT8ARRAYOID, TEXTARRAYOID};
+	Datum		values[2];
+	bool	   *ignore;
+	int			i = 0;
+	ListCell   *lc;
+
+	foreach(lc, PendingCloses)
+	{
+		ClosedRun  *c = lfirst(lc);
+
+		ids[i] = c->run_id;
+		messages[i] = c->message;
+		i++;
+	}
+	values[0] = Int8Array(ids, n);
+	values[1] = TextArray(messages, n, &ignore);
+	Exec(psprintf("UPDATE %s.uso_task_run r SET status = 'failed', "
+				  "finished_at = pg_catalog.clock_timestamp(), return_message = v.message "
+				  "FROM unnest($1, $2) AS v(id, message) "
+				  "WHERE r.id = v.id AND r.finished_at IS NULL", SchedSchema),
+		 2, types, values, NULL);
+}
+
+static void
+FlushDirtyTasks(void)
+{
+	int			n = list_length(DirtyTasks);
+	int64	   *ids = palloc(sizeof(int64) * n);
+	TimestampTz *next = palloc(sizeof(TimestampTz) * n);
+	TimestampTz *last = palloc(sizeof(TimestampTz) * n);
+	Oid			types[3] = {INT8ARRAYOID, TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID};
+	Datum		values[3];
+	int			i = 0;
+	ListCell   *lc;
+
+	foreach(lc, DirtyTasks)
+	{
+		SchedTask  *t = lfirst(lc);
+
+		ids[i] = t->id;
+		next[i] = t->enabled ? t->next_run : DT_NOEND;
+		last[i] = t->last_start;
+		t->next_dirty = false;
+		i++;
+	}
+	values[0] = Int8Array(ids, n);
+	values[1] = TimeArray(next, n);
+	values[2] = TimeArray(last, n);
+	Exec(psprintf("UPDATE %s.uso_task t SET next_run_at = v.next, "
+				  "last_run_at = COALESCE(v.last, t.last_run_at) "
+				  "FROM unnest($1, $2, $3) AS v(id, next, last) "
+				  "WHERE t.id = v.id AND (t.next_run_at IS DISTINCT FROM v.next "
+				  "OR t.last_run_at IS DISTINCT FROM COALESCE(v.last, t.last_run_at))",
+				  SchedSchema),
+		 3, types, values, NULL);
+}
+
+/*
+ * Write everything queued by this iteration in one transaction.  Returns
+ * false when the catalog is gone (extension dropped).
+ */
+bool
+StoreFlush(void)
+{
+	if (PendingNewRuns == NIL && PendingCloses == NIL && DirtyTasks == NIL)
+		return true;
+
+	BeginCatalogWork();
+	if (!OidIsValid(get_extension_oid("uso_tasks", true)))
+	{
+		EndCatalogWork();
+		return false;
+	}
+	if (PendingCloses != NIL)
+		FlushCloses();
+	if (PendingNewRuns != NIL)
+		FlushNewRuns();
+	if (DirtyTasks != NIL)
+		FlushDirtyTasks();
+	EndCatalogWork();
+
+	list_free_deep(PendingNewRuns);
+	PendingNewRuns = NIL;
+	list_free_deep(PendingCloses);
+	PendingCloses = NIL;
+	list_free(DirtyTasks);
+	DirtyTasks = NIL;
+	return true;
+}
