@@ -141,7 +141,8 @@ SELECT md5(string_agg(j::text, '|' ORDER BY jobid)) = :'before' AS unchanged FRO
 
 ------------------------------------------------------------------------------
 -- a second role: pg_cron's privileges and row-level security
-SELECT cron.schedule_in_database('alice-job', '0 1 * * *', 'SELECT 7', current_database(),
+-- (29 February: it does not run during the test)
+SELECT cron.schedule_in_database('alice-job', '0 1 29 2 *', 'SELECT 7', current_database(),
     'regress_uso_cron_alice') AS alice_id \gset
 SELECT username FROM cron.job WHERE jobid = :alice_id;
 -- runs of every kind, as the runtime records them

@@ -192,9 +192,10 @@ BEGIN
     IF ins OR NEW.schedule IS DISTINCT FROM OLD.schedule OR NEW.timezone IS DISTINCT FROM OLD.timezone
        OR NEW.enabled IS DISTINCT FROM OLD.enabled THEN
         IF NEW.enabled THEN
+            -- A NULL time zone is resolved by the grammar (uso_tasks.timezone
+            -- or the default), the same way the scheduler resolves it.
             NEW.next_run_at := @extschema@.uso_schedule_next(NEW.schedule, now(), NEW.last_run_at,
-                coalesce(NEW.timezone, nullif(current_setting('uso_tasks.timezone', true), ''),
-                         current_setting('TimeZone')));
+                                                             NEW.timezone);
         ELSE
             NEW.next_run_at := NULL;
         END IF;
