@@ -20,8 +20,8 @@ DECLARE
     can_login  boolean;
     allow_conn boolean;
 BEGIN
-    -- The scheduler's own bookkeeping (last_run_at, next_run_at) must stay
-    -- cheap: nothing a user sets changed, nothing to check.
+    -- Columns named in an UPDATE but not changed (uso_alter_task sets them
+    -- all): nothing to check.
     IF NOT ins AND
        (NEW.name, NEW.description, NEW.category, NEW.schedule, NEW.command,
         NEW.config, NEW.database, NEW.username, NEW.enabled, NEW.timezone,
@@ -208,8 +208,12 @@ COMMENT ON FUNCTION @extschema@.uso_task_check() IS
 
 -- Row triggers fire in name order: this one must come after uso_task_cron_name
 -- (60_cron.sql), which fills in the generated name of unnamed pg_cron jobs.
+-- UPDATE OF: the scheduler's own writes (next_run_at, last_run_at) do not fire it.
 CREATE TRIGGER uso_task_validate
-    BEFORE INSERT OR UPDATE ON @extschema@.uso_task
+    BEFORE INSERT OR UPDATE OF name, description, category, schedule, command, config, database,
+        username, enabled, timezone, timeout, max_retries, retry_delay, retry_after, keep_runs,
+        overlap, misfire
+    ON @extschema@.uso_task
     FOR EACH ROW EXECUTE FUNCTION @extschema@.uso_task_check();
 
 -- Writes are open to every role: the trigger and row-level security decide.
