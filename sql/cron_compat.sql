@@ -9,6 +9,8 @@ SET client_min_messages = warning;
 CREATE FUNCTION pg_temp.err(stmt text) RETURNS text LANGUAGE plpgsql AS
 $$ BEGIN EXECUTE stmt; RETURN 'no error';
    EXCEPTION WHEN OTHERS THEN RETURN SQLSTATE || ': ' || regexp_replace(SQLERRM, '[0-9]+', 'N', 'g'); END $$;
+-- Jobs that exist before the test (the USO task pack's) are left alone.
+CREATE TEMP TABLE preexisting_jobs AS SELECT jobid FROM cron.job;
 
 ------------------------------------------------------------------------------
 -- pg_cron 1.6's columns, names, types and order, exactly
@@ -210,7 +212,8 @@ SELECT uso_import_pg_cron();
 SET client_min_messages = warning;
 
 -- cleanup
-SELECT cron.unschedule(jobid) FROM cron.job ORDER BY jobid;
+SELECT cron.unschedule(jobid) FROM cron.job
+WHERE jobid NOT IN (SELECT jobid FROM preexisting_jobs) ORDER BY jobid;
 REVOKE USAGE ON SCHEMA cron FROM regress_uso_cron_alice;
 REVOKE EXECUTE ON FUNCTION cron.alter_job(bigint, text, text, text, text, boolean),
     cron.schedule_in_database(text, text, text, text, text, boolean) FROM regress_uso_cron_alice;

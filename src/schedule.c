@@ -239,7 +239,8 @@ cron_item(const char *item, int fieldno, uint64 *bits, bool *last_day,
 	const char *p = item;
 	int			lo,
 				hi,
-				step = 1;
+				step = 1,
+				span;
 	bool		ranged = false;
 	int			v;
 
@@ -293,9 +294,10 @@ cron_item(const char *item, int fieldno, uint64 *bits, bool *last_day,
 						f->name, item);
 		if (!read_number(&p, &step, f->name, errbuf))
 			return false;
-		if (step < 1 || step > f->max - f->min + 1)
+		span = fieldno == 4 ? 7 : f->max - f->min + 1;
+		if (step < 1 || step > span)
 			return fail(errbuf, "%s field \"%s\": step %.*s must be 1-%d",
-						f->name, item, (int) (p - sp), sp, f->max - f->min + 1);
+						f->name, item, (int) (p - sp), sp, span);
 	}
 	if (*p != '\0')
 		return fail(errbuf, "%s field \"%s\": unexpected \"%s\"",
@@ -441,16 +443,17 @@ add_interval(UsoSchedule *out, int n, IvUnit unit, const char *tok,
 	}
 	if (out->iv_months > MAX_IV_MONTHS || out->iv_days > MAX_IV_DAYS ||
 		out->iv_usecs > MAX_IV_USECS)
-		return fail(errbuf, "\"%s\": the interval is too long (at most 100 years)", tok);
+		return fail(errbuf, "\"%s\" is too long (at most 100 years)", tok);
 	return true;
 }
 
 /* The interval must be longer than zero once all parts are added. */
 static bool
-check_positive(const UsoSchedule *out, const char *what, char *errbuf)
+check_positive(const UsoSchedule *out, const char *kind, const char *what,
+			   char *errbuf)
 {
 	if (out->iv_months == 0 && out->iv_days == 0 && out->iv_usecs == 0)
-		return fail(errbuf, "\"%s\": the interval must be longer than zero", what);
+		return fail(errbuf, "%s \"%s\" must be longer than zero", kind, what);
 	return true;
 }
 
@@ -511,7 +514,7 @@ parse_iso_duration(const char *tok, UsoSchedule *out, char *errbuf)
 		return fail(errbuf, "duration \"%s\": no hours, minutes or seconds after T (e.g. PT15M)", tok);
 	if (!any)
 		return fail(errbuf, "duration \"%s\": no components after P (e.g. P1D, PT15M, P3M)", tok);
-	return check_positive(out, tok, errbuf);
+	return check_positive(out, "duration", tok, errbuf);
 }
 
 /*
@@ -521,9 +524,12 @@ parse_iso_duration(const char *tok, UsoSchedule *out, char *errbuf)
 static bool
 parse_every(const char *text, UsoSchedule *out, char *errbuf)
 {
-	const char *p = text;
+	const char *p;
 	bool		any = false;
 
+	while (is_space(*text))
+		text++;
+	p = text;
 	for (;;)
 	{
 		int			n = 1;
@@ -541,13 +547,13 @@ parse_every(const char *text, UsoSchedule *out, char *errbuf)
 			continue;
 		}
 		if (*p == '-' || *p == '+')
-			return fail(errbuf, "every \"%s\": expected a positive whole number", text);
+			return fail(errbuf, "interval \"%s\": expected a positive whole number", text);
 		if (is_digit(*p))
 		{
 			if (!read_number(&p, &n, "every", errbuf))
 				return false;
 			if (*p == '.')
-				return fail(errbuf, "every \"%s\": fractions are not supported, use a smaller unit", text);
+				return fail(errbuf, "interval \"%s\": fractions are not supported, use a smaller unit", text);
 			while (is_space(*p))
 				p++;
 		}
@@ -557,14 +563,14 @@ parse_every(const char *text, UsoSchedule *out, char *errbuf)
 		if (len == 0)
 		{
 			if (*w == '\0')
-				return fail(errbuf, "every \"%s\": %d needs a unit (seconds, minutes, hours, days, weeks, months, years)", text, n);
-			return fail(errbuf, "every \"%s\": unexpected \"%s\"", text, w);
+				return fail(errbuf, "interval \"%s\": %d needs a unit (seconds, minutes, hours, days, weeks, months, years)", text, n);
+			return fail(errbuf, "interval \"%s\": unexpected \"%s\"", text, w);
 		}
 		for (i = 0; iv_units[i].name != NULL; i++)
 			if (word_eq(w, len, iv_units[i].name))
 				break;
 		if (iv_units[i].name == NULL)
-			return fail(errbuf, "every \"%s\": unknown unit \"%.*s\" (seconds, minutes, hours, days, weeks, months, years)",
+			return fail(errbuf, "interval \"%s\": unknown unit \"%.*s\" (seconds, minutes, hours, days, weeks, months, years)",
 						text, len > 20 ? 20 : len, w);
 		if (!add_interval(out, n, iv_units[i].unit, text, errbuf))
 			return false;
@@ -573,7 +579,7 @@ parse_every(const char *text, UsoSchedule *out, char *errbuf)
 	}
 	if (!any)
 		return fail(errbuf, "\"every\" needs an interval, e.g. every 15 minutes");
-	return check_positive(out, text, errbuf);
+	return check_positive(out, "interval", text, errbuf);
 }
 
 /* '@hourly' and friends; @reboot and @manual are kinds of their own. */

@@ -218,12 +218,23 @@ put_days(Out *o, uint32 days, bool last_day)
 		put(o, "every %d%s day", s, ordinal_suffix(s));
 	else if (n >= 3 && contiguous(days) && !last_day)
 		put(o, "days %d to %d", lowest(days), highest(days));
+	else if (last_day)
+	{
+		int			v;
+		const char *sep = "days ";
+
+		for (v = 1; v <= 31; v++)
+			if ((days >> v) & 1)
+			{
+				put(o, "%s%d", sep, v);
+				sep = ", ";
+			}
+		put(o, " and the last day");
+	}
 	else
 	{
 		put(o, "days ");
 		put_list(o, days, "%d");
-		if (last_day)
-			put(o, " and the last day");
 	}
 }
 
@@ -333,13 +344,19 @@ put_cron_times(Out *o, const UsoSchedule *s)
 				}
 		return false;
 	}
-	if ((m == ALL_MINUTES || (mstep > 0 && 60 % mstep == 0)) && contiguous(h))
+	if (m == ALL_MINUTES || (mstep > 0 && 60 % mstep == 0))
 	{
 		if (m == ALL_MINUTES)
 			put(o, "every minute");
 		else
 			put(o, "every %d minutes", mstep);
-		put(o, " from %02d:00 to %02d:%02d", lowest(h), highest(h), highest(m));
+		if (contiguous(h))
+			put(o, " from %02d:00 to %02d:%02d", lowest(h), highest(h), highest(m));
+		else
+		{
+			put(o, " during hours ");
+			put_list(o, h, "%02d");
+		}
 		return false;
 	}
 	put(o, "at minutes ");
@@ -392,30 +409,30 @@ put_period(Out *o, const UsoSchedule *s)
 	}
 	else
 	{
-		const char *sep = "every ";
+		/* 'every 1 month, 2 days and 12 hours' */
+		static const char *const unit[] = {"month", "day", "hour", "minute", "second"};
+		int64		val[5];
+		int			n = 0;
+		int			i;
+		int			done = 0;
 
-		if (mo != 0)
+		val[0] = mo;
+		val[1] = d;
+		val[2] = secs / 3600;
+		val[3] = secs % 3600 / 60;
+		val[4] = secs % 60;
+		for (i = 0; i < 5; i++)
+			n += val[i] != 0;
+		put(o, "every ");
+		for (i = 0; i < 5; i++)
 		{
-			put(o, "%s%d month%s", sep, mo, mo == 1 ? "" : "s");
-			sep = ", ";
+			if (val[i] == 0)
+				continue;
+			if (done > 0)
+				put(o, done == n - 1 ? " and " : ", ");
+			put(o, "%d %s%s", (int) val[i], unit[i], val[i] == 1 ? "" : "s");
+			done++;
 		}
-		if (d != 0)
-		{
-			put(o, "%s%d day%s", sep, d, d == 1 ? "" : "s");
-			sep = ", ";
-		}
-		if (secs / 3600 != 0)
-		{
-			put(o, "%s%d hour%s", sep, (int) (secs / 3600), secs / 3600 == 1 ? "" : "s");
-			sep = ", ";
-		}
-		if (secs % 3600 / 60 != 0)
-		{
-			put(o, "%s%d minute%s", sep, (int) (secs % 3600 / 60), secs % 3600 / 60 == 1 ? "" : "s");
-			sep = ", ";
-		}
-		if (secs % 60 != 0)
-			put(o, "%s%d second%s", sep, (int) (secs % 60), secs % 60 == 1 ? "" : "s");
 	}
 }
 

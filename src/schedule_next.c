@@ -384,6 +384,15 @@ next_interval(const UsoSchedule *s, TimestampTz after, TimestampTz anchor,
 	int			guard;
 	TimestampTz t;
 
+	/* pure elapsed time ('every 15 minutes', 'PT1H', '30 seconds') */
+	if (s->iv_months == 0 && s->iv_days == 0 && s->time_of_day < 0)
+	{
+		if (after >= anchor)
+			k = (after - anchor) / s->iv_usecs + 1;
+		if (s->iv_usecs > (END_TIMESTAMP - anchor) / k)
+			return DT_NOEND;
+		return anchor + k * s->iv_usecs;
+	}
 	if (after > anchor)
 	{
 		double		est = (double) (after - anchor) / approx;

@@ -1,0 +1,61 @@
+-- uso_tasks: the USO task pack, part 5: the 17 tasks registered under their
+-- seed 000 names, with USO's own schedule strings (ISO 8601 durations and
+-- times of day), the seed's descriptions and the app they belong to. The
+-- owner is the role running CREATE EXTENSION (uso_task.username's default);
+-- next_run_at is left to the scheduler. CreateCallProjects and NotifyProjects
+-- never fire by themselves ('@manual'): uso.cycle's trigger queues their
+-- one-off runs on the allocation dates, and config.frequency is what the
+-- admin view shows for them.
+
+INSERT INTO @extschema@.uso_task (name, category, schedule, command, config, description) VALUES
+('AdvanceReviewWorkflow', 'proposals', 'PT15M', 'SELECT uso.advance_review_workflow()',
+ '{"review_days": 14}',
+ 'Advances the review workflow for proposals and submissions based on the defined rules: creates the reviews of the next stage, decides stages, approves or rejects submissions.'),
+('CreateCycles', 'proposals', 'P1D', 'SELECT uso.create_cycles()',
+ '{"years_ahead": 2}',
+ 'Creates new cycles based on the defined cycle types: ensures cycles exist for each active cycle type for the next 2 years.'),
+('CycleStateManager', 'proposals', 'PT1H', 'SELECT uso.cycle_state_manager()',
+ '{}',
+ 'Manages the state transitions of cycles, moving them forward by their dates.'),
+('RemindReviewers', 'proposals', 'T02:00', 'SELECT uso.remind_reviewers()',
+ '{"lead_days": 1}',
+ 'Sends reminders to reviewers about pending reviews that are due soon, one combined message per reviewer.'),
+('StartReviews', 'proposals', 'PT6H', 'SELECT uso.start_reviews()',
+ '{"review_days": 14}',
+ 'Opens pending reviews and notifies reviewers about their assigned reviews; notifications of multiple reviews to a single reviewer are combined into a single e-mail message.'),
+('AutoSignOff', 'projects', 'PT4H', 'SELECT uso.auto_sign_off()',
+ '{"after": "8 hours"}',
+ 'Signs off project sessions automatically if users have not signed off after their session ends.'),
+('CreateCallProjects', 'projects', '@manual', 'SELECT uso.create_call_projects()',
+ '{"frequency": "at 00:15 on the allocation date"}',
+ 'Creates projects for submissions to review tracks that require a call. Runs only at 00:15 on the allocation date of the cycle.'),
+('CreateNonCallProjects', 'projects', 'PT15M', 'SELECT uso.create_non_call_projects()',
+ '{}',
+ 'Creates projects for submissions to review tracks that do not require a call.'),
+('NotifyProjects', 'projects', '@manual', 'SELECT uso.notify_projects()',
+ '{"frequency": "at 00:30 on the day after the allocation date"}',
+ 'Sends notifications to users about the result of their submissions and projects, after reviews are completed and allocations have been performed. Runs at 00:30 on the day after the allocation date.'),
+('FetchBioSync', 'publications', 'P7D', 'SELECT uso.fetch_bio_sync()',
+ '{"biosync_url": "https://biosync.rcsb.org/api/beamlines", "pdb_url": "https://data.rcsb.org/rest/v1", "timeout": "30 seconds"}',
+ 'Fetches PDB deposits data from the BioSync database.'),
+('UpdateMetrics', 'publications', 'P3M', 'SELECT uso.update_metrics()',
+ '{"metrics_url": "https://www.scimagojr.com/journalrank.php?out=xls&year={year}", "format": "csv", "timeout": "2 minutes"}',
+ 'Fetches journal metrics from SCImago and updates the metrics for publications. Runs once a quarter.'),
+('FetchCitations', 'publications', 'P1M', 'SELECT uso.fetch_citations()',
+ '{"crossref_url": "https://api.crossref.org", "timeout": "30 seconds"}',
+ 'Fetches citation data from the CrossRef database and updates the publication records.'),
+('UpdatePublications', 'publications', 'P7D', 'SELECT uso.update_publications()',
+ '{"crossref_url": "https://api.crossref.org", "timeout": "30 seconds"}',
+ 'Updates the metadata for all articles published in the current month.'),
+('CleanRegistrations', 'users', 'P1D', 'SELECT uso.clean_registrations()',
+ '{"max_age": "7 days"}',
+ 'Cleans up old user registrations that have not been activated.'),
+('NotifyNewInstitutions', 'users', 'P1D', 'SELECT uso.notify_new_institutions()',
+ '{"admin_role": "contracts-admin"}',
+ 'Sends notifications to administrators about new institutions that have been created and are pending approval.'),
+('SyncUsers', 'users', 'PT1H', 'SELECT uso.sync_users()',
+ '{"users_url": "", "removed": "deactivate", "timeout": "30 seconds"}',
+ 'Synchronizes user data with the external user management system (if configured).'),
+('DeliverNotifications', 'notifications', 'every 1 minute', 'SELECT uso.deliver_notifications()',
+ '{"max_attempts": 5, "backoff": "1 minute", "batch": 100}',
+ 'Sends the notification outbox by e-mail through SMTP, retrying failed messages with backoff, never sending one twice.');

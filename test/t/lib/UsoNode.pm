@@ -1,0 +1,52 @@
+# Helpers for uso_tasks TAP tests: a node with the library preloaded and the
+# extension created, and waiting on runs without fixed sleeps.
+package UsoNode;
+
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Exporter 'import';
+
+our @EXPORT = qw(uso_node uso_wait_for uso_task);
+
+# A started node with shared_preload_libraries = 'uso_tasks' and the
+# extension in database postgres.  Extra postgresql.conf lines in @conf.
+sub uso_node
+{
+	my ($name, @conf) = @_;
+	my $node = PostgreSQL::Test::Cluster->new($name);
+	$node->init;
+	$node->append_conf('postgresql.conf', join("\n",
+		"shared_preload_libraries = 'uso_tasks'",
+		"max_worker_processes = 32",
+		"uso_tasks.worker_idle_timeout = '10min'",
+		@conf));
+	$node->start;
+	$node->safe_psql('postgres', 'CREATE EXTENSION uso_tasks');
+	return $node;
+}
+
+# Poll until $query returns 't' (deadline: the PostgreSQL test timeout).
+sub uso_wait_for
+{
+	my ($node, $query, $what, $db) = @_;
+	my $ok = $node->poll_query_until($db // 'postgres', $query);
+	ok($ok, $what);
+	return $ok;
+}
+
+# Insert a task directly (as superuser) and return its id.  Values are
+# dollar-quoted text literals; _db names the database (default postgres).
+sub uso_task
+{
+	my ($node, %t) = @_;
+	my $db = delete $t{_db} // 'postgres';
+	my @cols = sort keys %t;
+	my $vals = join(', ', map { "\$q\$$t{$_}\$q\$" } @cols);
+	return $node->safe_psql($db,
+		"INSERT INTO uso_task (" . join(', ', @cols) . ") SELECT $vals RETURNING id");
+}
+
+1;
