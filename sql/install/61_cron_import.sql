@@ -27,6 +27,7 @@ DECLARE
     keep_ids   boolean;
     max_id     bigint;
     grants     text;
+    moved_to   bigint;
 BEGIN
     IF NOT coalesce((SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = current_user), false) THEN
         RAISE EXCEPTION 'must be superuser to import pg_cron jobs'
@@ -42,6 +43,14 @@ BEGIN
                   HINT = 'Run this in the database named by cron.database_name, where pg_cron keeps its jobs.';
     END IF;
 
+    -- Ids handed out from now on (to tasks moved out of the way below, and to
+    -- new tasks) must not be ones pg_cron's jobs still need.
+    EXECUTE 'SELECT max(jobid) FROM cron.job' INTO max_id;
+    IF max_id IS NOT NULL THEN
+        PERFORM setval('@extschema@.uso_task_id_seq',
+                       greatest(max_id, (SELECT s.last_value FROM @extschema@.uso_task_id_seq s)));
+    END IF;
+
     -- pg_cron 1.4 has jobname of type name, 1.5+ text: read it as text.
     FOR job IN EXECUTE
         'SELECT jobid, schedule, command, nodename, database, username, active, jobname::text AS jobname
@@ -49,14 +58,8 @@ BEGIN
     LOOP
         task_name := coalesce(job.jobname, 'cron_job_' || job.jobid);
         SELECT t.name INTO existing FROM @extschema@.uso_task t WHERE t.id = job.jobid;
-        IF FOUND THEN
-            IF existing = task_name OR existing = task_name || '@' || job.username THEN
-                already := already || job.jobid;
-            ELSE
-                skipped := skipped + 1;
-                report := report || format('job %s skipped: its jobid is already used by task "%s"',
-                                           job.jobid, existing);
-            END IF;
+        IF existing = task_name OR existing = task_name || '@' || job.username THEN
+            already := already || job.jobid;
             CONTINUE;
         END IF;
         IF job.nodename NOT IN ('localhost', '127.0.0.1', '::1', '') AND job.nodename !~ '^/' THEN
@@ -72,11 +75,28 @@ BEGIN
             task_name := task_name || '@' || job.username;
         END IF;
         BEGIN
+            -- pg_cron's jobids are what its users' scripts hold on to; uso_tasks'
+            -- own ids are not, so a task already using the jobid moves to a new
+            -- id, with its runs (only if the job is then imported).
+            IF existing IS NOT NULL THEN
+                moved_to := nextval('@extschema@.uso_task_id_seq');
+                UPDATE @extschema@.uso_task t SET name = 'uso_import_moving_' || job.jobid
+                WHERE t.id = job.jobid;
+                INSERT INTO @extschema@.uso_task
+                SELECT (jsonb_populate_record(t, jsonb_build_object('id', moved_to, 'name', existing))).*
+                FROM @extschema@.uso_task t WHERE t.id = job.jobid;
+                UPDATE @extschema@.uso_task_run r SET task_id = moved_to WHERE r.task_id = job.jobid;
+                DELETE FROM @extschema@.uso_task t WHERE t.id = job.jobid;
+            END IF;
             INSERT INTO @extschema@.uso_task
                 (id, name, cron_unnamed, description, schedule, command, database, username, enabled)
             VALUES (job.jobid, task_name, job.jobname IS NULL, 'imported from pg_cron',
                     job.schedule, job.command, job.database, job.username, job.active);
             imported := imported || job.jobid;
+            IF existing IS NOT NULL THEN
+                report := report || format('task "%s" moved from id %s to id %s to make room for pg_cron job %s',
+                                           existing, job.jobid, moved_to, job.jobid);
+            END IF;
         EXCEPTION WHEN OTHERS THEN
             skipped := skipped + 1;
             report := report || format('job %s skipped: %s', job.jobid, SQLERRM);
