@@ -5,7 +5,7 @@
  *
  * A background worker has no client, so a NOTICE below log_min_messages is
  * dropped before any hook sees it.  While capturing, log_min_messages is
- * lowered to NOTICE; the captured lines are then kept out of the server log
+ * lowered to INFO; the captured lines are then kept out of the server log
  * unless the original setting would have logged them.
  *-------------------------------------------------------------------------
  */
@@ -91,8 +91,8 @@ UsoCaptureStart(MemoryContext cxt, int max_lines)
 	capture_count = 0;
 	capture_dropped = 0;
 	saved_log_min_messages = log_min_messages;
-	if (log_min_messages > NOTICE)
-		log_min_messages = NOTICE;
+	if (log_min_messages > INFO)
+		log_min_messages = INFO;
 	capturing = true;
 }
 
