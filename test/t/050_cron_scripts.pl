@@ -90,13 +90,9 @@ my $other = sql(q{SELECT cron.schedule_in_database('elsewhere', '1 seconds',
 ok(wait_runs($other, 1), 'a job in another database runs');
 is(sql("SELECT database FROM cron.job_run_details WHERE jobid = $other LIMIT 1"), 'other',
 	'its runs name that database');
-TODO:
-{
-	local $TODO = 'the runtime does not run tasks in another database yet';
-	is(statuses($other), 'succeeded', 'and succeeds');
-	cmp_ok($node->safe_psql('other', 'SELECT count(*) FROM other_ticks'), '>=', 1,
-		'the command ran in that database');
-}
+is(statuses($other), 'succeeded', 'and succeeds');
+cmp_ok($node->safe_psql('other', 'SELECT count(*) FROM other_ticks'), '>=', 1,
+	'the command ran in that database');
 
 # -- a second role schedules its own job and sees only its own runs
 my $bob = as_bob(q{SELECT cron.schedule('bob-job', '1 seconds', 'INSERT INTO bob_ticks DEFAULT VALUES')});
