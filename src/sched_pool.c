@@ -25,6 +25,8 @@
 /* Set by PoolDispatch when a ready run found no room in the pool. */
 bool		PoolWaitingForRoom = false;
 
+static bool warned_no_slots = false;
+
 /* Handles of the workers this process registered, by slot number. */
 static BackgroundWorkerHandle **Handles = NULL;
 
@@ -387,11 +389,30 @@ PoolDispatch(void)
 			}
 			if (!StartWorker(freeslot))
 			{
+				/*
+				 * The postmaster is out of background worker slots
+				 * (max_worker_processes): make room as when our pool is full.
+				 */
 				LWLockAcquire(UsoShared->lock, LW_EXCLUSIVE);
 				UsoShared->workers[freeslot].state = USO_WORKER_FREE;
 				UsoShared->workers[freeslot].run_id = 0;
+				if (other_idle >= 0 &&
+					UsoShared->workers[other_idle].state == USO_WORKER_IDLE)
+				{
+					UsoShared->workers[other_idle].state = USO_WORKER_EXITING;
+					latch = UsoShared->workers[other_idle].latch;
+				}
 				LWLockRelease(UsoShared->lock);
 				placed = false;
+				if (!warned_no_slots)
+				{
+					ereport(LOG,
+							(errmsg("uso_tasks could not start an executor worker: "
+									"max_worker_processes is exhausted"),
+							 errhint("Raise max_worker_processes above uso_tasks.max_workers + "
+									 "the number of databases + 2.")));
+					warned_no_slots = true;
+				}
 			}
 		}
 		if (latch != NULL)

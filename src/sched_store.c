@@ -274,8 +274,9 @@ StoreLoadTasks(TimestampTz now, bool first)
 			t->last_start = DT_NOBEGIN;
 			t->next_run = DT_NOEND;
 		}
-		changed = !found || strcmp(t->schedule_text, schedule) != 0 ||
-			strcmp(t->tz_name, tzname) != 0 || t->enabled != enabled;
+		/* A new task keeps a stored next_run_at (computed when it was written). */
+		changed = found && (strcmp(t->schedule_text, schedule) != 0 ||
+							strcmp(t->tz_name, tzname) != 0 || t->enabled != enabled);
 		if (found)
 		{
 			pfree(t->name);
