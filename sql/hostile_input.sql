@@ -225,9 +225,9 @@ SELECT try(s) FROM unnest(ARRAY[
     $q$SELECT uso_http_post('http://127.0.0.1/', 'x')$q$,
     $q$SELECT uso_http_get_json('http://127.0.0.1/')$q$,
     $q$SELECT uso_send_mail('a@example.org', 's', 'b')$q$,
-    $q$INSERT INTO uso_task (name, schedule, command) VALUES ('mine', '@daily', 'SELECT 1')$q$,
-    $q$UPDATE uso_task SET command = 'SELECT 2'$q$,
-    $q$DELETE FROM uso_task_run$q$,
+    $q$INSERT INTO uso_task (id, name, schedule, command, username) VALUES (1000, 'mine', '@daily', 'SELECT 1', 'postgres')$q$,
+    $q$UPDATE uso_task SET next_run_at = now()$q$,
+    $q$DELETE FROM uso_task_log$q$,
     $q$TRUNCATE uso_task_log$q$
 ]) s;
 RESET ROLE;

@@ -4,8 +4,8 @@
 -- Runs are inserted directly with fixed timestamps (2020) or with
 -- "an hour ago"; only counts are printed.
 \set VERBOSITY terse
-CREATE ROLE ret_alice;
-CREATE ROLE ret_bob;
+CREATE ROLE ret_alice LOGIN;
+CREATE ROLE ret_bob LOGIN;
 CREATE ROLE ret_admin IN ROLE uso_admin;
 
 -- disabled, never-firing tasks, so the scheduler leaves their runs alone
