@@ -170,10 +170,14 @@ $q->(q{ALTER DATABASE alicedb RESET search_path});
 # --- a database alice may not connect to
 $q->(q{CREATE DATABASE private});
 $node->safe_psql('private', 'CREATE EXTENSION uso_tasks');
-$q->(q{REVOKE CONNECT ON DATABASE private FROM PUBLIC});
 $node->safe_psql('private', q{CREATE TABLE secret (x int)});
+# Created while alice may still connect; the CONNECT is revoked afterwards.
 uso_task($node, _db => 'private', name => 'sneak', schedule => '@manual', username => 'alice',
 	command => q{INSERT INTO secret VALUES (1)});
+$q->(q{REVOKE CONNECT ON DATABASE private FROM PUBLIC});
+my ($ret, $stdout, $stderr) = $node->psql('private', q{INSERT INTO uso_task (name, schedule, command, username)
+	VALUES ('sneak2', '@manual', 'SELECT 1', 'alice')});
+like($stderr, qr/does not have CONNECT privilege/, 'a task for a role without CONNECT is refused up front');
 my $run = $node->safe_psql('private', q{SELECT uso_run_now('sneak')});
 uso_wait_for($node, "SELECT finished_at IS NOT NULL FROM uso_task_run WHERE id = $run",
 	'a run whose owner lacks CONNECT ends', 'private');
