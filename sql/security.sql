@@ -189,7 +189,7 @@ DELETE FROM sec_evil.calls;
 SELECT uso_is_admin();
 SELECT name FROM uso_background_tasks;
 SELECT task FROM uso_task_runs;
-SELECT uso_wait(:alice_run), uso_cancel(:alice_run);
+SELECT sec_try(format('SELECT uso_wait(%s), uso_cancel(%s)', :alice_run, :alice_run));
 SELECT sec_try($$SELECT uso_run_now('nothere')$$);
 SELECT sec_try($$SELECT uso_wait(-1)$$);
 BEGIN;
