@@ -115,19 +115,21 @@ DefineSettings(void)
 							   "Sender address of mail sent by tasks.",
 							   NULL, &uso_smtp_from, "uso-tasks@localhost", PGC_SUSET, 0,
 							   NULL, NULL, NULL);
-	MarkGUCPrefixReserved("uso_tasks");
 }
 
 void
 _PG_init(void)
 {
 	DefineSettings();
+	if (process_shared_preload_libraries_in_progress)
+		DefinePostmasterSettings();
+	/* After every definition: reserving drops the placeholders of undefined ones. */
+	MarkGUCPrefixReserved("uso_tasks");
 
 	if (!process_shared_preload_libraries_in_progress)
 		return;
 
 	uso_preloaded = true;
-	DefinePostmasterSettings();
 	UsoShmemInit();
 	UsoLauncherRegister();
 	UsoHooksInstall();
