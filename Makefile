@@ -37,6 +37,9 @@ all install installcheck:
 	@exit 1
 endif
 
+# Every object depends on every header: a struct change rebuilds all.
+$(OBJS): $(wildcard src/*.h)
+
 $(DATA_built): $(INSTALL_PARTS)
 	cat $^ > $@
 

@@ -13,6 +13,7 @@
 
 #include "access/printtup.h"
 #include "access/xact.h"
+#include "catalog/pg_type.h"
 #include "miscadmin.h"
 #include "commands/portalcmds.h"
 #include "nodes/parsenodes.h"
@@ -49,7 +50,8 @@ capture_receive(TupleTableSlot *slot, DestReceiver *self)
 		Datum		value = slot_getattr(slot, 1, &isnull);
 
 		r->ncolumns = slot->tts_tupleDescriptor->natts;
-		if (!isnull)
+		/* A void result (SELECT pg_sleep(1)) is no value: the tag is the message. */
+		if (!isnull && TupleDescAttr(slot->tts_tupleDescriptor, 0)->atttypid != VOIDOID)
 		{
 			Oid			typoutput;
 			bool		typisvarlena;

@@ -61,6 +61,12 @@ typedef struct RunInfo
 	char	   *command;
 	char	   *config;
 	int			timeout_ms;		/* 0 = none */
+	bool		remote;			/* in another database than the catalog */
+	/* How it ended, for a remote run's scheduler. */
+	TimestampTz started;
+	const char *sqlstate;
+	const char *tag;
+	const char *message;
 } RunInfo;
 
 /* Run one parameterised catalog statement as the superuser. */
@@ -131,6 +137,23 @@ MarkRunning(int64 run_id, RunInfo *info)
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	return found;
+}
+
+/* A remote run: the scheduler put the task in our slot. */
+static void
+TakeRemoteTask(int64 run_id, RunInfo *info)
+{
+	MemoryContext old = MemoryContextSwitchTo(RunContext);
+
+	LWLockAcquire(UsoShared->lock, LW_SHARED);
+	info->run_id = run_id;
+	info->task_name = pstrdup(MySlot->task_name);
+	info->command = pstrdup(MySlot->command);
+	info->config = MySlot->config[0] ? pstrdup(MySlot->config) : NULL;
+	info->timeout_ms = MySlot->timeout_ms;
+	LWLockRelease(UsoShared->lock);
+	info->remote = true;
+	MemoryContextSwitchTo(old);
 }
 
 /* Insert the captured lines of a run; caller is inside SPI. */
@@ -288,8 +311,15 @@ ExecuteRun(int64 run_id)
 
 	MemoryContextReset(RunContext);
 	memset(&info, 0, sizeof(info));
-	if (!MarkRunning(run_id, &info))
+	if (MySlot->sched_dboid != MyDatabaseId)
+	{
+		if (CancelRequested())
+			return USO_OUTCOME_CANCELLED;
+		TakeRemoteTask(run_id, &info);
+	}
+	else if (!MarkRunning(run_id, &info))
 		return USO_OUTCOME_CANCELLED;
+	info.started = GetCurrentTimestamp();
 
 	UsoCurrentRunId = run_id;
 	UsoCurrentTaskConfig = info.config;
@@ -313,8 +343,11 @@ ExecuteRun(int64 run_id)
 		UsoExecuteSql(info.command, &result);
 		lines = UsoCaptureStop();
 		disable_timeout(STATEMENT_TIMEOUT, false);
-		RecordSuccess(run_id, &result, lines);
+		if (!info.remote)
+			RecordSuccess(run_id, &result, lines);
 		CommitTransactionCommand();
+		info.tag = result.command_tag;
+		info.message = result.single_value ? result.single_value : result.command_tag;
 	}
 	PG_CATCH();
 	{
@@ -348,13 +381,25 @@ ExecuteRun(int64 run_id)
 		}
 		else
 			outcome = USO_OUTCOME_FAILED;
-		RecordFailure(run_id, status, edata, lines);
+		info.sqlstate = pstrdup(unpack_sql_state(edata->sqlerrcode));
+		info.message = edata->message;
+		if (!info.remote)
+			RecordFailure(run_id, status, edata, lines);
 	}
 	PG_END_TRY();
 	MemoryContextSwitchTo(old);
 
 	UsoCurrentRunId = 0;
 	UsoCurrentTaskConfig = NULL;
+	if (info.remote)
+	{
+		LWLockAcquire(UsoShared->lock, LW_EXCLUSIVE);
+		MySlot->done_started = info.started;
+		strlcpy(MySlot->done_sqlstate, info.sqlstate ? info.sqlstate : "", sizeof(MySlot->done_sqlstate));
+		strlcpy(MySlot->done_tag, info.tag ? info.tag : "", sizeof(MySlot->done_tag));
+		strlcpy(MySlot->done_message, info.message ? info.message : "", sizeof(MySlot->done_message));
+		LWLockRelease(UsoShared->lock);
+	}
 	ResetSession();
 	pgstat_report_appname("uso_tasks worker");
 	pgstat_report_activity(STATE_IDLE, NULL);
@@ -438,6 +483,9 @@ uso_executor_main(Datum arg)
 	UsoCurrentWorkerSlot = slotno;
 
 	BackgroundWorkerInitializeConnectionByOid(dboid, roleid, 0);
+	LWLockAcquire(UsoShared->lock, LW_EXCLUSIVE);
+	MySlot->connected = true;
+	LWLockRelease(UsoShared->lock);
 	pgstat_report_appname("uso_tasks worker");
 	RunContext = AllocSetContextCreate(TopMemoryContext, "uso_tasks run",
 									   ALLOCSET_DEFAULT_SIZES);

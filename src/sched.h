@@ -40,10 +40,14 @@ typedef struct SchedTask
 	bool		misfire_skip;
 	Oid			dboid;
 	Oid			roleid;
+	char	   *command;		/* tasks in another database only */
+	char	   *config;			/* likewise */
+	int			timeout_ms;		/* likewise; 0 = none */
 	int			max_retries;
 	int64		retry_delay_us;
 	int64		retry_after_us;
-	int			active;			/* runs waiting for a worker or running */
+	int			active;			/* runs due and waiting for a worker, or running */
+	int			running;		/* runs handed to a worker */
 	int64		active_run;		/* one of them, for messages */
 	int			heap_pos;		/* index in the due heap, -1 when absent */
 	bool		seen;			/* mark for reloads */
@@ -57,6 +61,7 @@ typedef struct SchedRun
 	int64		task_id;
 	int			attempt;
 	TimestampTz due;			/* may not start before this */
+	bool		counted;		/* counted in its task's active */
 	bool		dispatched;
 } SchedRun;
 
@@ -99,14 +104,20 @@ extern const char *SchedSchema;
 extern void StoreCloseInterrupted(List *live_run_ids);
 extern void StoreLoadTasks(TimestampTz now, bool first);
 extern void StoreLoadQueuedRuns(void);
+extern void StoreResolveAdopted(void);
 extern void StoreQueueNewRun(NewRun *run);
 extern void StoreQueueClose(int64 run_id, const char *message);
+extern void StoreQueueRemoteStart(int64 run_id);
+extern void StoreQueueRemoteFinish(int64 run_id, UsoRunOutcome outcome,
+								   TimestampTz started, const char *sqlstate,
+								   const char *tag, const char *message);
 extern bool StoreFlush(void);
 
 /* sched_pool.c */
 extern void PoolAdoptLiveWorkers(void);
 extern void PoolCollect(void);
 extern void PoolDispatch(void);
+extern bool PoolWaitingForRoom;
 extern bool PoolHasUnwatchedWorkers(void);
 extern void PoolCountLive(List **run_ids);
 

@@ -22,6 +22,9 @@
 #include "uso_tasks.h"
 #include "sched.h"
 
+/* Set by PoolDispatch when a ready run found no room in the pool. */
+bool		PoolWaitingForRoom = false;
+
 /* Handles of the workers this process registered, by slot number. */
 static BackgroundWorkerHandle **Handles = NULL;
 
@@ -97,6 +100,7 @@ PoolAdoptLiveWorkers(void)
 		run->task_id = 0;		/* unknown until it ends; counts nothing */
 		run->attempt = 1;
 		run->due = 0;
+		run->counted = false;	/* StoreResolveAdopted counts it */
 		run->dispatched = true;
 	}
 }
@@ -138,7 +142,12 @@ typedef struct Ended
 	int64		run_id;
 	UsoRunOutcome outcome;
 	bool		died;
-	Oid			roleid;
+	bool		never_connected;
+	bool		remote;
+	TimestampTz started;
+	char		sqlstate[6];
+	char		tag[64];
+	char		message[USO_REMOTE_MESSAGE_LEN];
 } Ended;
 
 /* Collect runs that ended and workers that died. */
@@ -161,6 +170,15 @@ PoolCollect(void)
 			ended[n].run_id = w->done_run_id;
 			ended[n].outcome = w->done_outcome;
 			ended[n].died = false;
+			ended[n].never_connected = false;
+			ended[n].remote = w->dboid != MyDatabaseId;
+			if (ended[n].remote)
+			{
+				ended[n].started = w->done_started;
+				memcpy(ended[n].sqlstate, w->done_sqlstate, sizeof(w->done_sqlstate));
+				memcpy(ended[n].tag, w->done_tag, sizeof(w->done_tag));
+				memcpy(ended[n].message, w->done_message, sizeof(w->done_message));
+			}
 			n++;
 			w->done_run_id = 0;
 		}
@@ -171,13 +189,15 @@ PoolCollect(void)
 				ended[n].run_id = w->run_id;
 				ended[n].outcome = USO_OUTCOME_FAILED;
 				ended[n].died = true;
-				ended[n].roleid = w->roleid;
+				ended[n].never_connected = !w->connected;
+				ended[n].remote = false;
 				n++;
 			}
 			w->state = USO_WORKER_FREE;
 			w->run_id = 0;
 			w->pid = 0;
 			w->latch = NULL;
+			w->connected = false;
 			if (Handles[i] != NULL)
 			{
 				pfree(Handles[i]);
@@ -188,11 +208,30 @@ PoolCollect(void)
 	LWLockRelease(UsoShared->lock);
 
 	for (int i = 0; i < n; i++)
+	{
+		if (ended[i].remote && ended[i].outcome != USO_OUTCOME_NONE)
+			StoreQueueRemoteFinish(ended[i].run_id, ended[i].outcome, ended[i].started,
+								   ended[i].sqlstate, ended[i].tag, ended[i].message);
+		if (ended[i].never_connected)
+		{
+			/*
+			 * Its role or database went away: reload, so the task shows
+			 * why and its next runs fail at once with that reason.
+			 */
+			LWLockAcquire(UsoShared->lock, LW_EXCLUSIVE);
+			UsoFindScheduler(MyDatabaseId)->catalog_changed = true;
+			LWLockRelease(UsoShared->lock);
+			SetLatch(MyLatch);
+		}
 		SchedRunEnded(ended[i].run_id, ended[i].outcome,
-					  ended[i].died ?
+					  !ended[i].died ? NULL :
+					  ended[i].never_connected ?
+					  "the executor worker could not connect to the task's database as its "
+					  "owner (role or database dropped, or connection refused); see the "
+					  "server log" :
 					  "the executor worker running this run exited before it finished "
-					  "(terminated by pg_terminate_backend, crashed, or could not connect "
-					  "as the task owner)" : NULL);
+					  "(terminated by pg_terminate_backend or crashed)");
+	}
 	pfree(ended);
 }
 
@@ -217,6 +256,19 @@ StartWorker(int i)
 	return RegisterDynamicBackgroundWorker(&worker, &Handles[i]);
 }
 
+/* A run in another database gets its task through the slot. */
+static void
+FillRemoteTask(UsoWorkerSlot *w, SchedTask *t)
+{
+	if (t->dboid == MyDatabaseId)
+		return;
+	strlcpy(w->task_name, t->name, sizeof(w->task_name));
+	strlcpy(w->command, t->command ? t->command : "", sizeof(w->command));
+	strlcpy(w->config, t->config ? t->config : "", sizeof(w->config));
+	w->timeout_ms = t->timeout_ms;
+	w->done_message[0] = '\0';
+}
+
 /*
  * Hand each ready run to a worker.  Runs that find none stay ready, in
  * order, for the next iteration (a finishing worker wakes us).
@@ -228,6 +280,7 @@ PoolDispatch(void)
 	ListCell   *lc;
 	MemoryContext old;
 
+	PoolWaitingForRoom = false;
 	if (ReadyRuns == NIL)
 		return;
 	EnsureHandles();
@@ -253,6 +306,14 @@ PoolDispatch(void)
 			SchedRunEnded(run->run_id, USO_OUTCOME_CANCELLED, NULL);
 			continue;
 		}
+		if (t->overlap != OVERLAP_PARALLEL && t->running > 0)
+		{
+			/* Waits for the task's running run to end (overlap skip/queue). */
+			old = MemoryContextSwitchTo(SchedContext);
+			still_ready = lappend(still_ready, run);
+			MemoryContextSwitchTo(old);
+			continue;
+		}
 
 		LWLockAcquire(UsoShared->lock, LW_EXCLUSIVE);
 		for (int i = 0; i < UsoShared->max_workers; i++)
@@ -266,22 +327,23 @@ PoolDispatch(void)
 				continue;
 			}
 			live++;
-			if (w->state == USO_WORKER_IDLE && w->run_id == 0 && w->done_run_id == 0 &&
-				w->sched_dboid == MyDatabaseId)
+			if (w->state == USO_WORKER_IDLE && w->run_id == 0 && w->done_run_id == 0)
 			{
-				if (w->dboid == t->dboid && w->roleid == t->roleid)
+				if (w->sched_dboid == MyDatabaseId &&
+					w->dboid == t->dboid && w->roleid == t->roleid)
 				{
 					if (idle < 0)
 						idle = i;
 				}
 				else if (other_idle < 0)
-					other_idle = i;
+					other_idle = i;	/* any database's: the pool is shared */
 			}
 		}
 		if (idle >= 0)
 		{
 			UsoWorkerSlot *w = &UsoShared->workers[idle];
 
+			FillRemoteTask(w, t);
 			w->run_id = run->run_id;
 			w->cancel_requested = false;
 			w->progress = -1;
@@ -294,6 +356,7 @@ PoolDispatch(void)
 			UsoWorkerSlot *w = &UsoShared->workers[freeslot];
 
 			w->state = USO_WORKER_STARTING;
+			w->connected = false;
 			w->dboid = t->dboid;
 			w->roleid = t->roleid;
 			w->sched_dboid = MyDatabaseId;
@@ -304,6 +367,7 @@ PoolDispatch(void)
 			w->done_run_id = 0;
 			w->progress = -1;
 			w->generation++;
+			FillRemoteTask(w, t);
 			placed = true;
 		}
 		else if (other_idle >= 0)
@@ -333,9 +397,15 @@ PoolDispatch(void)
 		if (latch != NULL)
 			SetLatch(latch);
 		if (placed)
+		{
 			run->dispatched = true;
+			t->running++;
+			if (t->dboid != MyDatabaseId)
+				StoreQueueRemoteStart(run->run_id);
+		}
 		else
 		{
+			PoolWaitingForRoom = true;
 			old = MemoryContextSwitchTo(SchedContext);
 			still_ready = lappend(still_ready, run);
 			MemoryContextSwitchTo(old);

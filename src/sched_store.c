@@ -30,6 +30,18 @@ const char *SchedSchema = NULL;
 
 static List *PendingNewRuns = NIL;	/* NewRun * */
 static List *PendingCloses = NIL;	/* ClosedRun * */
+static List *PendingStarts = NIL;	/* int64 * run ids */
+static List *PendingFinishes = NIL; /* RemoteFinish * */
+
+typedef struct RemoteFinish
+{
+	int64		run_id;
+	const char *status;
+	TimestampTz started;
+	const char *sqlstate;
+	const char *tag;
+	const char *message;
+} RemoteFinish;
 
 static void
 BeginCatalogWork(void)
@@ -230,8 +242,17 @@ TaskProblem(HeapTuple tup, TupleDesc desc, Oid *dboid, Oid *roleid)
 		return psprintf("role \"%s\" cannot log in: uso_tasks workers connect as the task "
 						"owner, which needs LOGIN", username);
 	if (*dboid != MyDatabaseId)
-		return psprintf("the task's database \"%s\" is not this scheduler's database; "
-						"cross-database tasks are not supported yet", database);
+	{
+		char	   *command = SPI_getvalue(tup, desc, 18);
+		char	   *config = SPI_getvalue(tup, desc, 19);
+
+		if (command == NULL || strlen(command) >= USO_REMOTE_COMMAND_LEN)
+			return psprintf("the command of a task that runs in another database is limited "
+							"to %d bytes", USO_REMOTE_COMMAND_LEN - 1);
+		if (config != NULL && strlen(config) >= USO_REMOTE_CONFIG_LEN)
+			return psprintf("the config of a task that runs in another database is limited "
+							"to %d bytes", USO_REMOTE_CONFIG_LEN - 1);
+	}
 	return NULL;
 }
 
@@ -239,17 +260,26 @@ void
 StoreLoadTasks(TimestampTz now, bool first)
 {
 	MemoryContext old;
+	Oid			types[2] = {OIDOID, INT4OID};
+	Datum		values[2];
+
+	values[0] = ObjectIdGetDatum(MyDatabaseId);
+	values[1] = Int32GetDatum(uso_default_timeout_ms);
 
 	BeginCatalogWork();
 	Exec(psprintf("SELECT t.id, t.name, t.schedule, COALESCE(t.timezone, ''), t.enabled, "
 				  "t.next_run_at, t.last_run_at, t.overlap, t.misfire, t.max_retries, "
 				  "(pg_catalog.date_part('epoch', t.retry_delay) * 1000000)::int8, "
 				  "(pg_catalog.date_part('epoch', t.retry_after) * 1000000)::int8, "
-				  "d.oid, r.oid, r.rolcanlogin, t.database, t.username "
+				  "d.oid, r.oid, r.rolcanlogin, t.database, t.username, "
+				  "CASE WHEN d.oid <> $1 THEN t.command END, "
+				  "CASE WHEN d.oid <> $1 THEN t.config::text END, "
+				  "(pg_catalog.date_part('epoch', COALESCE(t.timeout, "
+				  "pg_catalog.make_interval(secs => $2::float8 / 1000))) * 1000)::int8 "
 				  "FROM %s.uso_task t "
 				  "LEFT JOIN pg_catalog.pg_database d ON d.datname = t.database "
 				  "LEFT JOIN pg_catalog.pg_roles r ON r.rolname = t.username",
-				  SchedSchema), 0, NULL, NULL, NULL);
+				  SchedSchema), 2, types, values, NULL);
 
 	old = MemoryContextSwitchTo(SchedContext);
 	for (uint64 i = 0; i < SPI_processed; i++)
@@ -285,6 +315,17 @@ StoreLoadTasks(TimestampTz now, bool first)
 			pfree(t->tz_name);
 			if (t->problem)
 				pfree(t->problem);
+			if (t->command)
+				pfree(t->command);
+			if (t->config)
+				pfree(t->config);
+		}
+		t->command = SPI_getvalue(tup, desc, 18);
+		t->config = SPI_getvalue(tup, desc, 19);
+		{
+			Datum		d = SPI_getbinval(tup, desc, 20, &isnull);
+
+			t->timeout_ms = isnull ? 0 : (int) Min(DatumGetInt64(d), (int64) INT_MAX);
 		}
 		t->seen = true;
 		t->name = CopyText(tup, desc, 2);
@@ -363,6 +404,54 @@ StoreLoadQueuedRuns(void)
 	hash_destroy(queued);
 }
 
+/*
+ * Runs adopted from a previous scheduler process (still executing) count
+ * against their task's overlap rule once the tasks are loaded.
+ */
+void
+StoreResolveAdopted(void)
+{
+	HASH_SEQ_STATUS seq;
+	SchedRun   *run;
+	int64	   *ids = palloc(sizeof(int64) * Max(hash_get_num_entries(SchedRuns), 1));
+	int			n = 0;
+	Oid			types[1] = {INT8ARRAYOID};
+	Datum		values[1];
+
+	hash_seq_init(&seq, SchedRuns);
+	while ((run = hash_seq_search(&seq)) != NULL)
+	{
+		if (run->task_id == 0)
+			ids[n++] = run->run_id;
+	}
+	if (n == 0)
+		return;
+	values[0] = Int8Array(ids, n);
+	BeginCatalogWork();
+	Exec(psprintf("SELECT id, task_id FROM %s.uso_task_run WHERE id = ANY ($1)", SchedSchema),
+		 1, types, values, NULL);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		int64		run_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+		int64		task_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+		SchedTask  *t = SchedLookupTask(task_id);
+
+		run = hash_search(SchedRuns, &run_id, HASH_FIND, NULL);
+		if (run == NULL)
+			continue;
+		run->task_id = task_id;
+		if (t != NULL)
+		{
+			run->counted = true;
+			t->active++;
+			t->running++;
+			t->active_run = run_id;
+		}
+	}
+	EndCatalogWork();
+}
+
 void
 StoreQueueNewRun(NewRun *run)
 {
@@ -385,6 +474,121 @@ StoreQueueClose(int64 run_id, const char *message)
 	c->message = pstrdup(message);
 	PendingCloses = lappend(PendingCloses, c);
 	MemoryContextSwitchTo(old);
+}
+
+void
+StoreQueueRemoteStart(int64 run_id)
+{
+	MemoryContext old = MemoryContextSwitchTo(SchedContext);
+	int64	   *id = palloc(sizeof(int64));
+
+	*id = run_id;
+	PendingStarts = lappend(PendingStarts, id);
+	MemoryContextSwitchTo(old);
+}
+
+static const char *
+OutcomeStatus(UsoRunOutcome outcome)
+{
+	switch (outcome)
+	{
+		case USO_OUTCOME_SUCCEEDED:
+			return "succeeded";
+		case USO_OUTCOME_TIMED_OUT:
+			return "timed_out";
+		case USO_OUTCOME_CANCELLED:
+			return "cancelled";
+		default:
+			return "failed";
+	}
+}
+
+void
+StoreQueueRemoteFinish(int64 run_id, UsoRunOutcome outcome, TimestampTz started,
+					   const char *sqlstate, const char *tag, const char *message)
+{
+	MemoryContext old = MemoryContextSwitchTo(SchedContext);
+	RemoteFinish *f = palloc(sizeof(RemoteFinish));
+
+	f->run_id = run_id;
+	f->status = OutcomeStatus(outcome);
+	f->started = started;
+	f->sqlstate = sqlstate[0] ? pstrdup(sqlstate) : NULL;
+	f->tag = tag[0] ? pstrdup(tag) : NULL;
+	f->message = message[0] ? pstrdup(message) : NULL;
+	PendingFinishes = lappend(PendingFinishes, f);
+	MemoryContextSwitchTo(old);
+}
+
+/* Remote runs: mark dispatched ones running, record finished ones. */
+static void
+FlushRemote(void)
+{
+	int			n = list_length(PendingStarts);
+	int			m = list_length(PendingFinishes);
+	int64	   *ids = palloc(sizeof(int64) * Max(n + m, 1));
+	int			i = 0;
+	ListCell   *lc;
+
+	if (n > 0)
+	{
+		Oid			types[1] = {INT8ARRAYOID};
+		Datum		values[1];
+
+		foreach(lc, PendingStarts)
+			ids[i++] = *(int64 *) lfirst(lc);
+		values[0] = Int8Array(ids, n);
+		Exec(psprintf("UPDATE %s.uso_task_run SET status = 'running', "
+					  "started_at = pg_catalog.clock_timestamp() "
+					  "WHERE id = ANY ($1) AND status = 'queued'", SchedSchema),
+			 1, types, values, NULL);
+	}
+	if (m > 0)
+	{
+		Oid			types[6] = {INT8ARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID,
+		TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
+		Datum		values[6];
+		const char **status = palloc(sizeof(char *) * m);
+		TimestampTz *started = palloc(sizeof(TimestampTz) * m);
+		const char **sqlstate = palloc(sizeof(char *) * m);
+		const char **tag = palloc(sizeof(char *) * m);
+		const char **message = palloc(sizeof(char *) * m);
+		bool	   *ignore;
+
+		i = 0;
+		foreach(lc, PendingFinishes)
+		{
+			RemoteFinish *f = lfirst(lc);
+
+			ids[i] = f->run_id;
+			status[i] = f->status;
+			started[i] = f->started;
+			sqlstate[i] = f->sqlstate;
+			tag[i] = f->tag;
+			message[i] = f->message;
+			i++;
+		}
+		values[0] = Int8Array(ids, m);
+		values[1] = TextArray(status, m, &ignore);
+		values[2] = TimeArray(started, m);
+		values[3] = TextArray(sqlstate, m, &ignore);
+		values[4] = TextArray(tag, m, &ignore);
+		values[5] = TextArray(message, m, &ignore);
+		Exec(psprintf("UPDATE %s.uso_task_run r SET status = v.status, "
+					  "started_at = COALESCE(v.started, r.started_at), "
+					  "finished_at = pg_catalog.clock_timestamp(), "
+					  "sqlstate = v.sqlstate, "
+					  "command_tag = CASE WHEN v.status = 'succeeded' THEN v.tag END, "
+					  "return_message = v.message "
+					  "FROM unnest($1, $2, $3, $4, $5, $6) "
+					  "AS v(id, status, started, sqlstate, tag, message) "
+					  "WHERE r.id = v.id AND r.finished_at IS NULL", SchedSchema),
+			 6, types, values, NULL);
+	}
+	list_free_deep(PendingStarts);
+	PendingStarts = NIL;
+	list_free_deep(PendingFinishes);
+	PendingFinishes = NIL;
 }
 
 static void
@@ -530,7 +734,8 @@ FlushDirtyTasks(void)
 bool
 StoreFlush(void)
 {
-	if (PendingNewRuns == NIL && PendingCloses == NIL && DirtyTasks == NIL)
+	if (PendingNewRuns == NIL && PendingCloses == NIL && DirtyTasks == NIL &&
+		PendingStarts == NIL && PendingFinishes == NIL)
 		return true;
 
 	BeginCatalogWork();
@@ -539,6 +744,8 @@ StoreFlush(void)
 		EndCatalogWork();
 		return false;
 	}
+	if (PendingStarts != NIL || PendingFinishes != NIL)
+		FlushRemote();
 	if (PendingCloses != NIL)
 		FlushCloses();
 	if (PendingNewRuns != NIL)

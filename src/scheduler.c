@@ -192,6 +192,20 @@ AnchorIntervalTask(SchedTask *t, TimestampTz slot, TimestampTz now)
 	SchedMarkDirty(t);
 }
 
+/*
+ * A run counts against its task's overlap rule from when it is due, not
+ * while it waits for a later time (uso_run_at, a retry's delay).
+ */
+static void
+CountActive(SchedTask *t, SchedRun *run)
+{
+	if (run->counted)
+		return;
+	run->counted = true;
+	t->active++;
+	t->active_run = run->run_id;
+}
+
 void
 SchedAddRun(int64 run_id, int64 task_id, int attempt, TimestampTz due,
 			const char *trigger)
@@ -208,18 +222,15 @@ SchedAddRun(int64 run_id, int64 task_id, int attempt, TimestampTz due,
 	run->attempt = attempt;
 	run->due = due;
 	run->dispatched = false;
-	if (t != NULL)
+	run->counted = false;
+	if (t != NULL && due <= now)
 	{
-		t->active++;
-		t->active_run = run_id;
+		CountActive(t, run);
 		if (strcmp(trigger, "manual") == 0 || strcmp(trigger, "once") == 0)
 		{
-			if (due <= now)
-			{
-				t->last_start = now;
-				SchedMarkDirty(t);
-				AnchorIntervalTask(t, DT_NOBEGIN, now);
-			}
+			t->last_start = now;
+			SchedMarkDirty(t);
+			AnchorIntervalTask(t, DT_NOBEGIN, now);
 		}
 	}
 	{
@@ -265,7 +276,10 @@ SchedRunEnded(int64 run_id, UsoRunOutcome outcome, const char *died_message)
 		StoreQueueClose(run_id, died_message);
 	if (t != NULL)
 	{
-		t->active = Max(t->active - 1, 0);
+		if (run->counted)
+			t->active = Max(t->active - 1, 0);
+		if (run->dispatched)
+			t->running = Max(t->running - 1, 0);
 		if (outcome == USO_OUTCOME_FAILED || outcome == USO_OUTCOME_TIMED_OUT ||
 			died_message != NULL)
 		{
@@ -431,6 +445,7 @@ PromoteTimedRuns(TimestampTz now)
 
 			if (t != NULL)
 			{
+				CountActive(t, run);
 				t->last_start = now;
 				SchedMarkDirty(t);
 				AnchorIntervalTask(t, DT_NOBEGIN, now);
@@ -636,6 +651,8 @@ uso_scheduler_main(Datum arg)
 		}
 		if (catalog_changed)
 			StoreLoadTasks(now, first);
+		if (first)
+			StoreResolveAdopted();
 		if (runs_queued)
 			StoreLoadQueuedRuns();
 		if (first)
@@ -657,7 +674,8 @@ uso_scheduler_main(Datum arg)
 		if (uso_scheduler_enabled && HeapSize > 0)
 			wake = Min(wake, Heap[0]->next_run);
 		now = GetCurrentTimestamp();
-		if (ReadyRuns != NIL || PoolHasUnwatchedWorkers())
+		/* Finishing workers wake us; retiring ones elsewhere and adopted ones do not. */
+		if (PoolWaitingForRoom || PoolHasUnwatchedWorkers())
 			wake = Min(wake, now + 250 * 1000);
 		if (wake == DT_NOEND)
 			timeout_ms = -1;

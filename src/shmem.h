@@ -11,11 +11,21 @@
 #ifndef USO_SHMEM_H
 #define USO_SHMEM_H
 
+#include "datatype/timestamp.h"
 #include "storage/condition_variable.h"
 #include "storage/latch.h"
 #include "storage/lwlock.h"
 
 #define USO_MAX_DATABASES	64
+
+/*
+ * A run in another database than its scheduler's cannot read or write the
+ * catalog, so the scheduler passes the task through the slot and records the
+ * outcome the worker leaves there.  These bound what fits.
+ */
+#define USO_REMOTE_COMMAND_LEN	8192
+#define USO_REMOTE_CONFIG_LEN	2048
+#define USO_REMOTE_MESSAGE_LEN	1024
 
 typedef enum UsoWorkerState
 {
@@ -44,12 +54,24 @@ typedef struct UsoWorkerSlot
 	Oid			sched_dboid;	/* database of the scheduler that owns it */
 	pid_t		pid;
 	Latch	   *latch;
+	bool		connected;		/* connected to its database as its role */
 	int64		run_id;			/* run assigned (0 = none) */
 	bool		cancel_requested;	/* uso_cancel() asked to stop run_id */
 	int64		done_run_id;	/* last finished run, for the scheduler */
 	UsoRunOutcome done_outcome;
 	float4		progress;		/* live progress of run_id, -1 = none */
 	uint32		generation;		/* bumped on every (re)use of the slot */
+
+	/* Runs in another database (dboid != sched_dboid): the task ... */
+	char		task_name[256];
+	int			timeout_ms;
+	char		config[USO_REMOTE_CONFIG_LEN];
+	char		command[USO_REMOTE_COMMAND_LEN];
+	/* ... and how it ended. */
+	TimestampTz done_started;
+	char		done_sqlstate[6];
+	char		done_tag[64];
+	char		done_message[USO_REMOTE_MESSAGE_LEN];
 } UsoWorkerSlot;
 
 typedef struct UsoSchedulerSlot

@@ -36,6 +36,7 @@ CREATE TABLE @extschema@.uso_task (
     overlap       text NOT NULL DEFAULT 'skip',
     misfire       text NOT NULL DEFAULT 'run_once',
     created_at    timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    builtin       boolean NOT NULL DEFAULT false,
     last_run_at   timestamptz,
     next_run_at   timestamptz,
     CONSTRAINT uso_task_name_key UNIQUE (name),
@@ -73,6 +74,7 @@ COMMENT ON COLUMN @extschema@.uso_task.keep_runs IS 'Finished runs kept for this
 COMMENT ON COLUMN @extschema@.uso_task.overlap IS 'When the previous run is still going: skip (record skipped), queue (one waits), parallel.';
 COMMENT ON COLUMN @extschema@.uso_task.misfire IS 'After downtime with missed slots: run_once (one catchup run) or skip.';
 COMMENT ON COLUMN @extschema@.uso_task.created_at IS 'When the task was first scheduled.';
+COMMENT ON COLUMN @extschema@.uso_task.builtin IS 'Registered by CREATE EXTENSION (task pack, housekeeping); left out of pg_dump, since restoring recreates it.';
 COMMENT ON COLUMN @extschema@.uso_task.last_run_at IS 'Start of the most recent run (interval schedules count from it).';
 COMMENT ON COLUMN @extschema@.uso_task.next_run_at IS 'When the scheduler will start it next; NULL when never (disabled, @reboot).';
 
@@ -146,12 +148,16 @@ COMMENT ON COLUMN @extschema@.uso_task_log.logged_at IS 'When it was emitted.';
 COMMENT ON COLUMN @extschema@.uso_task_log.level IS 'NOTICE, INFO, WARNING, ... as raised.';
 COMMENT ON COLUMN @extschema@.uso_task_log.message IS 'The text of the line.';
 
--- pg_dump keeps user tasks and history.
-SELECT pg_catalog.pg_extension_config_dump('@extschema@.uso_task', '');
+-- pg_dump keeps user tasks and their history.  Built-in tasks are left out:
+-- CREATE EXTENSION on restore registers them again (with new ids).
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.uso_task', 'WHERE NOT builtin');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.uso_task_id_seq', '');
-SELECT pg_catalog.pg_extension_config_dump('@extschema@.uso_task_run', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.uso_task_run',
+    'WHERE task_id IN (SELECT t.id FROM @extschema@.uso_task t WHERE NOT t.builtin)');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.uso_task_run_id_seq', '');
-SELECT pg_catalog.pg_extension_config_dump('@extschema@.uso_task_log', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.uso_task_log',
+    'WHERE run_id IN (SELECT r.id FROM @extschema@.uso_task_run r '
+    'JOIN @extschema@.uso_task t ON t.id = r.task_id WHERE NOT t.builtin)');
 
 -- Row-level security: a role sees its own tasks and runs; uso_admin sees all.
 -- Writes go through the uso_* functions (SECURITY DEFINER, explicit checks).

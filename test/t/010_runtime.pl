@@ -149,6 +149,24 @@ uso_wait_for($node, q{SELECT count(*) = 0 FROM pg_stat_activity
 $q->(q{DROP DATABASE other});
 pass('DROP DATABASE works with no uso_tasks process in the way');
 
+# --- a task whose database is another one runs there (no extension needed there)
+$q->(q{CREATE DATABASE elsewhere});
+$node->safe_psql('elsewhere', q{CREATE TABLE landed (db text)});
+uso_task($node, name => 'remote', schedule => '@manual', database => 'elsewhere',
+	command => q{INSERT INTO landed SELECT current_database()});
+uso_task($node, name => 'remote_bad', schedule => '@manual', database => 'elsewhere',
+	command => q{SELECT 1 / 0});
+$run = $q->(q{SELECT uso_run_now('remote')});
+is($q->("SELECT uso_wait($run)"), 'succeeded', 'a cross-database run succeeds');
+is($node->safe_psql('elsewhere', q{SELECT string_agg(db, ',') FROM landed}), 'elsewhere',
+	'its work landed in the other database');
+is($q->("SELECT return_message || ' ' || (started_at IS NOT NULL)::text FROM uso_task_run WHERE id = $run"),
+	'INSERT 0 1 true', 'its message and start time are recorded');
+$run = $q->(q{SELECT uso_run_now('remote_bad')});
+is($q->("SELECT uso_wait($run)"), 'failed', 'a failing cross-database run fails');
+is($q->("SELECT sqlstate || ' ' || return_message FROM uso_task_run WHERE id = $run"),
+	'22012 division by zero', 'with its sqlstate and message');
+
 is($q->(q{SELECT count(*) FROM uso_task_run WHERE finished_at IS NULL AND status <> 'queued'}), '0',
 	'no run left dangling');
 $node->stop;

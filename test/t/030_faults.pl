@@ -1,0 +1,138 @@
+# Faults: an executor killed with SIGKILL or terminated mid-run, the
+# scheduler terminated, an owner role or database dropped, retries with
+# backoff.  No run is lost, doubled or left dangling.
+use strict;
+use warnings;
+use lib 't/lib';
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use UsoNode;
+
+my $node = uso_node('faults', 'restart_after_crash = on');
+my $q = sub { $node->safe_psql('postgres', shift) };
+# Keep the USO pack's tasks out of the way of these checks.
+$q->(q{UPDATE uso_task SET enabled = false WHERE category IS NOT NULL});
+$q->(q{CREATE TABLE marks (task text, at timestamptz DEFAULT clock_timestamp())});
+uso_task($node, name => 'quick', schedule => '@manual', command => q{INSERT INTO marks VALUES ('quick')});
+
+sub open_runs { $q->(q{SELECT count(*) FROM uso_task_run WHERE finished_at IS NULL}) }
+
+# --- SIGKILL of an executor mid-run: crash restart, the run is closed, not rerun
+uso_task($node, name => 'victim', schedule => 'every 1 hour', command => q{SELECT pg_sleep(120)});
+uso_wait_for($node, q{SELECT count(*) = 1 FROM uso_task_runs WHERE task = 'victim' AND status = 'running'},
+	'the scheduled run started');
+my ($victim_run, $victim_pid, $slot) = split /\|/, $q->(q{SELECT r.id, r.pid, r.scheduled_for
+	FROM uso_task_run r JOIN uso_task t ON t.id = r.task_id WHERE t.name = 'victim'});
+kill 'KILL', $victim_pid;
+# The postmaster restarts every backend; wait for recovery and the new scheduler.
+$node->poll_query_until('postgres', q{SELECT count(*) = 1 FROM pg_stat_activity
+	WHERE backend_type = 'uso_tasks scheduler'}) or die 'no scheduler after crash';
+uso_wait_for($node, "SELECT status = 'failed' AND finished_at IS NOT NULL FROM uso_task_run WHERE id = $victim_run",
+	'the killed run is closed as failed');
+like($q->("SELECT return_message FROM uso_task_run WHERE id = $victim_run"), qr/interrupted.*crash/,
+	'its message names the crash');
+is($q->(qq{SELECT count(*) FROM uso_task_run r JOIN uso_task t ON t.id = r.task_id
+	WHERE t.name = 'victim' AND r.scheduled_for = '$slot'}), '1', 'the slot that was running is not run twice');
+is($q->(q{SELECT count(*) FROM uso_task_run WHERE status = 'running'}), '0', 'no other run is left open');
+my $run = $q->(q{SELECT uso_run_now('quick')});
+is($q->("SELECT uso_wait($run)"), 'succeeded', 'the scheduler resumed');
+$q->(q{UPDATE uso_task SET enabled = false WHERE name = 'victim'});
+
+
+# --- pg_terminate_backend of an executor mid-run
+uso_task($node, name => 'sleeper', schedule => '@manual', command => q{SELECT pg_sleep(120)});
+$run = $q->(q{SELECT uso_run_now('sleeper')});
+uso_wait_for($node, "SELECT status = 'running' FROM uso_task_run WHERE id = $run", 'sleeper running');
+my $pid = $q->("SELECT pid FROM uso_task_run WHERE id = $run");
+$q->("SELECT pg_terminate_backend($pid)");
+is($q->("SELECT uso_wait($run)"), 'failed', 'a terminated run is closed as failed');
+like($q->("SELECT return_message FROM uso_task_run WHERE id = $run"), qr/terminated/,
+	'with the reason');
+$run = $q->(q{SELECT uso_run_now('quick')});
+is($q->("SELECT uso_wait($run)"), 'succeeded', 'the pool replaced the worker');
+isnt($q->("SELECT pid FROM uso_task_run WHERE id = $run"), $pid, 'on another process');
+
+# --- the scheduler terminated: back within its restart time, nothing lost or doubled
+uso_task($node, name => 'ticker', schedule => '1 seconds', command => q{INSERT INTO marks VALUES ('ticker')});
+uso_wait_for($node, q{SELECT count(*) >= 2 FROM uso_task_runs WHERE task = 'ticker' AND status = 'succeeded'},
+	'ticker runs');
+my $sched = $q->(q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'uso_tasks scheduler'});
+$q->("SELECT pg_terminate_backend($sched)");
+uso_wait_for($node, qq{SELECT count(*) = 1 FROM pg_stat_activity
+	WHERE backend_type = 'uso_tasks scheduler' AND pid <> $sched}, 'a new scheduler is back');
+my $before = $q->(q{SELECT count(*) FROM uso_task_runs WHERE task = 'ticker'});
+uso_wait_for($node, qq{SELECT count(*) >= $before + 2 FROM uso_task_runs WHERE task = 'ticker' AND status = 'succeeded'},
+	'ticker keeps running under the new scheduler');
+is($q->(q{SELECT count(*) FROM (SELECT scheduled_for FROM uso_task_run r JOIN uso_task t ON t.id = r.task_id
+	WHERE t.name = 'ticker' AND r.trigger IN ('schedule', 'catchup') GROUP BY 1 HAVING count(*) > 1) d}),
+	'0', 'no slot ran twice');
+$run = $q->(q{SELECT uso_run_now('quick')});
+is($q->("SELECT uso_wait($run)"), 'succeeded', 'manual runs work after the scheduler restart');
+$q->(q{UPDATE uso_task SET enabled = false WHERE name = 'ticker'});
+
+# --- the owner role is dropped: the task fails clearly, others keep running
+$q->(q{CREATE ROLE bob LOGIN; GRANT INSERT ON marks TO bob});
+uso_task($node, name => 'bobs', schedule => '@manual', username => 'bob',
+	command => q{INSERT INTO marks VALUES ('bob')});
+$run = $q->(q{SELECT uso_run_now('bobs')});
+is($q->("SELECT uso_wait($run)"), 'succeeded', 'bob\'s task runs');
+# Retire bob's idle worker so the next run needs a new connection.
+$q->(q{SELECT pg_terminate_backend(pid) FROM uso_task_run WHERE id = } . $run);
+$q->(q{REVOKE ALL ON marks FROM bob; DROP ROLE bob});
+$run = $q->(q{SELECT uso_run_now('bobs')});
+is($q->("SELECT uso_wait($run)"), 'failed', 'after DROP ROLE the task fails');
+uso_wait_for($node, q{SELECT status = 'failing' FROM uso_background_tasks WHERE name = 'bobs'},
+	'the view marks it failing');
+$run = $q->(q{SELECT uso_run_now('bobs')});
+is($q->("SELECT uso_wait($run)"), 'failed', 'later runs fail too');
+like($q->("SELECT return_message FROM uso_task_run WHERE id = $run"), qr/role "bob" does not exist/,
+	'with a message naming the role');
+$run = $q->(q{SELECT uso_run_now('quick')});
+is($q->("SELECT uso_wait($run)"), 'succeeded', 'every other task keeps running');
+
+# --- the task's database is dropped
+$q->(q{CREATE DATABASE doomed});
+uso_task($node, name => 'in_doomed', schedule => '@manual', database => 'doomed', command => 'SELECT 1');
+$run = $q->(q{SELECT uso_run_now('in_doomed')});
+is($q->("SELECT uso_wait($run)"), 'succeeded', 'a task in another database runs');
+$q->(q{DROP DATABASE doomed});
+$run = $q->(q{SELECT uso_run_now('in_doomed')});
+is($q->("SELECT uso_wait($run)"), 'failed', 'after DROP DATABASE it fails');
+$run = $q->(q{SELECT uso_run_now('in_doomed')});
+$q->("SELECT uso_wait($run)");
+like($q->("SELECT return_message FROM uso_task_run WHERE id = $run"), qr/database "doomed" does not exist/,
+	'naming the database');
+
+# --- retries: capped exponential backoff, trigger retry, attempt numbers, then failing
+uso_task($node, name => 'flaky', schedule => '@manual', command => q{SELECT 1 / 0},
+	max_retries => '2', retry_delay => '200 milliseconds');
+$run = $q->(q{SELECT uso_run_now('flaky')});
+is($q->("SELECT uso_wait($run)"), 'failed', 'first attempt fails');
+uso_wait_for($node, q{SELECT count(*) = 3 AND bool_and(finished_at IS NOT NULL)
+	FROM uso_task_runs WHERE task = 'flaky'}, 'two retries follow');
+is($q->(q{SELECT string_agg(trigger || ':' || attempt, ',' ORDER BY id) FROM uso_task_runs WHERE task = 'flaky'}),
+	'manual:1,retry:2,retry:3', 'retries carry trigger retry and their attempt number');
+ok($q->(q{SELECT (r3.queued_at - r2.queued_at) > (r2.queued_at - r1.queued_at) * 1.2
+	FROM (SELECT queued_at, row_number() OVER (ORDER BY id) n FROM uso_task_runs WHERE task = 'flaky') r1
+	JOIN (SELECT COALESCE(scheduled_for, queued_at) queued_at, row_number() OVER (ORDER BY id) n FROM uso_task_runs WHERE task = 'flaky') r2 ON r2.n = 2
+	JOIN (SELECT COALESCE(scheduled_for, queued_at) queued_at, row_number() OVER (ORDER BY id) n FROM uso_task_runs WHERE task = 'flaky') r3 ON r3.n = 3
+	WHERE r1.n = 1}) eq 't', 'the delay grows');
+is($q->(q{SELECT status FROM uso_background_tasks WHERE name = 'flaky'}), 'failing',
+	'after the last failure the task shows failing');
+
+# --- a task that emits a million NOTICEs: its stored log is capped
+$q->(q{ALTER SYSTEM SET uso_tasks.max_log_lines = 50; SELECT pg_reload_conf()});
+uso_task($node, name => 'loud', schedule => '@manual', command =>
+	q{DO $$ BEGIN FOR i IN 1..1000000 LOOP RAISE NOTICE 'line %', i; END LOOP; END $$});
+$run = $q->(q{SELECT uso_run_now('loud')});
+is($q->("SELECT uso_wait($run, '5 minutes')"), 'succeeded', 'a million NOTICEs do not hurt');
+is($q->("SELECT count(*) FROM uso_task_log WHERE run_id = $run"), '51', 'the stored log is capped (+1 line)');
+like($q->("SELECT message FROM uso_task_log WHERE run_id = $run ORDER BY seq DESC LIMIT 1"),
+	qr/^999950 more line\(s\) were not stored \(uso_tasks.max_log_lines = 50\)/,
+	'a final line says how many were dropped');
+$q->(q{ALTER SYSTEM RESET uso_tasks.max_log_lines; SELECT pg_reload_conf()});
+
+is(open_runs(), '0', 'no run left open');
+$node->stop;
+done_testing();

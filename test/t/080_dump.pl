@@ -1,0 +1,31 @@
+# pg_dump keeps user tasks and their history; a restore into a new database
+# does not duplicate the built-in tasks CREATE EXTENSION registers.
+use strict;
+use warnings;
+use lib 't/lib';
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use UsoNode;
+
+my $node = uso_node('dump');
+my $q = sub { $node->safe_psql('postgres', shift) };
+$q->(q{UPDATE uso_task SET enabled = false WHERE builtin});
+my $builtin = $q->(q{SELECT count(*) FROM uso_task WHERE builtin});
+ok($builtin > 0, "CREATE EXTENSION registered $builtin built-in tasks");
+uso_task($node, name => 'mine', schedule => '@manual', command => q{DO $$ BEGIN RAISE NOTICE 'hello'; END $$});
+my $run = $q->(q{SELECT uso_run_now('mine')});
+is($q->("SELECT uso_wait($run)"), 'succeeded', 'a user task ran');
+
+my $dump = $node->basedir . '/dump.sql';
+$node->command_ok([ 'pg_dump', '-d', $node->connstr('postgres'), '-f', $dump ], 'pg_dump works');
+$q->(q{CREATE DATABASE restored});
+$node->command_ok([ 'psql', '-X', '-v', 'ON_ERROR_STOP=1', '-q', '-d', $node->connstr('restored'), '-f', $dump ],
+	'the dump restores without errors');
+my $r = sub { $node->safe_psql('restored', shift) };
+is($r->(q{SELECT count(*) FROM uso_task WHERE builtin}), $builtin, 'built-in tasks are not duplicated');
+is($r->(q{SELECT count(*) FROM uso_task WHERE name = 'mine'}), '1', 'the user task came back');
+is($r->(q{SELECT string_agg(l.message, ',') FROM uso_task_log l JOIN uso_task_run r ON r.id = l.run_id
+	JOIN uso_task t ON t.id = r.task_id WHERE t.name = 'mine'}), 'hello', 'with its runs and log lines');
+$node->stop;
+done_testing();
