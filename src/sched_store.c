@@ -627,7 +627,12 @@ FlushNewRuns(void)
 	values[4] = Int4Array(attempts, n);
 	values[5] = TextArray(messages, n, &ignore);
 
-	/* Rows of tasks deleted meanwhile are dropped by the join. */
+	/*
+	 * Rows of tasks deleted meanwhile are dropped by the join.  The key-share
+	 * lock covers a delete that commits after our snapshot: the locked join
+	 * skips that task (instead of the foreign key check failing, which
+	 * ended the scheduler), and a later delete waits for our commit.
+	 */
 	Exec(psprintf("INSERT INTO %s.uso_task_run AS r (task_id, trigger, scheduled_for, status, "
 				  "attempt, return_message, finished_at) "
 				  "SELECT v.task_id, v.trigger, v.slot, v.status, v.attempt, v.message, "
@@ -635,7 +640,7 @@ FlushNewRuns(void)
 				  "ELSE pg_catalog.clock_timestamp() END "
 				  "FROM unnest($1, $2, $3, $4, $5, $6) "
 				  "AS v(task_id, trigger, slot, status, attempt, message) "
-				  "JOIN %s.uso_task t ON t.id = v.task_id "
+				  "JOIN %s.uso_task t ON t.id = v.task_id FOR KEY SHARE OF t "
 				  "ON CONFLICT (task_id, scheduled_for) "
 				  "WHERE trigger IN ('schedule', 'catchup') DO NOTHING "
 				  "RETURNING r.id, r.task_id, r.attempt, "
