@@ -31,6 +31,20 @@ cpu_ns() {
 	cut -d' ' -f1 "/proc/$1/schedstat"
 }
 
+# CPU time of the whole server in nanoseconds: the postmaster, its live
+# children, and the children it has reaped (pg_cron's per-run backends).
+server_cpu_ns() {
+	local pm tick own reaped kids=0 c
+	pm=$(head -1 "$USO_DATA/postmaster.pid")
+	tick=$(getconf CLK_TCK)
+	own=$(cpu_ns "$pm")
+	reaped=$(sed 's/^.*) //' "/proc/$pm/stat" | awk '{ print $14 + $15 }')
+	for c in $(pgrep -P "$pm"); do
+		[ -r "/proc/$c/schedstat" ] && kids=$((kids + $(cpu_ns "$c" 2>/dev/null || echo 0)))
+	done
+	echo $((own + kids + reaped * 1000000000 / tick))
+}
+
 say() {
 	echo "   $*"
 }
@@ -81,9 +95,10 @@ cron_pid() {
 
 # cron_burst N TOTAL: N jobs due at the same minute with TOTAL jobs in
 # cron.job (TOTAL - N idle ones are there already).  Prints: runs/s,
-# start - due p50 and p99 (ms), failed runs, launcher CPU per run (us), runs done.
+# start - due p50 and p99 (ms), failed runs, launcher CPU per run (us), runs
+# done, server CPU per run (us).
 cron_burst() {
-	local n=$1 total=$2 wait_s minute due ids lo hi c0 c1 sql
+	local n=$1 total=$2 wait_s minute due ids lo hi c0 c1 s0 s1 sql
 	if [ "$total" -gt "$n" ]; then
 		q cronbench "DELETE FROM cron.job WHERE jobid IN
 			(SELECT jobid FROM cron.job WHERE schedule = '0 0 1 1 *' LIMIT $n)" >/dev/null
@@ -100,10 +115,12 @@ cron_burst() {
 	wait_s=$(q cronbench "SELECT greatest(extract(epoch FROM '$due'::timestamptz - clock_timestamp()) - 1, 0)")
 	sleep "$wait_s"
 	c0=$(cpu_ns "$CRON_PID")
+	s0=$(server_cpu_ns)
 	sql="FROM cron.job_run_details WHERE jobid BETWEEN $lo AND $hi AND start_time >= '$due'::timestamptz - interval '1 s'"
 	poll_until cronbench "SELECT count(*) FILTER (WHERE status IN ('succeeded', 'failed')) = $n
 		OR clock_timestamp() > '$due'::timestamptz + interval '150 s' $sql" 200
 	c1=$(cpu_ns "$CRON_PID")
+	s1=$(server_cpu_ns)
 	q cronbench "SELECT round(count(*) FILTER (WHERE status IN ('succeeded', 'failed')) /
 			extract(epoch FROM max(end_time) - '$due')::numeric),
 		round((percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM start_time - '$due')) * 1000)::numeric, 1),
@@ -112,7 +129,8 @@ cron_burst() {
 		count(*) FILTER (WHERE status IN ('succeeded', 'failed'))
 		$sql" | {
 		IFS='|' read -r rate p50 p99 bad done
-		echo "$rate $p50 $p99 $bad $(((c1 - c0) / (done > 0 ? done : 1) / 1000)) $done"
+		echo "$rate $p50 $p99 $bad $(((c1 - c0) / (done > 0 ? done : 1) / 1000)) $done" \
+			"$(((s1 - s0) / (done > 0 ? done : 1) / 1000))"
 	}
 	q cronbench "DELETE FROM cron.job WHERE jobid BETWEEN $lo AND $hi" >/dev/null
 }
