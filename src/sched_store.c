@@ -25,6 +25,7 @@
 #include "uso_tasks.h"
 #include "catalog.h"
 #include "sched.h"
+#include "spi_plans.h"
 
 const char *SchedSchema = NULL;
 
@@ -61,42 +62,11 @@ EndCatalogWork(void)
 	pgstat_report_stat(false);
 }
 
-/*
- * Plans of the statements above, kept across iterations: the scheduler runs
- * the same few statements once per wake, and parsing and planning them
- * every time was most of its CPU at a steady few hundred runs per second.
- * The plan cache revalidates them when the catalog changes under them.
- */
-#define STORE_MAX_PLANS 16
-static char *PlanSql[STORE_MAX_PLANS];
-static SPIPlanPtr PlanPtr[STORE_MAX_PLANS];
-static int	NumPlans = 0;
-
-static SPIPlanPtr
-PlanFor(const char *sql, int nargs, Oid *types)
-{
-	SPIPlanPtr	plan;
-
-	for (int i = 0; i < NumPlans; i++)
-		if (strcmp(PlanSql[i], sql) == 0)
-			return PlanPtr[i];
-	/* Generic plans: custom ones would be re-planned on every call. */
-	plan = SPI_prepare_cursor(sql, nargs, types, CURSOR_OPT_GENERIC_PLAN);
-	if (plan == NULL)
-		elog(ERROR, "uso_tasks scheduler could not prepare (%s): %s",
-			 SPI_result_code_string(SPI_result), sql);
-	if (NumPlans == STORE_MAX_PLANS)
-		return plan;			/* one-off: freed with the SPI context */
-	SPI_keepplan(plan);
-	PlanSql[NumPlans] = MemoryContextStrdup(TopMemoryContext, sql);
-	PlanPtr[NumPlans++] = plan;
-	return plan;
-}
-
 static void
 Exec(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls)
 {
-	int			ret = SPI_execute_plan(PlanFor(sql, nargs, types), values, nulls, false, 0);
+	/* Kept plans: these statements run on every wake (spi_plans.c). */
+	int			ret = SPI_execute_plan(UsoKeptPlan(sql, nargs, types), values, nulls, false, 0);
 
 	if (ret < 0)
 		elog(ERROR, "uso_tasks scheduler statement failed (%s): %s",
