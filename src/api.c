@@ -6,6 +6,8 @@
  * These are plain (not SECURITY DEFINER) C functions: the task or run is
  * first looked up as the caller, so row-level security decides what the
  * caller may touch; only then is the catalog written as the superuser.
+ * Their SQL runs with search_path pinned to pg_catalog, pg_temp, so no
+ * operator or function the caller planted in its search_path is used.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -81,9 +83,11 @@ QueueRun(text *name, const char *trigger, TimestampTz at)
 	bool		isnull;
 	UsoSuperSave save;
 	char	   *cname = text_to_cstring(name);
+	int			nestlevel;
 
 	UsoRequirePreload();
 	SPI_connect();
+	nestlevel = UsoPinSearchPath();
 	schema = Schema();
 	values[0] = PointerGetDatum(name);
 	if (SPI_execute_with_args(psprintf("SELECT id, enabled FROM %s.uso_task WHERE name = $1",
@@ -116,6 +120,7 @@ QueueRun(text *name, const char *trigger, TimestampTz at)
 		elog(ERROR, "uso_tasks could not queue the run");
 	UsoRestoreUser(&save);
 	run_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	UsoUnpinSearchPath(nestlevel);
 	SPI_finish();
 	UsoWakeAtCommit(false, true);
 	return run_id;
@@ -154,9 +159,11 @@ RunStatus(int64 run_id, bool *own_xact)
 	Oid			types[1] = {INT8OID};
 	Datum		values[1];
 	char	   *status = NULL;
+	int			nestlevel;
 
 	values[0] = Int64GetDatum(run_id);
 	SPI_connect();
+	nestlevel = UsoPinSearchPath();
 	if (SPI_execute_with_args(psprintf("SELECT status, xmin = pg_catalog.txid_current()::text::xid "
 									   "FROM %s.uso_task_run WHERE id = $1", Schema()),
 							  1, types, values, NULL, false, 1) < 0)
@@ -171,6 +178,7 @@ RunStatus(int64 run_id, bool *own_xact)
 			*own_xact = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
 												   SPI_tuptable->tupdesc, 2, &isnull));
 	}
+	UsoUnpinSearchPath(nestlevel);
 	SPI_finish();
 	return status;
 }
@@ -204,13 +212,20 @@ uso_wait(PG_FUNCTION_ARGS)
 		timeout_us = 60 * USECS_PER_SEC;
 	else
 	{
+		double		us;
+
+		/*
+		 * In double: '2147483647 days' and the like overflow int64 and
+		 * would wrap to an arbitrary timeout instead of being refused.
+		 */
 		timeout = PG_GETARG_INTERVAL_P(1);
-		timeout_us = timeout->time + (int64) timeout->day * USECS_PER_DAY +
-			(int64) timeout->month * 30 * USECS_PER_DAY;
-		if (timeout_us < 0 || timeout->month > 12)
+		us = (double) timeout->time + (double) timeout->day * USECS_PER_DAY +
+			(double) timeout->month * DAYS_PER_MONTH * USECS_PER_DAY;
+		if (!(us >= 0 && us <= 366.0 * USECS_PER_DAY))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("timeout must be between 0 and 1 year")));
+		timeout_us = (int64) us;
 	}
 	if (IsolationUsesXactSnapshot())
 		ereport(ERROR,

@@ -17,6 +17,7 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/guc.h"
 #include "utils/rel.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -73,16 +74,34 @@ UsoCatalogSchemaReset(void)
 	schema_cache = NULL;
 }
 
+int
+UsoPinSearchPath(void)
+{
+	int			nestlevel = NewGUCNestLevel();
+
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	return nestlevel;
+}
+
+void
+UsoUnpinSearchPath(int nestlevel)
+{
+	AtEOXact_GUC(false, nestlevel);
+}
+
 void
 UsoBecomeSuperuser(UsoSuperSave *save)
 {
 	GetUserIdAndSecContext(&save->userid, &save->sec_context);
 	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID,
 						   save->sec_context | SECURITY_LOCAL_USERID_CHANGE);
+	save->guc_nestlevel = UsoPinSearchPath();
 }
 
 void
 UsoRestoreUser(const UsoSuperSave *save)
 {
+	UsoUnpinSearchPath(save->guc_nestlevel);
 	SetUserIdAndSecContext(save->userid, save->sec_context);
 }

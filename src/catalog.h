@@ -10,6 +10,7 @@ typedef struct UsoSuperSave
 {
 	Oid			userid;
 	int			sec_context;
+	int			guc_nestlevel;	/* of the pinned search_path */
 } UsoSuperSave;
 
 /*
@@ -23,8 +24,20 @@ extern void UsoCatalogSchemaReset(void);
  * Catalog writes of the engine are made as the bootstrap superuser, whatever
  * role the process runs as (tasks run as their owner, who may not write the
  * catalog), with search_path-proof SQL (everything schema-qualified).
+ * UsoBecomeSuperuser also pins search_path to pg_catalog, pg_temp until
+ * UsoRestoreUser: otherwise an unqualified operator such as "=" would be
+ * looked up in whatever search_path the session has, which a task's owner
+ * controls (SET search_path in the command, ALTER ROLE ... SET), and an
+ * operator planted there would run as the superuser.
  */
 extern void UsoBecomeSuperuser(UsoSuperSave *save);
 extern void UsoRestoreUser(const UsoSuperSave *save);
+
+/*
+ * Pin search_path to pg_catalog, pg_temp for SQL the engine runs as the
+ * caller; returns the GUC nest level to pass to UsoUnpinSearchPath.
+ */
+extern int	UsoPinSearchPath(void);
+extern void UsoUnpinSearchPath(int nestlevel);
 
 #endif							/* USO_CATALOG_H */

@@ -12,24 +12,58 @@
 #include "postgres.h"
 
 #include "catalog/namespace.h"
+#include "commands/dbcommands.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "nodes/nodeFuncs.h"
 #include "nodes/parsenodes.h"
 #include "parser/parser.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 
 PG_FUNCTION_INFO_V1(uso_command_missing);
 
+/*
+ * Expressions nested deeper than this are not searched (a command such as
+ * 'SELECT 1+1+...+1' would otherwise exhaust the stack and make the admin
+ * view fail for everyone): such a command is reported as not missing.
+ */
+#define MISSING_MAX_DEPTH 1000
+
 typedef struct MissingContext
 {
 	char	   *missing;
+	int			depth;
 } MissingContext;
 
+/*
+ * Whether a function or procedure of that (possibly qualified) name exists.
+ * It must never raise an error, since the admin view calls it for every
+ * task: names the lookup would refuse are decided here first.  A name with
+ * too many dots, or in another database, cannot exist; a schema the caller
+ * may not use is not searched and counts as existing (the caller cannot
+ * tell, and the task runs as its owner, who may).
+ */
 static bool
 FunctionExists(List *funcname)
 {
 	FuncCandidateList c;
+	int			n = list_length(funcname);
 
+	if (n > 3)
+		return false;
+	if (n == 3 && strcmp(strVal(linitial(funcname)),
+						 get_database_name(MyDatabaseId)) != 0)
+		return false;
+	if (n >= 2)
+	{
+		Oid			nsp = get_namespace_oid(strVal(list_nth(funcname, n - 2)), true);
+
+		if (!OidIsValid(nsp))
+			return false;
+		if (pg_namespace_aclcheck(nsp, GetUserId(), ACL_USAGE) != ACLCHECK_OK)
+			return true;
+	}
 	c = FuncnameGetCandidates(funcname, -1, NIL, false, false, false, true);
 	return c != NULL;
 }
@@ -39,8 +73,12 @@ find_missing_walker(Node *node, void *context)
 {
 	MissingContext *cxt = (MissingContext *) context;
 
+	bool		done;
+
 	if (node == NULL || cxt->missing != NULL)
 		return false;
+	if (cxt->depth >= MISSING_MAX_DEPTH)
+		return true;
 	if (IsA(node, FuncCall))
 	{
 		FuncCall   *fc = (FuncCall *) node;
@@ -51,7 +89,10 @@ find_missing_walker(Node *node, void *context)
 			return true;
 		}
 	}
-	return raw_expression_tree_walker(node, find_missing_walker, context);
+	cxt->depth++;
+	done = raw_expression_tree_walker(node, find_missing_walker, context);
+	cxt->depth--;
+	return done;
 }
 
 Datum
@@ -59,7 +100,7 @@ uso_command_missing(PG_FUNCTION_ARGS)
 {
 	char	   *command = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	List	   *stmts = NIL;
-	MissingContext cxt = {NULL};
+	MissingContext cxt = {NULL, 0};
 	ListCell   *lc;
 	MemoryContext oldcxt = CurrentMemoryContext;
 

@@ -337,6 +337,10 @@ ExecuteRun(int64 run_id)
 	else if (!MarkRunning(run_id, &info))
 		return USO_OUTCOME_CANCELLED;
 	info.started = GetCurrentTimestamp();
+	LWLockAcquire(UsoShared->lock, LW_EXCLUSIVE);
+	MySlot->run_started = info.started;
+	MySlot->run_timeout_ms = info.timeout_ms;
+	LWLockRelease(UsoShared->lock);
 
 	UsoCurrentRunId = run_id;
 	UsoCurrentTaskConfig = info.config;

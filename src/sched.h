@@ -80,6 +80,7 @@ typedef struct NewRun
 typedef struct ClosedRun
 {
 	int64		run_id;
+	const char *status;			/* failed or timed_out */
 	const char *message;
 } ClosedRun;
 
@@ -107,6 +108,7 @@ extern void StoreLoadQueuedRuns(void);
 extern void StoreResolveAdopted(void);
 extern void StoreQueueNewRun(NewRun *run);
 extern void StoreQueueClose(int64 run_id, const char *message);
+extern void StoreQueueCloseAs(int64 run_id, const char *status, const char *message);
 extern void StoreQueueRemoteStart(int64 run_id);
 extern void StoreQueueRemoteFinish(int64 run_id, UsoRunOutcome outcome,
 								   TimestampTz started, const char *sqlstate,
@@ -118,6 +120,7 @@ extern void PoolAdoptLiveWorkers(void);
 extern void PoolCollect(void);
 extern void PoolDispatch(void);
 extern bool PoolWaitingForRoom;
+extern TimestampTz PoolEnforceTimeouts(TimestampTz now);
 extern bool PoolHasUnwatchedWorkers(void);
 extern void PoolCountLive(List **run_ids);
 

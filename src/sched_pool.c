@@ -25,6 +25,8 @@
 /* Set by PoolDispatch when a ready run found no room in the pool. */
 bool		PoolWaitingForRoom = false;
 
+static bool warned_no_slots = false;
+
 /* Handles of the workers this process registered, by slot number. */
 static BackgroundWorkerHandle **Handles = NULL;
 
@@ -137,11 +139,60 @@ WorkerGone(int i, UsoWorkerSlot *w)
 	return w->pid == 0 || kill(w->pid, 0) != 0;
 }
 
+/*
+ * The backstop behind the executor's own statement timeout: a run still
+ * going this long after its timeout ignores cancel requests (e.g. stuck in
+ * code that does not check for interrupts), so its worker is terminated.
+ */
+#define TIMEOUT_GRACE_MS	30000
+
+/*
+ * Terminate workers whose run is far past its timeout; returns when the
+ * next such deadline falls (DT_NOEND when none).
+ */
+TimestampTz
+PoolEnforceTimeouts(TimestampTz now)
+{
+	TimestampTz next = DT_NOEND;
+	pid_t		victims[64];
+	int			n = 0;
+
+	LWLockAcquire(UsoShared->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < UsoShared->max_workers; i++)
+	{
+		UsoWorkerSlot *w = &UsoShared->workers[i];
+		TimestampTz deadline;
+
+		if (w->sched_dboid != MyDatabaseId || w->state != USO_WORKER_BUSY ||
+			w->run_id == 0 || w->run_timeout_ms <= 0 || w->run_started == 0 ||
+			w->pid == 0 || w->timeout_killed)
+			continue;
+		deadline = w->run_started +
+			((int64) w->run_timeout_ms + TIMEOUT_GRACE_MS) * 1000;
+		if (deadline <= now && n < lengthof(victims))
+		{
+			w->timeout_killed = true;
+			victims[n++] = w->pid;
+		}
+		else
+			next = Min(next, deadline);
+	}
+	LWLockRelease(UsoShared->lock);
+	for (int i = 0; i < n; i++)
+	{
+		ereport(LOG,
+				(errmsg("uso_tasks terminates executor %d: its run ignored its timeout", (int) victims[i])));
+		kill(victims[i], SIGTERM);
+	}
+	return next;
+}
+
 typedef struct Ended
 {
 	int64		run_id;
 	UsoRunOutcome outcome;
 	bool		died;
+	bool		timeout_killed;
 	bool		never_connected;
 	bool		remote;
 	TimestampTz started;
@@ -170,6 +221,7 @@ PoolCollect(void)
 			ended[n].run_id = w->done_run_id;
 			ended[n].outcome = w->done_outcome;
 			ended[n].died = false;
+			ended[n].timeout_killed = false;
 			ended[n].never_connected = false;
 			ended[n].remote = w->dboid != MyDatabaseId;
 			if (ended[n].remote)
@@ -189,6 +241,7 @@ PoolCollect(void)
 				ended[n].run_id = w->run_id;
 				ended[n].outcome = USO_OUTCOME_FAILED;
 				ended[n].died = true;
+				ended[n].timeout_killed = w->timeout_killed;
 				ended[n].never_connected = !w->connected;
 				ended[n].remote = false;
 				n++;
@@ -222,6 +275,14 @@ PoolCollect(void)
 			UsoFindScheduler(MyDatabaseId)->catalog_changed = true;
 			LWLockRelease(UsoShared->lock);
 			SetLatch(MyLatch);
+		}
+		if (ended[i].timeout_killed)
+		{
+			StoreQueueCloseAs(ended[i].run_id, "timed_out",
+							  "run exceeded its timeout and did not respond to cancel; "
+							  "its worker was terminated");
+			SchedRunEnded(ended[i].run_id, USO_OUTCOME_TIMED_OUT, NULL);
+			continue;
 		}
 		SchedRunEnded(ended[i].run_id, ended[i].outcome,
 					  !ended[i].died ? NULL :
@@ -346,6 +407,8 @@ PoolDispatch(void)
 			FillRemoteTask(w, t);
 			w->run_id = run->run_id;
 			w->cancel_requested = false;
+			w->timeout_killed = false;
+			w->run_started = 0;
 			w->progress = -1;
 			w->state = USO_WORKER_BUSY;
 			latch = w->latch;
@@ -364,6 +427,8 @@ PoolDispatch(void)
 			w->latch = NULL;
 			w->run_id = run->run_id;
 			w->cancel_requested = false;
+			w->timeout_killed = false;
+			w->run_started = 0;
 			w->done_run_id = 0;
 			w->progress = -1;
 			w->generation++;
@@ -387,11 +452,30 @@ PoolDispatch(void)
 			}
 			if (!StartWorker(freeslot))
 			{
+				/*
+				 * The postmaster is out of background worker slots
+				 * (max_worker_processes): make room as when our pool is full.
+				 */
 				LWLockAcquire(UsoShared->lock, LW_EXCLUSIVE);
 				UsoShared->workers[freeslot].state = USO_WORKER_FREE;
 				UsoShared->workers[freeslot].run_id = 0;
+				if (other_idle >= 0 &&
+					UsoShared->workers[other_idle].state == USO_WORKER_IDLE)
+				{
+					UsoShared->workers[other_idle].state = USO_WORKER_EXITING;
+					latch = UsoShared->workers[other_idle].latch;
+				}
 				LWLockRelease(UsoShared->lock);
 				placed = false;
+				if (!warned_no_slots)
+				{
+					ereport(LOG,
+							(errmsg("uso_tasks could not start an executor worker: "
+									"max_worker_processes is exhausted"),
+							 errhint("Raise max_worker_processes above uso_tasks.max_workers + "
+									 "the number of databases + 2.")));
+					warned_no_slots = true;
+				}
 			}
 		}
 		if (latch != NULL)

@@ -276,8 +276,9 @@ StoreLoadTasks(TimestampTz now, bool first)
 			t->last_start = DT_NOBEGIN;
 			t->next_run = DT_NOEND;
 		}
-		changed = !found || strcmp(t->schedule_text, schedule) != 0 ||
-			strcmp(t->tz_name, tzname) != 0 || t->enabled != enabled;
+		/* A new task keeps a stored next_run_at (computed when it was written). */
+		changed = found && (strcmp(t->schedule_text, schedule) != 0 ||
+							strcmp(t->tz_name, tzname) != 0 || t->enabled != enabled);
 		if (found)
 		{
 			pfree(t->name);
@@ -437,10 +438,17 @@ StoreQueueNewRun(NewRun *run)
 void
 StoreQueueClose(int64 run_id, const char *message)
 {
+	StoreQueueCloseAs(run_id, "failed", message);
+}
+
+void
+StoreQueueCloseAs(int64 run_id, const char *status, const char *message)
+{
 	MemoryContext old = MemoryContextSwitchTo(SchedContext);
 	ClosedRun  *c = palloc(sizeof(ClosedRun));
 
 	c->run_id = run_id;
+	c->status = status;
 	c->message = pstrdup(message);
 	PendingCloses = lappend(PendingCloses, c);
 	MemoryContextSwitchTo(old);
@@ -644,9 +652,10 @@ FlushCloses(void)
 {
 	int			n = list_length(PendingCloses);
 	int64	   *ids = palloc(sizeof(int64) * n);
+	const char **statuses = palloc(sizeof(char *) * n);
 	const char **messages = palloc(sizeof(char *) * n);
-	Oid			types[2] = {INT8ARRAYOID, TEXTARRAYOID};
-	Datum		values[2];
+	Oid			types[3] = {INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
+	Datum		values[3];
 	bool	   *ignore;
 	int			i = 0;
 	ListCell   *lc;
@@ -656,16 +665,18 @@ FlushCloses(void)
 		ClosedRun  *c = lfirst(lc);
 
 		ids[i] = c->run_id;
+		statuses[i] = c->status;
 		messages[i] = c->message;
 		i++;
 	}
 	values[0] = Int8Array(ids, n);
-	values[1] = TextArray(messages, n, &ignore);
-	Exec(psprintf("UPDATE %s.uso_task_run r SET status = 'failed', "
+	values[1] = TextArray(statuses, n, &ignore);
+	values[2] = TextArray(messages, n, &ignore);
+	Exec(psprintf("UPDATE %s.uso_task_run r SET status = v.status, "
 				  "finished_at = pg_catalog.clock_timestamp(), return_message = v.message "
-				  "FROM unnest($1, $2) AS v(id, message) "
+				  "FROM unnest($1, $2, $3) AS v(id, status, message) "
 				  "WHERE r.id = v.id AND r.finished_at IS NULL", SchedSchema),
-		 2, types, values, NULL);
+		 3, types, values, NULL);
 }
 
 static void

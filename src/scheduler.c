@@ -25,6 +25,7 @@
 #include "storage/latch.h"
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -601,6 +602,12 @@ uso_scheduler_main(Datum arg)
 	before_shmem_exit(ReleaseSlot, 0);
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
 	pgstat_report_appname("uso_tasks scheduler");
+	/*
+	 * The scheduler runs as the bootstrap superuser: a database or role
+	 * default search_path (ALTER DATABASE ... SET search_path) must not let
+	 * anyone's operators or functions into its statements.
+	 */
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
 
 	/* Without the extension in this database there is nothing to do, ever. */
 	StartTransactionCommand();
@@ -673,6 +680,7 @@ uso_scheduler_main(Datum arg)
 
 		if (uso_scheduler_enabled && HeapSize > 0)
 			wake = Min(wake, Heap[0]->next_run);
+		wake = Min(wake, PoolEnforceTimeouts(GetCurrentTimestamp()));
 		now = GetCurrentTimestamp();
 		/* Finishing workers wake us; retiring ones elsewhere and adopted ones do not. */
 		if (PoolWaitingForRoom || PoolHasUnwatchedWorkers())

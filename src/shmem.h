@@ -57,6 +57,9 @@ typedef struct UsoWorkerSlot
 	bool		connected;		/* connected to its database as its role */
 	int64		run_id;			/* run assigned (0 = none) */
 	bool		cancel_requested;	/* uso_cancel() asked to stop run_id */
+	TimestampTz run_started;	/* when the worker began run_id */
+	int			run_timeout_ms; /* its timeout, 0 = none */
+	bool		timeout_killed; /* the scheduler terminated it past its timeout */
 	int64		done_run_id;	/* last finished run, for the scheduler */
 	UsoRunOutcome done_outcome;
 	float4		progress;		/* live progress of run_id, -1 = none */

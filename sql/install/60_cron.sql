@@ -1,0 +1,450 @@
+-- uso_tasks: pg_cron compatibility layer.
+--
+-- Schema cron with pg_cron 1.6's catalog (cron.job, cron.job_run_details) as
+-- views over uso_task / uso_task_run, and its functions (cron.schedule,
+-- cron.schedule_in_database, cron.unschedule, cron.alter_job) with pg_cron's
+-- argument names, defaults, permission rules and error messages (with proper
+-- SQLSTATEs), so that pg_cron scripts and dashboards keep working.  One source
+-- of truth: a cron job IS a uso_task (jobid = uso_task.id, jobname = name).
+--
+-- When schema cron already exists (pg_cron installed), the layer is skipped
+-- with a NOTICE; uso_import_pg_cron() copies pg_cron's jobs over and, once
+-- pg_cron is dropped, uso_install_cron_compat() installs the layer.
+-- docs/cron.md describes it for users.
+
+-- Jobs created by cron.schedule(schedule, command) have no name in pg_cron.
+-- They get one here (cron_job_<jobid>, so they show on admin pages) and this
+-- flag makes cron.job show jobname NULL for them, as pg_cron does.
+ALTER TABLE @extschema@.uso_task ADD COLUMN cron_unnamed boolean NOT NULL DEFAULT false;
+COMMENT ON COLUMN @extschema@.uso_task.cron_unnamed IS
+    'Created by cron.schedule(schedule, command) without a name: cron.job shows jobname NULL; the name is generated (cron_job_<id>).';
+GRANT INSERT (cron_unnamed) ON @extschema@.uso_task TO PUBLIC;
+
+CREATE FUNCTION @extschema@.uso_task_cron_name() RETURNS trigger
+LANGUAGE plpgsql SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        IF NEW.cron_unnamed AND NEW.name IS NULL THEN
+            NEW.name := 'cron_job_' || NEW.id;
+        END IF;
+    ELSIF NEW.name IS DISTINCT FROM OLD.name THEN
+        -- Renamed (uso_alter_task): from now on it is a named job.
+        NEW.cron_unnamed := false;
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.uso_task_cron_name() IS
+    'Trigger: names unnamed pg_cron jobs cron_job_<id>; a renamed task is no longer unnamed.';
+-- Fires before uso_task_validate (row triggers fire in name order).
+CREATE TRIGGER uso_task_cron_name
+    BEFORE INSERT OR UPDATE OF name ON @extschema@.uso_task
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.uso_task_cron_name();
+
+-- pg_cron lets every role delete its own run history
+-- (DELETE FROM cron.job_run_details WHERE end_time < now() - interval '7 days').
+-- The FOR ALL policy of 00_catalog.sql already limits DELETE to the runs of
+-- tasks the role can see; this one keeps runs still in use by a worker.
+GRANT DELETE ON @extschema@.uso_task_run TO PUBLIC;
+CREATE POLICY uso_task_run_delete_finished ON @extschema@.uso_task_run
+    AS RESTRICTIVE FOR DELETE USING (finished_at IS NOT NULL);
+
+------------------------------------------------------------------------------
+-- Checks shared by the cron functions, with pg_cron's messages.
+
+CREATE FUNCTION @extschema@.uso_cron_check_schedule(schedule text) RETURNS void
+LANGUAGE plpgsql SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    why text;
+BEGIN
+    PERFORM @extschema@.uso_validate_schedule(schedule);
+EXCEPTION WHEN invalid_parameter_value THEN
+    GET STACKED DIAGNOSTICS why = MESSAGE_TEXT;
+    RAISE EXCEPTION 'invalid schedule: %', schedule
+        USING ERRCODE = 'invalid_parameter_value', DETAIL = why,
+              HINT = 'Use cron format (e.g. 5 4 * * *), or interval format ''[1-59] seconds''';
+END
+$$;
+COMMENT ON FUNCTION @extschema@.uso_cron_check_schedule(text) IS
+    'Internal (pg_cron layer): raises pg_cron''s "invalid schedule" error for a schedule uso_tasks cannot parse.';
+
+CREATE FUNCTION @extschema@.uso_cron_check_role(username text) RETURNS void
+LANGUAGE plpgsql SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    can_login boolean;
+BEGIN
+    SELECT r.rolcanlogin INTO can_login FROM pg_roles r WHERE r.rolname = username;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'role "%" does not exist', username USING ERRCODE = 'undefined_object';
+    ELSIF NOT can_login THEN
+        RAISE EXCEPTION 'role "%" can not log in', username
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Jobs may only be run by roles that have the LOGIN attribute.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.uso_cron_check_role(text) IS
+    'Internal (pg_cron layer): the role must exist and have LOGIN, with pg_cron''s messages.';
+
+CREATE FUNCTION @extschema@.uso_cron_check_database(database text, username text) RETURNS void
+LANGUAGE plpgsql SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_database d WHERE d.datname = database) THEN
+        RAISE EXCEPTION 'database "%" does not exist', database USING ERRCODE = 'invalid_catalog_name';
+    END IF;
+    IF NOT has_database_privilege(username, database, 'CONNECT') THEN
+        RAISE EXCEPTION 'User % does not have CONNECT privilege on %', username, database
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.uso_cron_check_database(text, text) IS
+    'Internal (pg_cron layer): the database must exist and the job''s role must have CONNECT on it.';
+
+-- Whether a job exists at all, whoever owns it: pg_cron answers "permission
+-- denied" rather than "not found" for another role's job, and this is the only
+-- way to tell the two apart under row-level security.  Reveals nothing more.
+CREATE FUNCTION @extschema@.uso_cron_job_exists(job_id bigint) RETURNS boolean
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT EXISTS (SELECT FROM @extschema@.uso_task t WHERE t.id = job_id) $$;
+COMMENT ON FUNCTION @extschema@.uso_cron_job_exists(bigint) IS
+    'Internal (pg_cron layer): true when a task with this id exists, visible or not.';
+
+------------------------------------------------------------------------------
+-- The work behind cron.schedule / cron.schedule_in_database.  job_name NULL
+-- with named = false is the unnamed form; named jobs are upserted by (name,
+-- role), updating schedule, command and database as pg_cron does.
+
+CREATE FUNCTION @extschema@.uso_cron_schedule(job_name text, schedule text, command text,
+    database text, username text, active boolean, named boolean)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    job_user  text := current_user;
+    job_db    text := coalesce(uso_cron_schedule.database, current_database());
+    job_id    bigint;
+    owner     name;
+    conname   text;
+BEGIN
+    IF named AND job_name IS NULL THEN
+        RAISE EXCEPTION 'job_name can not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    ELSIF uso_cron_schedule.schedule IS NULL THEN
+        RAISE EXCEPTION 'schedule can not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    ELSIF uso_cron_schedule.command IS NULL THEN
+        RAISE EXCEPTION 'command can not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    PERFORM @extschema@.uso_cron_check_schedule(uso_cron_schedule.schedule);
+    IF uso_cron_schedule.username IS NOT NULL THEN
+        IF NOT (SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = current_user) THEN
+            RAISE EXCEPTION 'must be superuser to create a job for another role'
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        PERFORM @extschema@.uso_cron_check_role(uso_cron_schedule.username);
+        job_user := uso_cron_schedule.username;
+    END IF;
+    PERFORM @extschema@.uso_cron_check_database(job_db, job_user);
+
+    IF job_name IS NULL THEN
+        INSERT INTO @extschema@.uso_task AS t
+            (name, cron_unnamed, schedule, command, database, username, enabled)
+        VALUES (NULL, true, uso_cron_schedule.schedule, uso_cron_schedule.command,
+                job_db, job_user, coalesce(active, true))
+        RETURNING t.id INTO job_id;
+        RETURN job_id;
+    END IF;
+
+    FOR attempt IN 1..2 LOOP
+        SELECT t.id, t.username INTO job_id, owner
+        FROM @extschema@.uso_task t WHERE t.name = job_name FOR UPDATE;
+        IF FOUND AND owner = job_user THEN
+            UPDATE @extschema@.uso_task t
+            SET schedule = uso_cron_schedule.schedule, command = uso_cron_schedule.command,
+                database = job_db
+            WHERE t.id = job_id;
+            RETURN job_id;
+        ELSIF FOUND THEN
+            RAISE EXCEPTION 'job name "%" is already used by role "%"', job_name, owner
+                USING ERRCODE = 'unique_violation',
+                      DETAIL = 'In uso_tasks job names are unique across all roles.';
+        END IF;
+        BEGIN
+            INSERT INTO @extschema@.uso_task AS t
+                (name, schedule, command, database, username, enabled)
+            VALUES (job_name, uso_cron_schedule.schedule, uso_cron_schedule.command,
+                    job_db, job_user, coalesce(active, true))
+            RETURNING t.id INTO job_id;
+            RETURN job_id;
+        EXCEPTION WHEN unique_violation THEN
+            GET STACKED DIAGNOSTICS conname = CONSTRAINT_NAME;
+            IF conname IS DISTINCT FROM 'uso_task_name_key' THEN
+                RAISE;
+            END IF;
+            IF NOT EXISTS (SELECT FROM @extschema@.uso_task t WHERE t.name = job_name) THEN
+                RAISE EXCEPTION 'job name "%" is already used by another role', job_name
+                    USING ERRCODE = 'insufficient_privilege',
+                          DETAIL = 'In uso_tasks job names are unique across all roles.';
+            END IF;
+        END;
+    END LOOP;
+    RAISE EXCEPTION 'job "%" is being changed concurrently', job_name USING ERRCODE = 'lock_not_available';
+END
+$$;
+COMMENT ON FUNCTION @extschema@.uso_cron_schedule(text, text, text, text, text, boolean, boolean) IS
+    'Internal (pg_cron layer): cron.schedule and cron.schedule_in_database.';
+
+CREATE FUNCTION @extschema@.uso_cron_unschedule(job_id bigint, job_name text, by_name boolean)
+RETURNS boolean
+LANGUAGE plpgsql SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF by_name THEN
+        IF job_name IS NULL THEN
+            RAISE EXCEPTION 'job_name can not be NULL' USING ERRCODE = 'null_value_not_allowed';
+        END IF;
+        -- pg_cron looks the name up among the caller's own jobs only.
+        DELETE FROM @extschema@.uso_task t WHERE t.name = job_name AND t.username = current_user;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'could not find valid entry for job ''%''', job_name
+                USING ERRCODE = 'undefined_object';
+        END IF;
+        RETURN true;
+    END IF;
+    IF job_id IS NULL THEN
+        RAISE EXCEPTION 'job_id can not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    DELETE FROM @extschema@.uso_task t WHERE t.id = job_id;
+    IF NOT FOUND THEN
+        IF @extschema@.uso_cron_job_exists(job_id) THEN
+            RAISE EXCEPTION 'permission denied for table job' USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        RAISE EXCEPTION 'could not find valid entry for job %', job_id USING ERRCODE = 'undefined_object';
+    END IF;
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.uso_cron_unschedule(bigint, text, boolean) IS
+    'Internal (pg_cron layer): cron.unschedule by id or by name.';
+
+CREATE FUNCTION @extschema@.uso_cron_alter_job(job_id bigint, schedule text, command text,
+    database text, username text, active boolean)
+RETURNS void
+LANGUAGE plpgsql SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    job_user text := current_user;
+BEGIN
+    IF job_id IS NULL THEN
+        RAISE EXCEPTION 'job_id can not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF uso_cron_alter_job.username IS NOT NULL THEN
+        IF NOT (SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = current_user) THEN
+            RAISE EXCEPTION 'must be superuser to alter username' USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        PERFORM @extschema@.uso_cron_check_role(uso_cron_alter_job.username);
+        job_user := uso_cron_alter_job.username;
+    END IF;
+    IF uso_cron_alter_job.database IS NOT NULL THEN
+        PERFORM @extschema@.uso_cron_check_database(uso_cron_alter_job.database, job_user);
+    END IF;
+    IF uso_cron_alter_job.schedule IS NOT NULL THEN
+        PERFORM @extschema@.uso_cron_check_schedule(uso_cron_alter_job.schedule);
+    END IF;
+    IF num_nonnulls(uso_cron_alter_job.schedule, uso_cron_alter_job.command, uso_cron_alter_job.database,
+                    uso_cron_alter_job.username, uso_cron_alter_job.active) = 0 THEN
+        RAISE EXCEPTION 'no updates specified'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'You must specify at least one job attribute to change when calling alter_job';
+    END IF;
+    UPDATE @extschema@.uso_task t SET
+        schedule = coalesce(uso_cron_alter_job.schedule, t.schedule),
+        command  = coalesce(uso_cron_alter_job.command, t.command),
+        database = coalesce(uso_cron_alter_job.database::name, t.database),
+        username = coalesce(uso_cron_alter_job.username::name, t.username),
+        enabled  = coalesce(uso_cron_alter_job.active, t.enabled)
+    WHERE t.id = job_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'Job % does not exist or you don''t own it', job_id USING ERRCODE = 'undefined_object';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.uso_cron_alter_job(bigint, text, text, text, text, boolean) IS
+    'Internal (pg_cron layer): cron.alter_job.';
+
+------------------------------------------------------------------------------
+-- uso_install_cron_compat: creates schema cron.  Run by CREATE EXTENSION when
+-- there is no schema cron; afterwards by hand once pg_cron is dropped.  Objects
+-- created outside CREATE EXTENSION are added to the extension, so that
+-- DROP EXTENSION uso_tasks removes them and pg_dump leaves them out.
+
+CREATE FUNCTION @extschema@.uso_install_cron_compat() RETURNS void
+LANGUAGE plpgsql SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $install$
+DECLARE
+    obj record;
+BEGIN
+    IF NOT coalesce((SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = current_user), false) THEN
+        RAISE EXCEPTION 'must be superuser to install the pg_cron compatibility layer'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF EXISTS (SELECT FROM pg_extension e WHERE e.extname = 'pg_cron') THEN
+        RAISE EXCEPTION 'pg_cron is installed in this database'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Copy its jobs with SELECT @extschema@.uso_import_pg_cron(); then DROP EXTENSION pg_cron; '
+                         'and call this function again.';
+    END IF;
+    IF EXISTS (SELECT FROM pg_namespace n WHERE n.nspname = 'cron') THEN
+        IF EXISTS (SELECT FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+                   JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'
+                   JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'uso_tasks'
+                   WHERE n.nspname = 'cron' AND p.proname = 'schedule') THEN
+            RAISE NOTICE 'the pg_cron compatibility layer is already installed';
+            RETURN;
+        END IF;
+        RAISE EXCEPTION 'schema "cron" already exists'
+            USING ERRCODE = 'duplicate_schema',
+                  HINT = 'Drop or rename it first; the pg_cron compatibility layer needs schema cron.';
+    END IF;
+
+    EXECUTE $ddl$
+CREATE SCHEMA cron;
+COMMENT ON SCHEMA cron IS 'pg_cron compatibility layer of uso_tasks: pg_cron''s tables and functions over uso_task.';
+
+CREATE VIEW cron.job WITH (security_invoker = true) AS
+SELECT t.id AS jobid,
+       t.schedule,
+       t.command,
+       'localhost'::text AS nodename,
+       coalesce(pg_catalog.inet_server_port(), pg_catalog.current_setting('port')::integer) AS nodeport,
+       t.database::text AS database,
+       t.username::text AS username,
+       t.enabled AS active,
+       CASE WHEN t.cron_unnamed THEN NULL ELSE t.name END AS jobname
+FROM @extschema@.uso_task t;
+COMMENT ON VIEW cron.job IS 'pg_cron 1.6''s job table: one row per uso_tasks task the current role may see.';
+COMMENT ON COLUMN cron.job.jobid IS 'Job id (uso_task.id).';
+COMMENT ON COLUMN cron.job.schedule IS 'When it runs (pg_cron syntax, or any uso_tasks schedule).';
+COMMENT ON COLUMN cron.job.command IS 'SQL the job runs.';
+COMMENT ON COLUMN cron.job.nodename IS 'Always localhost: jobs run in this server.';
+COMMENT ON COLUMN cron.job.nodeport IS 'Port of this server.';
+COMMENT ON COLUMN cron.job.database IS 'Database the command runs in.';
+COMMENT ON COLUMN cron.job.username IS 'Role the command runs as.';
+COMMENT ON COLUMN cron.job.active IS 'Whether it is scheduled (uso_task.enabled).';
+COMMENT ON COLUMN cron.job.jobname IS 'Job name (uso_task.name); NULL for jobs created without a name.';
+
+CREATE VIEW cron.job_run_details WITH (security_invoker = true) AS
+SELECT r.task_id AS jobid,
+       r.id AS runid,
+       r.pid AS job_pid,
+       (SELECT t.database::text FROM @extschema@.uso_task t WHERE t.id = r.task_id) AS database,
+       (SELECT t.username::text FROM @extschema@.uso_task t WHERE t.id = r.task_id) AS username,
+       (SELECT t.command FROM @extschema@.uso_task t WHERE t.id = r.task_id) AS command,
+       CASE r.status WHEN 'queued' THEN 'starting'
+                     WHEN 'running' THEN 'running'
+                     WHEN 'succeeded' THEN 'succeeded'
+                     ELSE 'failed' END AS status,
+       r.return_message,
+       r.started_at AS start_time,
+       r.finished_at AS end_time
+FROM @extschema@.uso_task_run r
+WHERE r.status <> 'skipped';
+COMMENT ON VIEW cron.job_run_details IS 'pg_cron 1.6''s run history: the runs of uso_tasks tasks the current role may see (skipped runs left out).';
+COMMENT ON COLUMN cron.job_run_details.jobid IS 'The job that ran.';
+COMMENT ON COLUMN cron.job_run_details.runid IS 'Run id (uso_task_run.id).';
+COMMENT ON COLUMN cron.job_run_details.job_pid IS 'Process id of the worker that ran it.';
+COMMENT ON COLUMN cron.job_run_details.database IS 'Database the job runs in.';
+COMMENT ON COLUMN cron.job_run_details.username IS 'Role the job runs as.';
+COMMENT ON COLUMN cron.job_run_details.command IS 'The job''s command (as it is now).';
+COMMENT ON COLUMN cron.job_run_details.status IS 'starting, running, succeeded or failed (timed out and cancelled runs count as failed).';
+COMMENT ON COLUMN cron.job_run_details.return_message IS 'Command tag or returned value on success, the error message on failure.';
+COMMENT ON COLUMN cron.job_run_details.start_time IS 'When the run started.';
+COMMENT ON COLUMN cron.job_run_details.end_time IS 'When it ended.';
+
+GRANT SELECT ON cron.job TO PUBLIC;
+GRANT SELECT, DELETE ON cron.job_run_details TO PUBLIC;
+
+CREATE FUNCTION cron.schedule(schedule text, command text) RETURNS bigint
+LANGUAGE sql SECURITY INVOKER SET search_path = pg_catalog, pg_temp
+AS $f$ SELECT @extschema@.uso_cron_schedule(NULL, schedule, command, NULL, NULL, true, false) $f$;
+COMMENT ON FUNCTION cron.schedule(text, text) IS 'schedule a pg_cron job';
+
+CREATE FUNCTION cron.schedule(job_name text, schedule text, command text) RETURNS bigint
+LANGUAGE sql SECURITY INVOKER SET search_path = pg_catalog, pg_temp
+AS $f$ SELECT @extschema@.uso_cron_schedule(job_name, schedule, command, NULL, NULL, true, true) $f$;
+COMMENT ON FUNCTION cron.schedule(text, text, text) IS 'schedule a pg_cron job';
+
+CREATE FUNCTION cron.schedule_in_database(job_name text, schedule text, command text, database text,
+    username text DEFAULT NULL, active boolean DEFAULT 'true') RETURNS bigint
+LANGUAGE sql SECURITY INVOKER SET search_path = pg_catalog, pg_temp
+AS $f$ SELECT @extschema@.uso_cron_schedule(job_name, schedule, command, database, username, active, true) $f$;
+COMMENT ON FUNCTION cron.schedule_in_database(text, text, text, text, text, boolean) IS 'schedule a pg_cron job';
+REVOKE ALL ON FUNCTION cron.schedule_in_database(text, text, text, text, text, boolean) FROM PUBLIC;
+
+CREATE FUNCTION cron.unschedule(job_id bigint) RETURNS boolean
+LANGUAGE sql SECURITY INVOKER SET search_path = pg_catalog, pg_temp
+AS $f$ SELECT @extschema@.uso_cron_unschedule(job_id, NULL, false) $f$;
+COMMENT ON FUNCTION cron.unschedule(bigint) IS 'unschedule a pg_cron job';
+
+CREATE FUNCTION cron.unschedule(job_name text) RETURNS boolean
+LANGUAGE sql SECURITY INVOKER SET search_path = pg_catalog, pg_temp
+AS $f$ SELECT @extschema@.uso_cron_unschedule(NULL, job_name, true) $f$;
+COMMENT ON FUNCTION cron.unschedule(text) IS 'unschedule a pg_cron job';
+
+CREATE FUNCTION cron.alter_job(job_id bigint, schedule text DEFAULT NULL, command text DEFAULT NULL,
+    database text DEFAULT NULL, username text DEFAULT NULL, active boolean DEFAULT NULL) RETURNS void
+LANGUAGE sql SECURITY INVOKER SET search_path = pg_catalog, pg_temp
+AS $f$ SELECT @extschema@.uso_cron_alter_job(job_id, schedule, command, database, username, active) $f$;
+COMMENT ON FUNCTION cron.alter_job(bigint, text, text, text, text, boolean) IS
+    'Alter the job identified by job_id. Any option left as NULL will not be modified.';
+REVOKE ALL ON FUNCTION cron.alter_job(bigint, text, text, text, text, boolean) FROM PUBLIC;
+$ddl$;
+
+    -- Inside CREATE EXTENSION everything above already belongs to uso_tasks.
+    IF NOT EXISTS (SELECT FROM pg_depend d
+                   WHERE d.classid = 'pg_namespace'::regclass AND d.deptype = 'e'
+                     AND d.objid = (SELECT n.oid FROM pg_namespace n WHERE n.nspname = 'cron')) THEN
+        EXECUTE 'ALTER EXTENSION uso_tasks ADD SCHEMA cron';
+        FOR obj IN SELECT c.oid::regclass AS v FROM pg_class c
+                   WHERE c.relnamespace = 'cron'::regnamespace AND c.relkind = 'v' LOOP
+            EXECUTE format('ALTER EXTENSION uso_tasks ADD VIEW %s', obj.v);
+        END LOOP;
+        FOR obj IN SELECT p.oid::regprocedure AS f FROM pg_proc p
+                   WHERE p.pronamespace = 'cron'::regnamespace LOOP
+            EXECUTE format('ALTER EXTENSION uso_tasks ADD FUNCTION %s', obj.f);
+        END LOOP;
+        RAISE NOTICE 'pg_cron compatibility layer installed in schema cron';
+    END IF;
+END
+$install$;
+COMMENT ON FUNCTION @extschema@.uso_install_cron_compat() IS
+    'Installs the pg_cron compatibility layer (schema cron). Call it after DROP EXTENSION pg_cron; superuser only.';
+REVOKE ALL ON FUNCTION @extschema@.uso_install_cron_compat() FROM PUBLIC;
+
+-- Install it now, unless pg_cron (or anything else) already owns schema cron.
+-- A WARNING, not a NOTICE: CREATE EXTENSION hides its script's notices.
+DO $$
+BEGIN
+    IF EXISTS (SELECT FROM pg_catalog.pg_namespace WHERE nspname = 'cron') THEN
+        RAISE WARNING 'schema "cron" already exists (pg_cron?): the pg_cron compatibility layer of uso_tasks was not installed'
+            USING HINT = 'To move over: SELECT @extschema@.uso_import_pg_cron(); then DROP EXTENSION pg_cron; '
+                         'then SELECT @extschema@.uso_install_cron_compat();';
+    ELSE
+        PERFORM @extschema@.uso_install_cron_compat();
+    END IF;
+END
+$$;
