@@ -45,6 +45,20 @@ server_cpu_ns() {
 	echo $((own + kids + reaped * 1000000000 / tick))
 }
 
+# wait_quiet PID: until the process has used under 2 ms of CPU in 250 ms
+# (the scheduler finished loading the tasks a catalog change made it read).
+wait_quiet() {
+	local a b deadline=$((SECONDS + 300))
+	sleep 0.3
+	for (( ; ; )); do
+		a=$(cpu_ns "$1")
+		sleep 0.25
+		b=$(cpu_ns "$1")
+		[ $((b - a)) -lt 2000000 ] && return 0
+		[ $SECONDS -ge $deadline ] && { echo "process $1 never went quiet" >&2; return 1; }
+	done
+}
+
 say() {
 	echo "   $*"
 }
