@@ -117,9 +117,9 @@ SELECT cron.unschedule(NULL::text);
 SELECT cron.alter_job(NULL, schedule => '* * * * *');
 SELECT pg_temp.err($$ SELECT cron.alter_job($$ || :named_id || $$) $$);
 -- missing jobs
-SELECT cron.unschedule(-1);
+SELECT cron.unschedule(987654321);
 SELECT cron.unschedule('no-such-job');
-SELECT cron.alter_job(-1, command => 'SELECT 1');
+SELECT cron.alter_job(987654321, command => 'SELECT 1');
 -- bad schedules (pg_cron accepts trailing garbage; uso_tasks does not)
 SELECT cron.schedule('* * * *', 'SELECT 1');
 SELECT cron.schedule('* * * * * garbage', 'SELECT 1');

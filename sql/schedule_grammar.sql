@@ -330,6 +330,8 @@ FROM (VALUES
 ) v(sched, after, anchor, tz);
 
 -- NULL time zone = uso_tasks.timezone, which is empty here: the server's
+-- configured TimeZone (pg_regress's database default, PST8PDT), not the
+-- session's SET TimeZone, so a client and the scheduler agree; shown in JST
 SET timezone = 'Asia/Tokyo';
 SELECT * FROM uso_next_runs('0 9 * * *', '2026-01-01 12:00+00', 2);
 SELECT uso_schedule_next('0 9 * * *', '2026-01-01 12:00+00', NULL, NULL);

@@ -40,7 +40,9 @@ END
 $$;
 GRANT EXECUTE ON FUNCTION sec_try(text) TO PUBLIC;
 
--- privileges: PUBLIC may read the catalog and the views, never write them
+-- privileges: PUBLIC reads the catalog and the views, writes uso_task rows
+-- (checked by the validation trigger) and deletes finished runs, all limited
+-- to its own rows by row-level security; the log is never written directly
 SELECT c.relname, p.priv, has_table_privilege('sec_alice', c.oid, p.priv) AS alice_may
 FROM pg_class c
 CROSS JOIN unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']) p(priv)
@@ -135,7 +137,7 @@ SELECT uso_wait(:bob_run) AS bob_run_status, uso_cancel(:bob_run) AS cancelled_f
 BEGIN;
 SELECT uso_run_now('sec_bob_task') IS NOT NULL AS admin_queued_bobs_task;
 ROLLBACK;
--- but even an admin writes the tables only through the functions
+-- and an admin cannot give a task to another role (only a superuser can)
 SELECT sec_try($$UPDATE uso_task SET username = 'postgres'$$);
 RESET ROLE;
 
@@ -189,7 +191,7 @@ DELETE FROM sec_evil.calls;
 SELECT uso_is_admin();
 SELECT name FROM uso_background_tasks;
 SELECT task FROM uso_task_runs;
-SELECT uso_wait(:alice_run), uso_cancel(:alice_run);
+SELECT sec_try(format('SELECT uso_wait(%s), uso_cancel(%s)', :alice_run, :alice_run));
 SELECT sec_try($$SELECT uso_run_now('nothere')$$);
 SELECT sec_try($$SELECT uso_wait(-1)$$);
 BEGIN;

@@ -175,7 +175,7 @@ IsIntervalKind(const SchedTask *t)
  * count from its slot, so the period does not drift by the dispatch delay.
  */
 static void
-AnchorIntervalTask(SchedTask *t, TimestampTz slot, TimestampTz now)
+AnchorIntervalTask(SchedTask *t, TimestampTz slot, TimestampTz now, bool started)
 {
 	TimestampTz anchor = now;
 
@@ -188,6 +188,9 @@ AnchorIntervalTask(SchedTask *t, TimestampTz slot, TimestampTz now)
 		if (next > now)
 			anchor = slot;
 	}
+	/* last_run_at is the anchor, so next_run_at = last_run_at + interval holds. */
+	if (started)
+		t->last_start = anchor;
 	t->next_run = UsoScheduleNext(&t->schedule, anchor, anchor, t->tz);
 	HeapUpdate(t);
 	SchedMarkDirty(t);
@@ -231,7 +234,7 @@ SchedAddRun(int64 run_id, int64 task_id, int attempt, TimestampTz due,
 		{
 			t->last_start = now;
 			SchedMarkDirty(t);
-			AnchorIntervalTask(t, DT_NOBEGIN, now);
+			AnchorIntervalTask(t, DT_NOBEGIN, now, true);
 		}
 	}
 	{
@@ -413,7 +416,7 @@ ProcessDue(TimestampTz now)
 		StoreQueueNewRun(&nr);
 
 		if (IsIntervalKind(t))
-			AnchorIntervalTask(t, slot, now);
+			AnchorIntervalTask(t, slot, now, strcmp(nr.status, "queued") == 0);
 		else
 		{
 			TimestampTz next = UsoScheduleNext(&t->schedule, slot, t->last_start, t->tz);
@@ -449,7 +452,7 @@ PromoteTimedRuns(TimestampTz now)
 				CountActive(t, run);
 				t->last_start = now;
 				SchedMarkDirty(t);
-				AnchorIntervalTask(t, DT_NOBEGIN, now);
+				AnchorIntervalTask(t, DT_NOBEGIN, now, true);
 			}
 			ReadyRuns = lappend(ReadyRuns, run);
 		}

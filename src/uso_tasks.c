@@ -115,19 +115,21 @@ DefineSettings(void)
 							   "Sender address of mail sent by tasks.",
 							   NULL, &uso_smtp_from, "uso-tasks@localhost", PGC_SUSET, 0,
 							   NULL, NULL, NULL);
-	MarkGUCPrefixReserved("uso_tasks");
 }
 
 void
 _PG_init(void)
 {
 	DefineSettings();
+	if (process_shared_preload_libraries_in_progress)
+		DefinePostmasterSettings();
+	/* After every definition: reserving drops the placeholders of undefined ones. */
+	MarkGUCPrefixReserved("uso_tasks");
 
 	if (!process_shared_preload_libraries_in_progress)
 		return;
 
 	uso_preloaded = true;
-	DefinePostmasterSettings();
 	UsoShmemInit();
 	UsoLauncherRegister();
 	UsoHooksInstall();
@@ -144,12 +146,27 @@ UsoRequirePreload(void)
 						 "(shared_preload_libraries = 'uso_tasks') and restart the server.")));
 }
 
+/*
+ * The time zone of tasks without their own: uso_tasks.timezone, else the
+ * server's TimeZone as configured (its reset value), never a client's SET
+ * TimeZone, so a session and the scheduler compute the same next run.
+ */
 pg_tz *
 UsoDefaultTimezone(void)
 {
+	const char *server_tz;
+
 	if (uso_timezone != NULL && uso_timezone[0] != '\0')
 	{
 		pg_tz	   *tz = pg_tzset(uso_timezone);
+
+		if (tz != NULL)
+			return tz;
+	}
+	server_tz = GetConfigOptionResetString("TimeZone");
+	if (server_tz != NULL)
+	{
+		pg_tz	   *tz = pg_tzset(server_tz);
 
 		if (tz != NULL)
 			return tz;

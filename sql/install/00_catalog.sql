@@ -60,7 +60,7 @@ COMMENT ON COLUMN @extschema@.uso_task.name IS 'Unique task name, e.g. CreateCyc
 COMMENT ON COLUMN @extschema@.uso_task.description IS 'What the task does, for the admin page.';
 COMMENT ON COLUMN @extschema@.uso_task.category IS 'Group on the admin page (the app: proposals, projects, ...).';
 COMMENT ON COLUMN @extschema@.uso_task.schedule IS 'When it runs: cron, every <interval>, ISO 8601 (PT15M, T02:00), N seconds, @macros.';
-COMMENT ON COLUMN @extschema@.uso_task.command IS 'SQL run via SPI in a worker connected as username; may CALL procedures that COMMIT.';
+COMMENT ON COLUMN @extschema@.uso_task.command IS 'SQL run as top-level statements, as a client''s query would be, in a worker connected as username; may CALL procedures that COMMIT.';
 COMMENT ON COLUMN @extschema@.uso_task.config IS 'Task settings (a JSON object), read inside the task with uso_task_config().';
 COMMENT ON COLUMN @extschema@.uso_task.database IS 'Database the command runs in.';
 COMMENT ON COLUMN @extschema@.uso_task.username IS 'Owner role: the worker connects as this role (it needs LOGIN).';
@@ -160,7 +160,8 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.uso_task_log',
     'JOIN @extschema@.uso_task t ON t.id = r.task_id WHERE NOT t.builtin)');
 
 -- Row-level security: a role sees its own tasks and runs; uso_admin sees all.
--- Writes go through the uso_* functions (SECURITY DEFINER, explicit checks).
+-- Writes, through the uso_* functions or directly, are checked by the
+-- uso_task_validate trigger (10_api.sql) and limited by these policies.
 CREATE FUNCTION @extschema@.uso_is_admin() RETURNS boolean
     LANGUAGE sql STABLE
     SET search_path = pg_catalog, pg_temp

@@ -8,7 +8,7 @@
 -- of truth: a cron job IS a uso_task (jobid = uso_task.id, jobname = name).
 --
 -- When schema cron already exists (pg_cron installed), the layer is skipped
--- with a NOTICE; uso_import_pg_cron() copies pg_cron's jobs over and, once
+-- with a WARNING; uso_import_pg_cron() copies pg_cron's jobs over and, once
 -- pg_cron is dropped, uso_install_cron_compat() installs the layer.
 -- docs/cron.md describes it for users.
 

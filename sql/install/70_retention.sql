@@ -62,9 +62,9 @@ COMMENT ON PROCEDURE @extschema@.uso_purge_runs_batched(interval, integer) IS
 'The housekeeping task''s purge: as uso_purge_runs(), committing after each batch of '
 'batch_size runs; reports the count as a NOTICE. Call it outside a transaction block.';
 
--- DELETE is not granted on uso_task_run (writes go through the functions),
--- but whoever is granted it later (the pg_cron layer's job_run_details) must
--- not delete a run that is still queued or running: the executor and the
+-- Whoever may DELETE from uso_task_run (PUBLIC, for the pg_cron layer's
+-- job_run_details, limited to its own runs by row-level security) must not
+-- delete a run that is still queued or running: the executor and the
 -- scheduler still own it.
 -- (The pg_cron layer, which grants DELETE for cron.job_run_details, may
 -- already have created the same policy under its own name.)

@@ -102,6 +102,85 @@ make_input(char *buf, size_t cap)
 	buf[len] = '\0';
 }
 
+/*
+ * The properties every input must have: parsing is deterministic, a refusal
+ * says why, an accepted schedule has sane fields and a description.  Returns
+ * 1 (after printing the input) on a violation, else 0; *accepted is set.
+ */
+static int
+check_one(const char *in, bool *accepted)
+{
+	UsoSchedule a,
+				b;
+	char		err1[USO_SCHEDULE_ERRBUF],
+				err2[USO_SCHEDULE_ERRBUF];
+	char		desc[200];
+	bool		ok;
+
+	*accepted = false;
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	ok = UsoScheduleParse(in, &a, err1);
+	if (ok != UsoScheduleParse(in, &b, err2) ||
+		(ok && memcmp(&a, &b, sizeof(a)) != 0))
+	{
+		fprintf(stderr, "not deterministic: \"%s\"\n", in);
+		return 1;
+	}
+	if (!ok)
+	{
+		if (err1[0] == '\0')
+		{
+			fprintf(stderr, "failure without a message: \"%s\"\n", in);
+			return 1;
+		}
+		return 0;
+	}
+	*accepted = true;
+	if ((a.kind == USO_SCHED_CRON || a.kind == USO_SCHED_TIME_OF_DAY) &&
+		(a.minutes == 0 || a.hours == 0 || (a.days == 0 && !a.last_day) ||
+		 a.months == 0 || a.weekdays == 0 ||
+		 (a.minutes >> 60) != 0 || (a.hours >> 24) != 0 ||
+		 (a.days & 1) != 0 || (a.months & 0xE001) != 0 || (a.weekdays & 0x80) != 0))
+	{
+		fprintf(stderr, "bad cron bits: \"%s\"\n", in);
+		return 1;
+	}
+	if (a.kind == USO_SCHED_INTERVAL &&
+		(a.iv_months < 0 || a.iv_days < 0 || a.iv_usecs < 0 ||
+		 a.iv_months + a.iv_days + a.iv_usecs == 0))
+	{
+		fprintf(stderr, "bad interval: \"%s\"\n", in);
+		return 1;
+	}
+	UsoScheduleDescribe(&a, desc, sizeof(desc));
+	if (desc[0] == '\0')
+	{
+		fprintf(stderr, "empty description: \"%s\"\n", in);
+		return 1;
+	}
+	return 0;
+}
+
+#ifdef USO_LIBFUZZER
+/* libFuzzer entry point (test/fuzz/run_libfuzzer.sh). */
+int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char		in[4096];
+	bool		accepted;
+
+	if (size >= sizeof(in))
+		size = sizeof(in) - 1;
+	memcpy(in, data, size);
+	in[size] = '\0';
+	if (check_one(in, &accepted) != 0)
+		abort();
+	return 0;
+}
+#else
 int
 main(int argc, char **argv)
 {
@@ -112,55 +191,15 @@ main(int argc, char **argv)
 
 	for (i = 0; i < iterations; i++)
 	{
-		UsoSchedule a,
-					b;
-		char		err1[USO_SCHEDULE_ERRBUF],
-					err2[USO_SCHEDULE_ERRBUF];
-		char		desc[200];
 		bool		ok;
 
 		make_input(in, sizeof(in));
-		ok = UsoScheduleParse(in, &a, err1);
-		if (ok != UsoScheduleParse(in, &b, err2) ||
-			(ok && memcmp(&a, &b, sizeof(a)) != 0))
-		{
-			fprintf(stderr, "not deterministic: \"%s\"\n", in);
+		if (check_one(in, &ok) != 0)
 			return 1;
-		}
-		if (!ok)
-		{
-			if (err1[0] == '\0')
-			{
-				fprintf(stderr, "failure without a message: \"%s\"\n", in);
-				return 1;
-			}
-			continue;
-		}
-		accepted++;
-		if ((a.kind == USO_SCHED_CRON || a.kind == USO_SCHED_TIME_OF_DAY) &&
-			(a.minutes == 0 || a.hours == 0 || (a.days == 0 && !a.last_day) ||
-			 a.months == 0 || a.weekdays == 0 ||
-			 (a.minutes >> 60) != 0 || (a.hours >> 24) != 0 ||
-			 (a.days & 1) != 0 || (a.months & 0xE001) != 0 || (a.weekdays & 0x80) != 0))
-		{
-			fprintf(stderr, "bad cron bits: \"%s\"\n", in);
-			return 1;
-		}
-		if (a.kind == USO_SCHED_INTERVAL &&
-			(a.iv_months < 0 || a.iv_days < 0 || a.iv_usecs < 0 ||
-			 a.iv_months + a.iv_days + a.iv_usecs == 0))
-		{
-			fprintf(stderr, "bad interval: \"%s\"\n", in);
-			return 1;
-		}
-		UsoScheduleDescribe(&a, desc, sizeof(desc));
-		if (desc[0] == '\0')
-		{
-			fprintf(stderr, "empty description: \"%s\"\n", in);
-			return 1;
-		}
+		accepted += ok ? 1 : 0;
 	}
 	printf("schedule fuzz: %ld inputs, %ld accepted, no failures\n",
 		   iterations, accepted);
 	return 0;
 }
+#endif

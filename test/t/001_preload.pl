@@ -17,8 +17,10 @@ is($node->safe_psql('postgres',
 	"SELECT count(*) FROM pg_extension WHERE extname = 'uso_tasks'"), '0',
 	'nothing was created');
 
-$node->append_conf('postgresql.conf', "shared_preload_libraries = 'uso_tasks'");
+$node->append_conf('postgresql.conf', "shared_preload_libraries = 'uso_tasks'\nuso_tasks.max_workers = 3");
 $node->restart;
+is($node->safe_psql('postgres', 'SHOW uso_tasks.max_workers'), '3',
+	'uso_tasks.max_workers is read from postgresql.conf');
 $node->safe_psql('postgres', 'CREATE EXTENSION uso_tasks');
 is($node->safe_psql('postgres',
 	"SELECT extversion FROM pg_extension WHERE extname = 'uso_tasks'"), '0.1',
