@@ -17,12 +17,16 @@
  *	   'succeeded' row and the log lines commit with the work;
  *	3. on error the transaction is rolled back and the failure is recorded in
  *	   a fresh transaction;
- *	4. session state is reset as DISCARD ALL does.
+ *	4. session state is reset as DISCARD ALL does (cached plans kept).
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/namespace.h"
+#include "commands/async.h"
+#include "commands/prepare.h"
+#include "commands/sequence.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -30,11 +34,13 @@
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "storage/lock.h"
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
+#include "utils/portal.h"
 #include "utils/snapmgr.h"
 #include "utils/timeout.h"
 #include "utils/timestamp.h"
@@ -45,6 +51,7 @@
 #include "exec_sql.h"
 #include "executor.h"
 #include "shmem.h"
+#include "spi_plans.h"
 
 int64		UsoCurrentRunId = 0;
 char	   *UsoCurrentTaskConfig = NULL;
@@ -78,10 +85,8 @@ CatalogExec(const char *sql, int nargs, Oid *types, Datum *values,
 	int			ret;
 
 	UsoBecomeSuperuser(&save);
-	ret = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
+	ret = UsoExecKept(sql, nargs, types, values, nulls);
 	UsoRestoreUser(&save);
-	if (ret < 0)
-		elog(ERROR, "uso_tasks catalog statement failed: %s", SPI_result_code_string(ret));
 	return ret;
 }
 
@@ -278,15 +283,27 @@ RecordFailure(int64 run_id, const char *status, ErrorData *edata, List *lines)
 	CommitTransactionCommand();
 }
 
-/* Step 4: forget everything the task did to the session (DISCARD ALL). */
+/*
+ * Step 4: forget everything the task did to the session: what DISCARD ALL
+ * forgets (open cursors, session authorization, GUCs set with SET, prepared
+ * statements, LISTEN, session advisory locks, temp tables, sequence caches)
+ * except cached plans.  Dropping those (DISCARD PLANS) hides nothing from the
+ * next task, since plans are revalidated against the catalog and search_path
+ * anyway, but it made every run re-plan the engine's own statements.
+ */
 static void
 ResetSession(void)
 {
-	UsoSqlResult result;
-
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
-	UsoExecuteSql("DISCARD ALL", &result);
+	PortalHashTableDeleteAll();
+	SetPGVariable("session_authorization", NIL, false);
+	ResetAllOptions();
+	DropAllPreparedStatements();
+	Async_UnlistenAll();
+	LockReleaseAll(USER_LOCKMETHOD, true);
+	ResetTempTableNamespace();
+	ResetSequenceCaches();
 	CommitTransactionCommand();
 }
 

@@ -25,6 +25,7 @@
 #include "uso_tasks.h"
 #include "catalog.h"
 #include "sched.h"
+#include "spi_plans.h"
 
 const char *SchedSchema = NULL;
 
@@ -64,7 +65,8 @@ EndCatalogWork(void)
 static void
 Exec(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls)
 {
-	int			ret = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
+	/* Kept plans: these statements run on every wake (spi_plans.c). */
+	int			ret = SPI_execute_plan(UsoKeptPlan(sql, nargs, types), values, nulls, false, 0);
 
 	if (ret < 0)
 		elog(ERROR, "uso_tasks scheduler statement failed (%s): %s",
@@ -603,7 +605,12 @@ FlushNewRuns(void)
 	values[4] = Int4Array(attempts, n);
 	values[5] = TextArray(messages, n, &ignore);
 
-	/* Rows of tasks deleted meanwhile are dropped by the join. */
+	/*
+	 * Rows of tasks deleted meanwhile are dropped by the join.  The key-share
+	 * lock covers a delete that commits after our snapshot: the locked join
+	 * skips that task (instead of the foreign key check failing, which
+	 * ended the scheduler), and a later delete waits for our commit.
+	 */
 	Exec(psprintf("INSERT INTO %s.uso_task_run AS r (task_id, trigger, scheduled_for, status, "
 				  "attempt, return_message, finished_at) "
 				  "SELECT v.task_id, v.trigger, v.slot, v.status, v.attempt, v.message, "
@@ -611,7 +618,7 @@ FlushNewRuns(void)
 				  "ELSE pg_catalog.clock_timestamp() END "
 				  "FROM unnest($1, $2, $3, $4, $5, $6) "
 				  "AS v(task_id, trigger, slot, status, attempt, message) "
-				  "JOIN %s.uso_task t ON t.id = v.task_id "
+				  "JOIN %s.uso_task t ON t.id = v.task_id FOR KEY SHARE OF t "
 				  "ON CONFLICT (task_id, scheduled_for) "
 				  "WHERE trigger IN ('schedule', 'catchup') DO NOTHING "
 				  "RETURNING r.id, r.task_id, r.attempt, "
