@@ -492,6 +492,17 @@ PoolDispatch(void)
 			PoolWaitingForRoom = true;
 			old = MemoryContextSwitchTo(SchedContext);
 			still_ready = lappend(still_ready, run);
+			/*
+			 * No free slot and no idle worker of any owner: nothing after
+			 * this run can be placed either, so stop walking the list.
+			 */
+			if (freeslot < 0 && other_idle < 0 && idle < 0)
+			{
+				for_each_cell(lc, ReadyRuns, lnext(ReadyRuns, lc))
+					still_ready = lappend(still_ready, lfirst(lc));
+				MemoryContextSwitchTo(old);
+				break;
+			}
 			MemoryContextSwitchTo(old);
 		}
 	}

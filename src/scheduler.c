@@ -170,9 +170,9 @@ IsIntervalKind(const SchedTask *t)
 }
 
 /*
- * A run of an interval task started now: the next one counts from it (so a
- * manual run moves the next scheduled one).  For a prompt scheduled run we
- * count from its slot, so the period does not drift by the dispatch delay.
+ * A run of an interval task started: a manual or one-off run moves the next
+ * scheduled one to now + interval; a scheduled run counts from its slot, so
+ * the period does not drift by the dispatch delay.
  */
 static void
 AnchorIntervalTask(SchedTask *t, TimestampTz slot, TimestampTz now, bool started)
@@ -181,17 +181,17 @@ AnchorIntervalTask(SchedTask *t, TimestampTz slot, TimestampTz now, bool started
 
 	if (!IsIntervalKind(t))
 		return;
+	/*
+	 * A scheduled run counts from its slot, and a late one skips to the first
+	 * slot of the same grid after now: tasks late together (a pause, a busy
+	 * server) keep their own phase instead of falling into lockstep.
+	 */
 	if (slot != DT_NOBEGIN && slot <= now)
-	{
-		TimestampTz next = UsoScheduleNext(&t->schedule, slot, slot, t->tz);
-
-		if (next > now)
-			anchor = slot;
-	}
-	/* last_run_at is the anchor, so next_run_at = last_run_at + interval holds. */
+		anchor = slot;
+	/* last_run_at is the anchor, so next_run_at = last_run_at + k * interval. */
 	if (started)
 		t->last_start = anchor;
-	t->next_run = UsoScheduleNext(&t->schedule, anchor, anchor, t->tz);
+	t->next_run = UsoScheduleNext(&t->schedule, now, anchor, t->tz);
 	HeapUpdate(t);
 	SchedMarkDirty(t);
 }

@@ -51,7 +51,9 @@ CREATE TABLE @extschema@.uso_task (
     CONSTRAINT uso_task_overlap_check CHECK (overlap IN ('skip', 'queue', 'parallel')),
     CONSTRAINT uso_task_misfire_check CHECK (misfire IN ('run_once', 'skip'))
 );
-CREATE INDEX uso_task_next_run_idx ON @extschema@.uso_task (next_run_at) WHERE enabled;
+-- No index on next_run_at: the scheduler keeps due times in memory, and its
+-- per-run writes of next_run_at/last_run_at stay HOT updates (fillfactor).
+ALTER TABLE @extschema@.uso_task SET (fillfactor = 80);
 CREATE INDEX uso_task_username_idx ON @extschema@.uso_task (username);
 
 COMMENT ON TABLE @extschema@.uso_task IS 'One row per named background task: what runs, when, as whom.';

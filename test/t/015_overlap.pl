@@ -63,6 +63,24 @@ my $r2 = $q->(q{SELECT uso_run_now('busy')});
 is($q->("SELECT uso_wait($r2)"), 'succeeded', 'the second manual run ran');
 is(overlaps('busy'), '0', 'after the first, not alongside it');
 
+# A late interval task stays on its grid: after a pause its slots are still
+# first slot + k * interval (tasks late together do not fall into lockstep).
+uso_task($node, name => 'grid', schedule => 'every 2 seconds', command => 'SELECT 1');
+uso_wait_for($node, q{SELECT count(*) >= 2 FROM uso_task_runs WHERE task = 'grid' AND status = 'succeeded'},
+	'grid ran twice');
+$q->(q{ALTER SYSTEM SET uso_tasks.enabled = off; SELECT pg_reload_conf()});
+my $paused = $q->(q{SELECT extract(epoch FROM clock_timestamp())});
+# The pause must outlast a period; this waits for time, not for a run.
+$node->poll_query_until('postgres', "SELECT extract(epoch FROM clock_timestamp()) > $paused + 4.5");
+$q->(q{ALTER SYSTEM RESET uso_tasks.enabled; SELECT pg_reload_conf()});
+uso_wait_for($node, qq{SELECT count(*) >= 2 FROM uso_task_runs WHERE task = 'grid' AND status = 'succeeded'
+	AND queued_at > to_timestamp($paused + 4.5)}, 'grid runs again after the pause');
+is($q->(q{SELECT count(*) FROM uso_task_runs r, (SELECT min(scheduled_for) s0 FROM uso_task_runs WHERE task = 'grid') f
+	WHERE r.task = 'grid' AND r.trigger = 'schedule'
+	AND (extract(epoch FROM r.scheduled_for - f.s0) * 1000000)::bigint % 2000000 <> 0}), '0',
+	'every slot, before and after the pause, is first slot + k * 2 s');
+$q->(q{UPDATE uso_task SET enabled = false WHERE name = 'grid'});
+
 # A void result: the command tag is the message.
 uso_task($node, name => 'void', schedule => '@manual', command => 'SELECT pg_sleep(0)');
 my $r = $q->(q{SELECT uso_run_now('void')});
