@@ -431,8 +431,7 @@ ExecuteRun(int64 run_id)
 static void
 ReportDone(int64 run_id, UsoRunOutcome outcome)
 {
-	UsoSchedulerSlot *sched;
-	Latch	   *latch = NULL;
+	Latch	   *latch;
 
 	LWLockAcquire(UsoShared->lock, LW_EXCLUSIVE);
 	MySlot->done_run_id = run_id;
@@ -441,9 +440,7 @@ ReportDone(int64 run_id, UsoRunOutcome outcome)
 	MySlot->cancel_requested = false;
 	MySlot->progress = -1;
 	MySlot->state = USO_WORKER_IDLE;
-	sched = UsoFindScheduler(MySlot->sched_dboid);
-	if (sched != NULL)
-		latch = sched->latch;
+	latch = UsoSchedulerLatch(MySlot->sched_dboid);
 	LWLockRelease(UsoShared->lock);
 	if (latch != NULL)
 		SetLatch(latch);
@@ -453,8 +450,7 @@ ReportDone(int64 run_id, UsoRunOutcome outcome)
 static void
 ReleaseSlot(int code, Datum arg)
 {
-	UsoSchedulerSlot *sched;
-	Latch	   *latch = NULL;
+	Latch	   *latch;
 
 	if (MySlot == NULL)
 		return;
@@ -464,9 +460,7 @@ ReleaseSlot(int code, Datum arg)
 	MySlot->latch = NULL;
 	if (MySlot->run_id == 0)
 		MySlot->state = USO_WORKER_FREE;
-	sched = UsoFindScheduler(MySlot->sched_dboid);
-	if (sched != NULL)
-		latch = sched->latch;
+	latch = UsoSchedulerLatch(MySlot->sched_dboid);
 	LWLockRelease(UsoShared->lock);
 	if (latch != NULL)
 		SetLatch(latch);

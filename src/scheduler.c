@@ -310,6 +310,20 @@ SchedRunEnded(int64 run_id, UsoRunOutcome outcome, const char *died_message)
 	hash_search(SchedRuns, &run_id, HASH_REMOVE, NULL);
 }
 
+/* Queue the first attempt of a run of t for the given slot. */
+static void
+QueueFirstAttempt(SchedTask *t, const char *trigger, TimestampTz slot)
+{
+	NewRun		nr = {0};
+
+	nr.task_id = t->id;
+	nr.trigger = trigger;
+	nr.scheduled_for = slot;
+	nr.status = "queued";
+	nr.attempt = 1;
+	StoreQueueNewRun(&nr);
+}
+
 /* Drop a task from memory (deleted from the catalog). */
 static void
 ForgetTask(SchedTask *t)
@@ -337,16 +351,7 @@ SchedTaskLoaded(SchedTask *t, bool changed, TimestampTz stored_next,
 		t->next_run = DT_NOEND;
 		HeapUpdate(t);
 		if (first && !MySchedSlot->reboot_done)
-		{
-			NewRun		nr = {0};
-
-			nr.task_id = t->id;
-			nr.trigger = "startup";
-			nr.scheduled_for = now;
-			nr.status = "queued";
-			nr.attempt = 1;
-			StoreQueueNewRun(&nr);
-		}
+			QueueFirstAttempt(t, "startup", now);
 		return;
 	}
 	if (!changed && stored_next != DT_NOBEGIN)
@@ -356,14 +361,7 @@ SchedTaskLoaded(SchedTask *t, bool changed, TimestampTz stored_next,
 			/* Missed while we were down: one catchup run, or none. */
 			if (!t->misfire_skip)
 			{
-				NewRun		nr = {0};
-
-				nr.task_id = t->id;
-				nr.trigger = "catchup";
-				nr.scheduled_for = stored_next;
-				nr.status = "queued";
-				nr.attempt = 1;
-				StoreQueueNewRun(&nr);
+				QueueFirstAttempt(t, "catchup", stored_next);
 				t->last_start = now;
 			}
 			t->next_run = UsoScheduleNext(&t->schedule, now,

@@ -91,6 +91,14 @@ UsoFindScheduler(Oid dboid)
 	return NULL;
 }
 
+Latch *
+UsoSchedulerLatch(Oid dboid)
+{
+	UsoSchedulerSlot *slot = UsoFindScheduler(dboid);
+
+	return slot != NULL ? slot->latch : NULL;
+}
+
 void
 UsoWakeScheduler(Oid dboid, bool catalog_changed, bool runs_queued)
 {

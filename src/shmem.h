@@ -109,6 +109,9 @@ extern void UsoShmemAttach(void);
 /* Scheduler slot of a database, or NULL; caller holds the lock. */
 extern UsoSchedulerSlot *UsoFindScheduler(Oid dboid);
 
+/* Latch of a database's scheduler, or NULL; caller holds the lock. */
+extern Latch *UsoSchedulerLatch(Oid dboid);
+
 /* Wake the scheduler of a database (flags set under the lock). */
 extern void UsoWakeScheduler(Oid dboid, bool catalog_changed, bool runs_queued);
 
