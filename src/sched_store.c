@@ -679,6 +679,11 @@ FlushCloses(void)
 		 3, types, values, NULL);
 }
 
+/*
+ * Write the next/last run times the scheduler computed.  A row whose
+ * schedule, time zone or enabled flag changed since we loaded it is left
+ * alone: its writer computed its next_run_at, and our reload follows.
+ */
 static void
 FlushDirtyTasks(void)
 {
@@ -686,8 +691,13 @@ FlushDirtyTasks(void)
 	int64	   *ids = palloc(sizeof(int64) * n);
 	TimestampTz *next = palloc(sizeof(TimestampTz) * n);
 	TimestampTz *last = palloc(sizeof(TimestampTz) * n);
-	Oid			types[3] = {INT8ARRAYOID, TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID};
-	Datum		values[3];
+	const char **schedules = palloc(sizeof(char *) * n);
+	const char **tznames = palloc(sizeof(char *) * n);
+	Datum	   *enabled = palloc(sizeof(Datum) * n);
+	Oid			types[6] = {INT8ARRAYOID, TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID,
+	TEXTARRAYOID, TEXTARRAYOID, BOOLARRAYOID};
+	Datum		values[6];
+	bool	   *ignore;
 	int			i = 0;
 	ListCell   *lc;
 
@@ -698,19 +708,28 @@ FlushDirtyTasks(void)
 		ids[i] = t->id;
 		next[i] = t->enabled ? t->next_run : DT_NOEND;
 		last[i] = t->last_start;
+		schedules[i] = t->schedule_text;
+		tznames[i] = t->tz_name;
+		enabled[i] = BoolGetDatum(t->enabled);
 		t->next_dirty = false;
 		i++;
 	}
 	values[0] = Int8Array(ids, n);
 	values[1] = TimeArray(next, n);
 	values[2] = TimeArray(last, n);
+	values[3] = TextArray(schedules, n, &ignore);
+	values[4] = TextArray(tznames, n, &ignore);
+	values[5] = PointerGetDatum(construct_array(enabled, n, BOOLOID, 1, true, TYPALIGN_CHAR));
 	Exec(psprintf("UPDATE %s.uso_task t SET next_run_at = v.next, "
 				  "last_run_at = COALESCE(v.last, t.last_run_at) "
-				  "FROM unnest($1, $2, $3) AS v(id, next, last) "
-				  "WHERE t.id = v.id AND (t.next_run_at IS DISTINCT FROM v.next "
+				  "FROM unnest($1, $2, $3, $4, $5, $6) "
+				  "AS v(id, next, last, schedule, tz, enabled) "
+				  "WHERE t.id = v.id AND t.schedule = v.schedule "
+				  "AND COALESCE(t.timezone, '') = v.tz AND t.enabled = v.enabled "
+				  "AND (t.next_run_at IS DISTINCT FROM v.next "
 				  "OR t.last_run_at IS DISTINCT FROM COALESCE(v.last, t.last_run_at))",
 				  SchedSchema),
-		 3, types, values, NULL);
+		 6, types, values, NULL);
 }
 
 /*

@@ -49,6 +49,9 @@ static int	HeapCap = 0;
 
 static UsoSchedulerSlot *MySchedSlot = NULL;
 
+/* How far in the past a stored next_run_at must be to count as missed. */
+#define MISSED_SLOT_GRACE	(INT64CONST(1000) * 1000)
+
 /* ---------- the due heap ---------- */
 
 static inline bool
@@ -356,9 +359,15 @@ SchedTaskLoaded(SchedTask *t, bool changed, TimestampTz stored_next,
 	}
 	if (!changed && stored_next != DT_NOBEGIN)
 	{
-		if (first && stored_next < now)
+		/*
+		 * A slot more than a moment before this scheduler started was missed
+		 * while no scheduler ran: one catchup run, or none.  One that just
+		 * came due (a task created as the scheduler starts) is a plain due
+		 * slot.  With scheduling paused nothing is queued: the slot stays
+		 * due and runs once scheduling resumes.
+		 */
+		if (first && stored_next < now - MISSED_SLOT_GRACE && uso_scheduler_enabled)
 		{
-			/* Missed while we were down: one catchup run, or none. */
 			if (!t->misfire_skip)
 			{
 				QueueFirstAttempt(t, "catchup", stored_next);
