@@ -139,16 +139,12 @@ WorkerGone(int i, UsoWorkerSlot *w)
 	return w->pid == 0 || kill(w->pid, 0) != 0;
 }
 
-/*
- * The backstop behind the executor's own statement timeout: a run still
- * going this long after its timeout ignores cancel requests (e.g. stuck in
- * code that does not check for interrupts), so its worker is terminated.
- */
-#define TIMEOUT_GRACE_MS	30000
 
 /*
- * Terminate workers whose run is far past its timeout; returns when the
- * next such deadline falls (DT_NOEND when none).
+ * The backstop behind the executor's own statement timeout: a run still
+ * going uso_tasks.timeout_grace after its timeout ignores cancel requests
+ * (e.g. stuck in code that does not check for interrupts), so its worker is
+ * terminated.  Returns when the next such deadline falls (DT_NOEND: none).
  */
 TimestampTz
 PoolEnforceTimeouts(TimestampTz now)
@@ -168,7 +164,7 @@ PoolEnforceTimeouts(TimestampTz now)
 			w->pid == 0 || w->timeout_killed)
 			continue;
 		deadline = w->run_started +
-			((int64) w->run_timeout_ms + TIMEOUT_GRACE_MS) * 1000;
+			((int64) w->run_timeout_ms + uso_timeout_grace_ms) * 1000;
 		if (deadline <= now && n < lengthof(victims))
 		{
 			w->timeout_killed = true;

@@ -30,6 +30,7 @@ int			uso_max_workers = 8;
 int			uso_default_timeout_ms = 3600 * 1000;
 int			uso_max_log_lines = 1000;
 int			uso_worker_idle_timeout_ms = 60 * 1000;
+int			uso_timeout_grace_ms = 30 * 1000;
 int			uso_run_retention_s = 30 * 86400;
 bool		uso_scheduler_enabled = true;
 char	   *uso_http_allowed_hosts = NULL;
@@ -85,6 +86,10 @@ DefineSettings(void)
 	DefineCustomIntVariable("uso_tasks.worker_idle_timeout",
 							"How long an idle executor worker waits for work before it exits.",
 							NULL, &uso_worker_idle_timeout_ms, 60 * 1000, 100, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("uso_tasks.timeout_grace",
+							"How long past its timeout a run that ignores cancel may go on before its worker is terminated.",
+							NULL, &uso_timeout_grace_ms, 30 * 1000, 100, INT_MAX,
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomIntVariable("uso_tasks.run_retention",
 							"Age after which finished runs and their log lines are purged.",

@@ -14,6 +14,7 @@ extern int	uso_max_workers;
 extern int	uso_default_timeout_ms;
 extern int	uso_max_log_lines;
 extern int	uso_worker_idle_timeout_ms;
+extern int	uso_timeout_grace_ms;
 extern int	uso_run_retention_s;
 extern bool uso_scheduler_enabled;
 extern char *uso_http_allowed_hosts;

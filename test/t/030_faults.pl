@@ -121,6 +121,24 @@ ok($q->(q{SELECT (r3.queued_at - r2.queued_at) > (r2.queued_at - r1.queued_at) *
 is($q->(q{SELECT status FROM uso_background_tasks WHERE name = 'flaky'}), 'failing',
 	'after the last failure the task shows failing');
 
+# --- a run that ignores cancel past its timeout: the scheduler terminates its worker
+$q->(q{ALTER SYSTEM SET uso_tasks.timeout_grace = '1s'; SELECT pg_reload_conf()});
+uso_task($node, name => 'stuck', schedule => '@manual', command => 'SELECT pg_sleep(60)',
+	timeout => '300 milliseconds');
+$run = $q->(q{SELECT uso_run_now('stuck')});
+uso_wait_for($node, "SELECT status = 'running' FROM uso_task_run WHERE id = $run", 'stuck run started');
+my $stuck = $q->("SELECT pid FROM uso_task_run WHERE id = $run");
+# A stopped process handles no signal: neither its statement timeout nor a
+# cancel can end the run, as with code that never checks for interrupts.
+kill 'STOP', $stuck;
+my $log_offset = -s $node->logfile;
+$node->wait_for_log(qr/uso_tasks terminates executor $stuck: its run ignored its timeout/, $log_offset);
+kill 'CONT', $stuck;
+is($q->("SELECT uso_wait($run)"), 'timed_out', 'the run ends timed_out');
+like($q->("SELECT return_message FROM uso_task_run WHERE id = $run"), qr/did not respond to cancel/,
+	'saying its worker was terminated');
+$q->(q{ALTER SYSTEM RESET uso_tasks.timeout_grace; SELECT pg_reload_conf()});
+
 # --- a task that emits a million NOTICEs: its stored log is capped
 $q->(q{ALTER SYSTEM SET uso_tasks.max_log_lines = 50; SELECT pg_reload_conf()});
 uso_task($node, name => 'loud', schedule => '@manual', command =>
