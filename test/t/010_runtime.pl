@@ -79,6 +79,12 @@ is($q->("SELECT uso_wait($run)"), 'timed_out', 'a run over its timeout ends time
 $q->(q{UPDATE uso_task SET timeout = '1 minute' WHERE name = 'slow'});
 $run = $q->(q{SELECT uso_run_now('slow')});
 uso_wait_for($node, "SELECT status = 'running' FROM uso_task_run WHERE id = $run", 'slow run started');
+is($q->("SELECT backend_type || ' / ' || application_name FROM pg_stat_activity
+	WHERE pid = (SELECT pid FROM uso_task_run WHERE id = $run)"), 'uso_tasks worker / uso_tasks: slow',
+	'a running task shows in pg_stat_activity with its name');
+is($q->(q{SELECT string_agg(DISTINCT backend_type, ',' ORDER BY backend_type) FROM pg_stat_activity
+	WHERE backend_type LIKE 'uso_tasks%'}), 'uso_tasks launcher,uso_tasks scheduler,uso_tasks worker',
+	'launcher, scheduler and workers have their backend types');
 is($q->("SELECT uso_cancel($run)"), 't', 'uso_cancel accepts a running run');
 is($q->("SELECT uso_wait($run)"), 'cancelled', 'a cancelled run ends cancelled');
 is($q->("SELECT uso_cancel($run)"), 'f', 'cancelling a finished run returns false');
