@@ -164,7 +164,12 @@ RunStatus(int64 run_id, bool *own_xact)
 	values[0] = Int64GetDatum(run_id);
 	SPI_connect();
 	nestlevel = UsoPinSearchPath();
-	if (SPI_execute_with_args(psprintf("SELECT status, xmin = pg_catalog.txid_current()::text::xid "
+	/*
+	 * Was the row written by this very transaction?  (Asked without giving
+	 * the caller's transaction an xid it would not otherwise have.)
+	 */
+	if (SPI_execute_with_args(psprintf("SELECT status, xmin::text::int8 = "
+									   "pg_catalog.pg_current_xact_id_if_assigned()::text::int8 %% 4294967296 "
 									   "FROM %s.uso_task_run WHERE id = $1", Schema()),
 							  1, types, values, NULL, false, 1) < 0)
 		elog(ERROR, "uso_tasks could not read the run");
@@ -175,8 +180,12 @@ RunStatus(int64 run_id, bool *own_xact)
 		status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 		status = MemoryContextStrdup(CurTransactionContext, status);
 		if (own_xact)
-			*own_xact = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
-												   SPI_tuptable->tupdesc, 2, &isnull));
+		{
+			Datum		own = SPI_getbinval(SPI_tuptable->vals[0],
+											SPI_tuptable->tupdesc, 2, &isnull);
+
+			*own_xact = !isnull && DatumGetBool(own);
+		}
 	}
 	UsoUnpinSearchPath(nestlevel);
 	SPI_finish();
