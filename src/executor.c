@@ -198,14 +198,26 @@ StoreLogLines(int64 run_id, List *lines)
 	UsoRestoreUser(&save);
 }
 
+/* What the run last reported with uso_progress(), or -1. */
+static float4
+LiveProgress(void)
+{
+	float4		progress;
+
+	LWLockAcquire(UsoShared->lock, LW_SHARED);
+	progress = MySlot->progress;
+	LWLockRelease(UsoShared->lock);
+	return progress;
+}
+
 /* The success row, written in the run's own transaction. */
 static void
 RecordSuccess(int64 run_id, UsoSqlResult *result, List *lines)
 {
 	const char *schema = UsoCatalogSchema();
-	Oid			types[3] = {INT8OID, TEXTOID, TEXTOID};
-	Datum		values[3];
-	char		nulls[3] = {' ', ' ', ' '};
+	Oid			types[4] = {INT8OID, TEXTOID, TEXTOID, FLOAT4OID};
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
 	const char *message = result->single_value ? result->single_value : result->command_tag;
 
 	values[0] = Int64GetDatum(run_id);
@@ -218,14 +230,17 @@ RecordSuccess(int64 run_id, UsoSqlResult *result, List *lines)
 	else
 		nulls[2] = 'n';
 
+	values[3] = Float4GetDatum(LiveProgress());
+
 	PushActiveSnapshot(GetTransactionSnapshot());
 	SPI_connect();
+	/* A run that reported progress ends at 1. */
 	CatalogExec(psprintf("UPDATE %s.uso_task_run SET status = 'succeeded', "
 						 "finished_at = pg_catalog.clock_timestamp(), "
 						 "return_message = $2, command_tag = $3, "
-						 "progress = CASE WHEN progress IS NULL THEN NULL ELSE 1 END "
+						 "progress = CASE WHEN $4 >= 0 THEN 1 END "
 						 "WHERE id = $1", schema),
-				3, types, values, nulls);
+				4, types, values, nulls);
 	StoreLogLines(run_id, lines);
 	SPI_finish();
 	PopActiveSnapshot();
@@ -236,9 +251,10 @@ static void
 RecordFailure(int64 run_id, const char *status, ErrorData *edata, List *lines)
 {
 	const char *schema;
-	Oid			types[7] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
-	Datum		values[7];
-	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	Oid			types[8] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+	FLOAT4OID};
+	Datum		values[8];
+	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	const char *fields[5];
 
 	SetCurrentStatementStartTimestamp();
@@ -261,12 +277,15 @@ RecordFailure(int64 run_id, const char *status, ErrorData *edata, List *lines)
 		else
 			nulls[i + 2] = 'n';
 	}
+	/* How far it got, as it last reported. */
+	values[7] = Float4GetDatum(LiveProgress());
 	CatalogExec(psprintf("UPDATE %s.uso_task_run SET status = $2, "
 						 "finished_at = pg_catalog.clock_timestamp(), "
 						 "return_message = $3, sqlstate = $4, error_detail = $5, "
-						 "error_hint = $6, error_context = $7 "
+						 "error_hint = $6, error_context = $7, "
+						 "progress = CASE WHEN $8 >= 0 THEN $8 END "
 						 "WHERE id = $1 AND finished_at IS NULL", schema),
-				7, types, values, nulls);
+				8, types, values, nulls);
 	{
 		MemoryContext old = MemoryContextSwitchTo(RunContext);
 		UsoLogLine *line = palloc(sizeof(UsoLogLine));

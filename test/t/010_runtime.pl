@@ -89,6 +89,33 @@ is($q->("SELECT uso_cancel($run)"), 't', 'uso_cancel accepts a running run');
 is($q->("SELECT uso_wait($run)"), 'cancelled', 'a cancelled run ends cancelled');
 is($q->("SELECT uso_cancel($run)"), 'f', 'cancelling a finished run returns false');
 
+# --- inside a task: its run id, its config, live progress
+uso_task($node, name => 'introspect', schedule => '@manual', config => '{"batch": 7}',
+	command => q{SELECT uso_current_run() || ' ' || (uso_task_config() ->> 'batch')});
+$run = $q->(q{SELECT uso_run_now('introspect')});
+$q->("SELECT uso_wait($run)");
+is($q->("SELECT return_message FROM uso_task_run WHERE id = $run"), "$run 7",
+	'uso_current_run() and uso_task_config() inside a task');
+is($q->(q{SELECT coalesce(uso_current_run()::text, 'null') || ' ' || coalesce(uso_task_config()::text, 'null')}),
+	'null null', 'outside a task they are NULL');
+$q->(q{CREATE TABLE gate (open boolean); INSERT INTO gate VALUES (false)});
+uso_task($node, name => 'progressing', schedule => '@manual', command => q{DO $$
+	BEGIN
+		PERFORM uso_progress(3, 10);
+		WHILE NOT (SELECT open FROM gate) LOOP PERFORM pg_sleep(0.05); END LOOP;
+	END $$});
+$run = $q->(q{SELECT uso_run_now('progressing')});
+uso_wait_for($node, "SELECT progress = 0.3::real FROM uso_task_runs WHERE id = $run",
+	'live progress shows in uso_task_runs while it runs');
+$q->(q{UPDATE gate SET open = true});
+is($q->("SELECT uso_wait($run)"), 'succeeded', 'the progressing run succeeded');
+is($q->("SELECT progress FROM uso_task_runs WHERE id = $run"), '1', 'and ends at progress 1');
+uso_task($node, name => 'half', schedule => '@manual', command => q{DO $$
+	BEGIN PERFORM uso_progress(2, 4); PERFORM 1 / 0; END $$});
+$run = $q->(q{SELECT uso_run_now('half')});
+is($q->("SELECT uso_wait($run)"), 'failed', 'a run failing half-way');
+is($q->("SELECT progress FROM uso_task_runs WHERE id = $run"), '0.5', 'keeps the progress it reached');
+
 # --- a procedure that COMMITs keeps its committed batches
 $q->(q{CREATE TABLE batches (n int)});
 $q->(q{CREATE PROCEDURE load_batches() LANGUAGE plpgsql AS $$
