@@ -18,6 +18,7 @@
 #include "pgstat.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -749,6 +750,14 @@ StoreFlush(void)
 		EndCatalogWork();
 		return false;
 	}
+	/*
+	 * The scheduler commits asynchronously (scheduler.c), but how a run
+	 * ended is recorded durably: after a crash it must not read as
+	 * 'interrupted' when it had finished.
+	 */
+	if (PendingFinishes != NIL || PendingCloses != NIL)
+		(void) set_config_option("synchronous_commit", "on", PGC_SUSET, PGC_S_SESSION,
+								 GUC_ACTION_LOCAL, true, 0, false);
 	if (PendingStarts != NIL || PendingFinishes != NIL)
 		FlushRemote();
 	if (PendingCloses != NIL)

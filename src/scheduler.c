@@ -618,6 +618,12 @@ uso_scheduler_main(Datum arg)
 	 * anyone's operators or functions into its statements.
 	 */
 	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
+	/*
+	 * Its writes need no WAL flush of their own: a run it queued is acted on
+	 * only by transactions whose commit flushes the WAL up to and past it,
+	 * and a lost next_run_at is a missed slot, caught up at restart.
+	 */
+	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_SESSION);
 
 	/* Without the extension in this database there is nothing to do, ever. */
 	StartTransactionCommand();
