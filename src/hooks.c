@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  * hooks.c
  *	  Utility hook: stop a database's scheduler and workers when the
- *	  extension or the database is dropped.
+ *	  extension or the database is dropped, and start one for a database
+ *	  created from a template that has the extension.
  *
  * DROP DATABASE fails while other sessions are connected, and ours would
  * be, so they are asked to leave first.  DROP EXTENSION stops the scheduler
@@ -22,6 +23,7 @@
 
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 static bool stop_at_commit = false;
+static Oid	start_at_commit = InvalidOid;	/* a database just created */
 static bool xact_cb_registered = false;
 
 static void
@@ -29,8 +31,24 @@ hooks_xact_callback(XactEvent event, void *arg)
 {
 	if (event == XACT_EVENT_COMMIT && stop_at_commit)
 		UsoRequestSchedulerStop(MyDatabaseId, true);
+	/* Its scheduler exits at once unless the template had the extension. */
+	if (event == XACT_EVENT_COMMIT && OidIsValid(start_at_commit))
+		UsoRequestSchedulerStart(start_at_commit);
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT)
+	{
 		stop_at_commit = false;
+		start_at_commit = InvalidOid;
+	}
+}
+
+static void
+RegisterCallbackOnce(void)
+{
+	if (!xact_cb_registered)
+	{
+		RegisterXactCallback(hooks_xact_callback, NULL);
+		xact_cb_registered = true;
+	}
 }
 
 static bool
@@ -99,12 +117,13 @@ uso_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTre
 
 	if (IsA(parsetree, DropStmt) && DropsOurExtension((DropStmt *) parsetree))
 	{
-		if (!xact_cb_registered)
-		{
-			RegisterXactCallback(hooks_xact_callback, NULL);
-			xact_cb_registered = true;
-		}
+		RegisterCallbackOnce();
 		stop_at_commit = true;
+	}
+	if (IsA(parsetree, CreatedbStmt))
+	{
+		RegisterCallbackOnce();
+		start_at_commit = get_database_oid(((CreatedbStmt *) parsetree)->dbname, true);
 	}
 }
 

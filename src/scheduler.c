@@ -15,7 +15,9 @@
 
 #include <signal.h>
 
+#include "access/htup_details.h"
 #include "access/xact.h"
+#include "catalog/pg_database.h"
 #include "common/pg_prng.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -27,6 +29,7 @@
 #include "tcop/tcopprot.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
+#include "utils/syscache.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
@@ -625,9 +628,23 @@ uso_scheduler_main(Datum arg)
 	 */
 	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_SESSION);
 
-	/* Without the extension in this database there is nothing to do, ever. */
+	/*
+	 * Without the extension in this database there is nothing to do, ever.
+	 * Nor in a template: a connected scheduler would block CREATE DATABASE
+	 * ... TEMPLATE; the databases made from it get their own scheduler.
+	 */
 	StartTransactionCommand();
 	SchedSchema = UsoCatalogSchema();
+	{
+		HeapTuple	tup = SearchSysCache1(DATABASEOID, ObjectIdGetDatum(dboid));
+
+		if (HeapTupleIsValid(tup))
+		{
+			if (((Form_pg_database) GETSTRUCT(tup))->datistemplate)
+				SchedSchema = NULL;
+			ReleaseSysCache(tup);
+		}
+	}
 	CommitTransactionCommand();
 	if (SchedSchema == NULL)
 		proc_exit(0);

@@ -200,6 +200,20 @@ is($q->("SELECT uso_wait($run)"), 'failed', 'a failing cross-database run fails'
 is($q->("SELECT sqlstate || ' ' || return_message FROM uso_task_run WHERE id = $run"),
 	'22012 division by zero', 'with its sqlstate and message');
 
+# --- a template with the extension: no scheduler holds it, its copies get one
+$node->safe_psql('template1', q{CREATE EXTENSION uso_tasks; UPDATE uso_task SET enabled = false WHERE builtin});
+$q->(q{CREATE DATABASE fromtmpl});
+pass('CREATE DATABASE from a template with the extension is not blocked');
+uso_wait_for($node, q{SELECT count(*) = 1 FROM pg_stat_activity
+	WHERE backend_type = 'uso_tasks scheduler' AND datname = 'fromtmpl'},
+	'the new database gets its scheduler without a restart');
+is($q->(q{SELECT count(*) FROM pg_stat_activity WHERE datname = 'template1' AND backend_type LIKE 'uso_tasks%'}),
+	'0', 'no uso_tasks process is connected to the template');
+$node->safe_psql('fromtmpl', q{SELECT uso_schedule('tmpl_task', '@manual', 'SELECT 7')});
+$run = $node->safe_psql('fromtmpl', q{SELECT uso_run_now('tmpl_task')});
+is($node->safe_psql('fromtmpl', "SELECT uso_wait($run)"), 'succeeded', 'and runs its tasks');
+$node->safe_psql('template1', q{DROP EXTENSION uso_tasks});
+
 is($q->(q{SELECT count(*) FROM uso_task_run WHERE finished_at IS NULL AND status <> 'queued'}), '0',
 	'no run left dangling');
 $node->stop;
