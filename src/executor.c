@@ -355,6 +355,8 @@ ExecuteRun(int64 run_id)
 	}
 	else if (!MarkRunning(run_id, &info))
 		return USO_OUTCOME_CANCELLED;
+	/* Transactions end in TopMemoryContext: a run allocates in its own. */
+	MemoryContextSwitchTo(RunContext);
 	info.started = GetCurrentTimestamp();
 	LWLockAcquire(UsoShared->lock, LW_EXCLUSIVE);
 	MySlot->run_started = info.started;

@@ -310,7 +310,14 @@ StartWorker(int i)
 	worker.bgw_main_arg = Int32GetDatum(i);
 	memcpy(worker.bgw_extra, &w->generation, sizeof(uint32));
 	worker.bgw_notify_pid = MyProcPid;
-	return RegisterDynamicBackgroundWorker(&worker, &Handles[i]);
+	{
+		/* The handle outlives this loop iteration's memory. */
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+		bool		ok = RegisterDynamicBackgroundWorker(&worker, &Handles[i]);
+
+		MemoryContextSwitchTo(old);
+		return ok;
+	}
 }
 
 /* A run in another database gets its task through the slot. */

@@ -45,9 +45,24 @@ typedef struct RemoteFinish
 	const char *message;
 } RemoteFinish;
 
+static MemoryContext catalog_work_caller_cxt = NULL;
+static MemoryContext pending_cxt = NULL;
+
+/* What one iteration queues for the catalog lives here until it is written. */
+static MemoryContext
+PendingContext(void)
+{
+	if (pending_cxt == NULL)
+		pending_cxt = AllocSetContextCreate(TopMemoryContext, "uso_tasks pending writes",
+											ALLOCSET_DEFAULT_SIZES);
+	return pending_cxt;
+}
+
 static void
 BeginCatalogWork(void)
 {
+	/* Commit leaves TopMemoryContext current: the loop's context comes back. */
+	catalog_work_caller_cxt = CurrentMemoryContext;
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	SPI_connect();
@@ -61,6 +76,7 @@ EndCatalogWork(void)
 	SPI_finish();
 	CommitTransactionCommand();
 	pgstat_report_stat(false);
+	MemoryContextSwitchTo(catalog_work_caller_cxt);
 }
 
 static void
@@ -142,6 +158,14 @@ CopyText(HeapTuple tup, TupleDesc desc, int col)
 	char	   *v = SPI_getvalue(tup, desc, col);
 
 	return MemoryContextStrdup(SchedContext, v ? v : "");
+}
+
+static char *
+CopyTextOrNull(HeapTuple tup, TupleDesc desc, int col)
+{
+	char	   *v = SPI_getvalue(tup, desc, col);
+
+	return v ? MemoryContextStrdup(SchedContext, v) : NULL;
 }
 
 static TimestampTz
@@ -230,7 +254,6 @@ TaskProblem(HeapTuple tup, TupleDesc desc, Oid *dboid, Oid *roleid)
 void
 StoreLoadTasks(TimestampTz now, bool first)
 {
-	MemoryContext old;
 	Oid			types[2] = {OIDOID, INT4OID};
 	Datum		values[2];
 
@@ -252,7 +275,6 @@ StoreLoadTasks(TimestampTz now, bool first)
 				  "LEFT JOIN pg_catalog.pg_roles r ON r.rolname = t.username",
 				  SchedSchema), 2, types, values, NULL);
 
-	old = MemoryContextSwitchTo(SchedContext);
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
@@ -292,8 +314,8 @@ StoreLoadTasks(TimestampTz now, bool first)
 			if (t->config)
 				pfree(t->config);
 		}
-		t->command = SPI_getvalue(tup, desc, 18);
-		t->config = SPI_getvalue(tup, desc, 19);
+		t->command = CopyTextOrNull(tup, desc, 18);
+		t->config = CopyTextOrNull(tup, desc, 19);
 		{
 			Datum		d = SPI_getbinval(tup, desc, 20, &isnull);
 
@@ -301,8 +323,8 @@ StoreLoadTasks(TimestampTz now, bool first)
 		}
 		t->seen = true;
 		t->name = CopyText(tup, desc, 2);
-		t->schedule_text = pstrdup(schedule);
-		t->tz_name = pstrdup(tzname);
+		t->schedule_text = MemoryContextStrdup(SchedContext, schedule);
+		t->tz_name = MemoryContextStrdup(SchedContext, tzname);
 		t->enabled = enabled;
 		t->schedule_ok = UsoScheduleParse(schedule, &t->schedule, errbuf);
 		t->tz = tzname[0] ? pg_tzset(tzname) : NULL;
@@ -317,12 +339,12 @@ StoreLoadTasks(TimestampTz now, bool first)
 		t->retry_after_us = DatumGetInt64(SPI_getbinval(tup, desc, 12, &isnull));
 		t->problem = TaskProblem(tup, desc, &t->dboid, &t->roleid);
 		if (t->problem)
-			t->problem = pstrdup(t->problem);
+			t->problem = MemoryContextStrdup(SchedContext, t->problem);
 		else if (!t->schedule_ok)
-			t->problem = psprintf("invalid schedule: %s", errbuf);
+			t->problem = MemoryContextStrdup(SchedContext,
+											 psprintf("invalid schedule: %s", errbuf));
 		SchedTaskLoaded(t, changed, GetTime(tup, desc, 6), first, now);
 	}
-	MemoryContextSwitchTo(old);
 	SchedSweepUnseen();
 	EndCatalogWork();
 }
@@ -427,7 +449,7 @@ StoreResolveAdopted(void)
 void
 StoreQueueNewRun(NewRun *run)
 {
-	MemoryContext old = MemoryContextSwitchTo(SchedContext);
+	MemoryContext old = MemoryContextSwitchTo(PendingContext());
 	NewRun	   *copy = palloc(sizeof(NewRun));
 
 	*copy = *run;
@@ -445,7 +467,7 @@ StoreQueueClose(int64 run_id, const char *message)
 void
 StoreQueueCloseAs(int64 run_id, const char *status, const char *message)
 {
-	MemoryContext old = MemoryContextSwitchTo(SchedContext);
+	MemoryContext old = MemoryContextSwitchTo(PendingContext());
 	ClosedRun  *c = palloc(sizeof(ClosedRun));
 
 	c->run_id = run_id;
@@ -458,7 +480,7 @@ StoreQueueCloseAs(int64 run_id, const char *status, const char *message)
 void
 StoreQueueRemoteStart(int64 run_id)
 {
-	MemoryContext old = MemoryContextSwitchTo(SchedContext);
+	MemoryContext old = MemoryContextSwitchTo(PendingContext());
 	int64	   *id = palloc(sizeof(int64));
 
 	*id = run_id;
@@ -486,7 +508,7 @@ void
 StoreQueueRemoteFinish(int64 run_id, UsoRunOutcome outcome, TimestampTz started,
 					   const char *sqlstate, const char *tag, const char *message)
 {
-	MemoryContext old = MemoryContextSwitchTo(SchedContext);
+	MemoryContext old = MemoryContextSwitchTo(PendingContext());
 	RemoteFinish *f = palloc(sizeof(RemoteFinish));
 
 	f->run_id = run_id;
@@ -564,9 +586,7 @@ FlushRemote(void)
 					  "WHERE r.id = v.id AND r.finished_at IS NULL", SchedSchema),
 			 6, types, values, NULL);
 	}
-	list_free_deep(PendingStarts);
 	PendingStarts = NIL;
-	list_free_deep(PendingFinishes);
 	PendingFinishes = NIL;
 }
 
@@ -768,10 +788,9 @@ StoreFlush(void)
 		FlushDirtyTasks();
 	EndCatalogWork();
 
-	list_free_deep(PendingNewRuns);
 	PendingNewRuns = NIL;
-	list_free_deep(PendingCloses);
 	PendingCloses = NIL;
+	MemoryContextReset(PendingContext());
 	list_free(DirtyTasks);
 	DirtyTasks = NIL;
 	return true;

@@ -32,7 +32,14 @@ uso_psql -q -c "INSERT INTO uso_task (name, schedule, command)
 sleep 5   # warm-up before the first RSS reading (not a wait for a run)
 s_rss0=$(rss 'uso_tasks scheduler'); e_rss0=$(rss 'uso_tasks worker')
 start=$(date +%s)
-sleep "$SECONDS_RUN"
+# Private memory at each third of the run: growth that stops is warm-up
+# (caches), growth that goes on would be a leak.
+mem_line="scheduler ${s_rss0}"; emem_line="executors ${e_rss0}"
+for third in 1 2 3; do
+	sleep $((SECONDS_RUN / 3))
+	mem_line="$mem_line -> $(rss 'uso_tasks scheduler')"
+	emem_line="$emem_line -> $(rss 'uso_tasks worker')"
+done
 s_rss1=$(rss 'uso_tasks scheduler'); e_rss1=$(rss 'uso_tasks worker')
 uso_psql -q -c "UPDATE uso_task SET enabled = false WHERE name LIKE 'soak_%'"
 for _ in $(seq 1 600); do   # drain: poll until nothing is open (deadline 60 s)
@@ -46,5 +53,6 @@ uso_psql -At -c "SELECT 'runs/s: ' || round(count(*) FILTER (WHERE status = 'suc
 	|| ' / ' || round(percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM started_at - scheduled_for) * 1000)::numeric, 1)
 	FROM uso_task_run WHERE status = 'succeeded' AND trigger = 'schedule'"
 echo "dangling runs after drain: $open"
-echo "private memory: scheduler ${s_rss0} kB -> ${s_rss1} kB; executors ${e_rss0} kB -> ${e_rss1} kB"
+echo "private memory (kB) at start and each third: $mem_line; $emem_line"
 echo "ERROR lines in the server log: $(grep -c -E '\b(ERROR|PANIC)\b' "$USO_WORK/server.log" || true)"
+grep -E -A2 '\b(ERROR|PANIC)\b' "$USO_WORK/server.log" | head -12 || true
