@@ -9,6 +9,8 @@
 #define USO_SCHED_H
 
 #include "datatype/timestamp.h"
+#include "access/htup.h"
+#include "access/tupdesc.h"
 #include "nodes/pg_list.h"
 #include "utils/hsearch.h"
 
@@ -100,7 +102,7 @@ extern void SchedRunEnded(int64 run_id, UsoRunOutcome outcome, const char *died_
 extern void SchedAddRun(int64 run_id, int64 task_id, int attempt, TimestampTz due,
 						const char *trigger);
 
-/* sched_store.c */
+/* sched_store.c (reads) and sched_flush.c (writes) */
 extern const char *SchedSchema;
 extern void StoreCloseInterrupted(List *live_run_ids);
 extern void StoreLoadTasks(TimestampTz now, bool first);
@@ -114,6 +116,18 @@ extern void StoreQueueRemoteFinish(int64 run_id, UsoRunOutcome outcome,
 								   TimestampTz started, const char *sqlstate,
 								   const char *tag, const char *message);
 extern bool StoreFlush(void);
+
+/* sched_sql.c */
+extern void SchedBeginCatalogWork(void);
+extern void SchedEndCatalogWork(void);
+extern void SchedExec(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls);
+extern Datum SchedInt8Array(int64 *v, int n);
+extern Datum SchedInt4Array(int *v, int n);
+extern Datum SchedTextArray(const char **v, int n, bool **nulls_out);
+extern Datum SchedTimeArray(TimestampTz *v, int n);
+extern char *SchedCopyText(HeapTuple tup, TupleDesc desc, int col);
+extern char *SchedCopyTextOrNull(HeapTuple tup, TupleDesc desc, int col);
+extern TimestampTz SchedGetTime(HeapTuple tup, TupleDesc desc, int col);
 
 /* sched_pool.c */
 extern void PoolAdoptLiveWorkers(void);

@@ -1,0 +1,404 @@
+/*-------------------------------------------------------------------------
+ * sched_flush.c
+ *	  The scheduler's catalog writes: what one loop iteration decided (new
+ *	  runs, closed runs, remote runs' outcomes, next/last run times) is
+ *	  queued here and written in one transaction of set-based statements.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "uso_tasks.h"
+#include "catalog.h"
+#include "sched.h"
+#include "spi_plans.h"
+
+
+static List *PendingNewRuns = NIL;	/* NewRun * */
+static List *PendingCloses = NIL;	/* ClosedRun * */
+static List *PendingStarts = NIL;	/* int64 * run ids */
+static List *PendingFinishes = NIL; /* RemoteFinish * */
+
+typedef struct RemoteFinish
+{
+	int64		run_id;
+	const char *status;
+	TimestampTz started;
+	const char *sqlstate;
+	const char *tag;
+	const char *message;
+} RemoteFinish;
+
+static MemoryContext pending_cxt = NULL;
+
+/* What one iteration queues for the catalog lives here until it is written. */
+static MemoryContext
+PendingContext(void)
+{
+	if (pending_cxt == NULL)
+		pending_cxt = AllocSetContextCreate(TopMemoryContext, "uso_tasks pending writes",
+											ALLOCSET_DEFAULT_SIZES);
+	return pending_cxt;
+}
+
+void
+StoreQueueNewRun(NewRun *run)
+{
+	MemoryContext old = MemoryContextSwitchTo(PendingContext());
+	NewRun	   *copy = palloc(sizeof(NewRun));
+
+	*copy = *run;
+	copy->message = run->message ? pstrdup(run->message) : NULL;
+	PendingNewRuns = lappend(PendingNewRuns, copy);
+	MemoryContextSwitchTo(old);
+}
+
+void
+StoreQueueClose(int64 run_id, const char *message)
+{
+	StoreQueueCloseAs(run_id, "failed", message);
+}
+
+void
+StoreQueueCloseAs(int64 run_id, const char *status, const char *message)
+{
+	MemoryContext old = MemoryContextSwitchTo(PendingContext());
+	ClosedRun  *c = palloc(sizeof(ClosedRun));
+
+	c->run_id = run_id;
+	c->status = status;
+	c->message = pstrdup(message);
+	PendingCloses = lappend(PendingCloses, c);
+	MemoryContextSwitchTo(old);
+}
+
+void
+StoreQueueRemoteStart(int64 run_id)
+{
+	MemoryContext old = MemoryContextSwitchTo(PendingContext());
+	int64	   *id = palloc(sizeof(int64));
+
+	*id = run_id;
+	PendingStarts = lappend(PendingStarts, id);
+	MemoryContextSwitchTo(old);
+}
+
+static const char *
+OutcomeStatus(UsoRunOutcome outcome)
+{
+	switch (outcome)
+	{
+		case USO_OUTCOME_SUCCEEDED:
+			return "succeeded";
+		case USO_OUTCOME_TIMED_OUT:
+			return "timed_out";
+		case USO_OUTCOME_CANCELLED:
+			return "cancelled";
+		default:
+			return "failed";
+	}
+}
+
+void
+StoreQueueRemoteFinish(int64 run_id, UsoRunOutcome outcome, TimestampTz started,
+					   const char *sqlstate, const char *tag, const char *message)
+{
+	MemoryContext old = MemoryContextSwitchTo(PendingContext());
+	RemoteFinish *f = palloc(sizeof(RemoteFinish));
+
+	f->run_id = run_id;
+	f->status = OutcomeStatus(outcome);
+	f->started = started;
+	f->sqlstate = sqlstate[0] ? pstrdup(sqlstate) : NULL;
+	f->tag = tag[0] ? pstrdup(tag) : NULL;
+	f->message = message[0] ? pstrdup(message) : NULL;
+	PendingFinishes = lappend(PendingFinishes, f);
+	MemoryContextSwitchTo(old);
+}
+
+/* Remote runs: mark dispatched ones running, record finished ones. */
+static void
+FlushRemote(void)
+{
+	int			n = list_length(PendingStarts);
+	int			m = list_length(PendingFinishes);
+	int64	   *ids = palloc(sizeof(int64) * Max(n + m, 1));
+	int			i = 0;
+	ListCell   *lc;
+
+	if (n > 0)
+	{
+		Oid			types[1] = {INT8ARRAYOID};
+		Datum		values[1];
+
+		foreach(lc, PendingStarts)
+			ids[i++] = *(int64 *) lfirst(lc);
+		values[0] = SchedInt8Array(ids, n);
+		SchedExec(psprintf("UPDATE %s.uso_task_run SET status = 'running', "
+					  "started_at = pg_catalog.clock_timestamp() "
+					  "WHERE id = ANY ($1) AND status = 'queued'", SchedSchema),
+			 1, types, values, NULL);
+	}
+	if (m > 0)
+	{
+		Oid			types[6] = {INT8ARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID,
+		TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
+		Datum		values[6];
+		const char **status = palloc(sizeof(char *) * m);
+		TimestampTz *started = palloc(sizeof(TimestampTz) * m);
+		const char **sqlstate = palloc(sizeof(char *) * m);
+		const char **tag = palloc(sizeof(char *) * m);
+		const char **message = palloc(sizeof(char *) * m);
+		bool	   *ignore;
+
+		i = 0;
+		foreach(lc, PendingFinishes)
+		{
+			RemoteFinish *f = lfirst(lc);
+
+			ids[i] = f->run_id;
+			status[i] = f->status;
+			started[i] = f->started;
+			sqlstate[i] = f->sqlstate;
+			tag[i] = f->tag;
+			message[i] = f->message;
+			i++;
+		}
+		values[0] = SchedInt8Array(ids, m);
+		values[1] = SchedTextArray(status, m, &ignore);
+		values[2] = SchedTimeArray(started, m);
+		values[3] = SchedTextArray(sqlstate, m, &ignore);
+		values[4] = SchedTextArray(tag, m, &ignore);
+		values[5] = SchedTextArray(message, m, &ignore);
+		SchedExec(psprintf("UPDATE %s.uso_task_run r SET status = v.status, "
+					  "started_at = COALESCE(v.started, r.started_at), "
+					  "finished_at = pg_catalog.clock_timestamp(), "
+					  "sqlstate = v.sqlstate, "
+					  "command_tag = CASE WHEN v.status = 'succeeded' THEN v.tag END, "
+					  "return_message = v.message "
+					  "FROM unnest($1, $2, $3, $4, $5, $6) "
+					  "AS v(id, status, started, sqlstate, tag, message) "
+					  "WHERE r.id = v.id AND r.finished_at IS NULL", SchedSchema),
+			 6, types, values, NULL);
+	}
+	PendingStarts = NIL;
+	PendingFinishes = NIL;
+}
+
+static void
+FlushNewRuns(void)
+{
+	int			n = list_length(PendingNewRuns);
+	int64	   *task_ids = palloc(sizeof(int64) * n);
+	const char **triggers = palloc(sizeof(char *) * n);
+	TimestampTz *slots = palloc(sizeof(TimestampTz) * n);
+	const char **statuses = palloc(sizeof(char *) * n);
+	int		   *attempts = palloc(sizeof(int) * n);
+	const char **messages = palloc(sizeof(char *) * n);
+	Oid			types[6] = {INT8ARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID,
+	TEXTARRAYOID, INT4ARRAYOID, TEXTARRAYOID};
+	Datum		values[6];
+	bool	   *ignore;
+	int			i = 0;
+	ListCell   *lc;
+
+	foreach(lc, PendingNewRuns)
+	{
+		NewRun	   *r = lfirst(lc);
+
+		task_ids[i] = r->task_id;
+		triggers[i] = r->trigger;
+		slots[i] = r->scheduled_for;
+		statuses[i] = r->status;
+		attempts[i] = r->attempt;
+		messages[i] = r->message;
+		i++;
+	}
+	values[0] = SchedInt8Array(task_ids, n);
+	values[1] = SchedTextArray(triggers, n, &ignore);
+	values[2] = SchedTimeArray(slots, n);
+	values[3] = SchedTextArray(statuses, n, &ignore);
+	values[4] = SchedInt4Array(attempts, n);
+	values[5] = SchedTextArray(messages, n, &ignore);
+
+	/*
+	 * Rows of tasks deleted meanwhile are dropped by the join.  The key-share
+	 * lock covers a delete that commits after our snapshot: the locked join
+	 * skips that task (instead of the foreign key check failing, which
+	 * ended the scheduler), and a later delete waits for our commit.
+	 */
+	SchedExec(psprintf("INSERT INTO %s.uso_task_run AS r (task_id, trigger, scheduled_for, status, "
+				  "attempt, return_message, finished_at) "
+				  "SELECT v.task_id, v.trigger, v.slot, v.status, v.attempt, v.message, "
+				  "CASE WHEN v.status IN ('queued', 'running') THEN NULL "
+				  "ELSE pg_catalog.clock_timestamp() END "
+				  "FROM unnest($1, $2, $3, $4, $5, $6) "
+				  "AS v(task_id, trigger, slot, status, attempt, message) "
+				  "JOIN %s.uso_task t ON t.id = v.task_id FOR KEY SHARE OF t "
+				  "ON CONFLICT (task_id, scheduled_for) "
+				  "WHERE trigger IN ('schedule', 'catchup') DO NOTHING "
+				  "RETURNING r.id, r.task_id, r.attempt, "
+				  "COALESCE(r.scheduled_for, r.queued_at), r.trigger, r.status",
+				  SchedSchema, SchedSchema),
+		 6, types, values, NULL);
+
+	for (uint64 j = 0; j < SPI_processed; j++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[j];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		char	   *status = SPI_getvalue(tup, desc, 6);
+		char	   *trigger = SPI_getvalue(tup, desc, 5);
+		TimestampTz due = SchedGetTime(tup, desc, 4);
+
+		if (strcmp(status, "queued") != 0)
+			continue;
+		/* Scheduled runs are due now whatever their slot was. */
+		if (strcmp(trigger, "retry") != 0)
+			due = Min(due, GetCurrentTimestamp());
+		SchedAddRun(DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull)),
+					DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull)),
+					DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull)),
+					due, trigger);
+	}
+}
+
+static void
+FlushCloses(void)
+{
+	int			n = list_length(PendingCloses);
+	int64	   *ids = palloc(sizeof(int64) * n);
+	const char **statuses = palloc(sizeof(char *) * n);
+	const char **messages = palloc(sizeof(char *) * n);
+	Oid			types[3] = {INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
+	Datum		values[3];
+	bool	   *ignore;
+	int			i = 0;
+	ListCell   *lc;
+
+	foreach(lc, PendingCloses)
+	{
+		ClosedRun  *c = lfirst(lc);
+
+		ids[i] = c->run_id;
+		statuses[i] = c->status;
+		messages[i] = c->message;
+		i++;
+	}
+	values[0] = SchedInt8Array(ids, n);
+	values[1] = SchedTextArray(statuses, n, &ignore);
+	values[2] = SchedTextArray(messages, n, &ignore);
+	SchedExec(psprintf("UPDATE %s.uso_task_run r SET status = v.status, "
+				  "finished_at = pg_catalog.clock_timestamp(), return_message = v.message "
+				  "FROM unnest($1, $2, $3) AS v(id, status, message) "
+				  "WHERE r.id = v.id AND r.finished_at IS NULL", SchedSchema),
+		 3, types, values, NULL);
+}
+
+/*
+ * Write the next/last run times the scheduler computed.  A row whose
+ * schedule, time zone or enabled flag changed since we loaded it is left
+ * alone: its writer computed its next_run_at, and our reload follows.
+ */
+static void
+FlushDirtyTasks(void)
+{
+	int			n = list_length(DirtyTasks);
+	int64	   *ids = palloc(sizeof(int64) * n);
+	TimestampTz *next = palloc(sizeof(TimestampTz) * n);
+	TimestampTz *last = palloc(sizeof(TimestampTz) * n);
+	const char **schedules = palloc(sizeof(char *) * n);
+	const char **tznames = palloc(sizeof(char *) * n);
+	Datum	   *enabled = palloc(sizeof(Datum) * n);
+	Oid			types[6] = {INT8ARRAYOID, TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID,
+	TEXTARRAYOID, TEXTARRAYOID, BOOLARRAYOID};
+	Datum		values[6];
+	bool	   *ignore;
+	int			i = 0;
+	ListCell   *lc;
+
+	foreach(lc, DirtyTasks)
+	{
+		SchedTask  *t = lfirst(lc);
+
+		ids[i] = t->id;
+		next[i] = t->enabled ? t->next_run : DT_NOEND;
+		last[i] = t->last_start;
+		schedules[i] = t->schedule_text;
+		tznames[i] = t->tz_name;
+		enabled[i] = BoolGetDatum(t->enabled);
+		t->next_dirty = false;
+		i++;
+	}
+	values[0] = SchedInt8Array(ids, n);
+	values[1] = SchedTimeArray(next, n);
+	values[2] = SchedTimeArray(last, n);
+	values[3] = SchedTextArray(schedules, n, &ignore);
+	values[4] = SchedTextArray(tznames, n, &ignore);
+	values[5] = PointerGetDatum(construct_array(enabled, n, BOOLOID, 1, true, TYPALIGN_CHAR));
+	SchedExec(psprintf("UPDATE %s.uso_task t SET next_run_at = v.next, "
+				  "last_run_at = COALESCE(v.last, t.last_run_at) "
+				  "FROM unnest($1, $2, $3, $4, $5, $6) "
+				  "AS v(id, next, last, schedule, tz, enabled) "
+				  "WHERE t.id = v.id AND t.schedule = v.schedule "
+				  "AND COALESCE(t.timezone, '') = v.tz AND t.enabled = v.enabled "
+				  "AND (t.next_run_at IS DISTINCT FROM v.next "
+				  "OR t.last_run_at IS DISTINCT FROM COALESCE(v.last, t.last_run_at))",
+				  SchedSchema),
+		 6, types, values, NULL);
+}
+
+/*
+ * Write everything queued by this iteration in one transaction.  Returns
+ * false when the catalog is gone (extension dropped).
+ */
+bool
+StoreFlush(void)
+{
+	if (PendingNewRuns == NIL && PendingCloses == NIL && DirtyTasks == NIL &&
+		PendingStarts == NIL && PendingFinishes == NIL)
+		return true;
+
+	SchedBeginCatalogWork();
+	if (!OidIsValid(get_extension_oid("uso_tasks", true)))
+	{
+		SchedEndCatalogWork();
+		return false;
+	}
+	/*
+	 * The scheduler commits asynchronously (scheduler.c), but how a run
+	 * ended is recorded durably: after a crash it must not read as
+	 * 'interrupted' when it had finished.
+	 */
+	if (PendingFinishes != NIL || PendingCloses != NIL)
+		(void) set_config_option("synchronous_commit", "on", PGC_SUSET, PGC_S_SESSION,
+								 GUC_ACTION_LOCAL, true, 0, false);
+	if (PendingStarts != NIL || PendingFinishes != NIL)
+		FlushRemote();
+	if (PendingCloses != NIL)
+		FlushCloses();
+	if (PendingNewRuns != NIL)
+		FlushNewRuns();
+	if (DirtyTasks != NIL)
+		FlushDirtyTasks();
+	SchedEndCatalogWork();
+
+	PendingNewRuns = NIL;
+	PendingCloses = NIL;
+	MemoryContextReset(PendingContext());
+	list_free(DirtyTasks);
+	DirtyTasks = NIL;
+	return true;
+}
