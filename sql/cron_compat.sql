@@ -154,12 +154,20 @@ VALUES (:alice_id, 'schedule', 'succeeded', '2026-01-01 01:00+00', '2026-01-01 0
        (:alice_id, 'schedule', 'timed_out', '2026-01-03 01:00+00', '2026-01-03 01:00:01+00', 103, 'canceling statement due to statement timeout'),
        (:alice_id, 'manual', 'cancelled', '2026-01-04 01:00+00', '2026-01-04 01:00:01+00', 104, 'cancelled'),
        (:alice_id, 'schedule', 'skipped', NULL, '2026-01-05 01:00+00', NULL, 'previous run still going'),
-       (:alice_id, 'schedule', 'running', '2026-01-06 01:00+00', NULL, 106, NULL),
-       (:alice_id, 'manual', 'queued', NULL, NULL, NULL, NULL),
        (:named_id, 'schedule', 'succeeded', '2026-01-01 04:00+00', '2026-01-01 04:00:01+00', 201, 'VACUUM');
+-- Open runs (running, queued) are only ever written inside a transaction that
+-- rolls back: a live scheduler would pick up a committed queued row and run it.
+CREATE FUNCTION pg_temp.add_open_runs(task bigint) RETURNS void LANGUAGE sql AS $$
+    INSERT INTO uso_task_run (task_id, trigger, status, started_at, finished_at, pid, return_message)
+    VALUES (task, 'schedule', 'running', '2026-01-06 01:00+00', NULL, 106, NULL),
+           (task, 'manual', 'queued', NULL, NULL, NULL, NULL)
+$$;
+BEGIN;
+SELECT pg_temp.add_open_runs(:alice_id);
 SELECT jobid = :alice_id AS alice, job_pid, database = current_database() AS this_db, username, command,
        status, return_message, start_time, end_time
 FROM cron.job_run_details WHERE jobid IN (:alice_id, :named_id) ORDER BY runid;
+ROLLBACK;
 
 SET ROLE regress_uso_cron_alice;
 -- no USAGE on schema cron until granted, as in pg_cron
@@ -192,8 +200,13 @@ SELECT cron.schedule_in_database('x', '* * * * *', 'SELECT 1', 'regress_uso_cron
 SELECT cron.schedule_in_database('x', '* * * * *', 'SELECT 1', current_database(), 'regress_uso_cron_alice');
 SELECT cron.schedule_in_database('alice-3', '0 3 * * *', 'SELECT 12', current_database()) > 0 AS scheduled;
 -- DELETE FROM cron.job_run_details works, for its own finished runs only
+BEGIN;
+RESET ROLE;
+SELECT pg_temp.add_open_runs(:alice_id);
+SET ROLE regress_uso_cron_alice;
 DELETE FROM cron.job_run_details WHERE end_time < now() - interval '7 days';
 SELECT status FROM cron.job_run_details ORDER BY runid;
+ROLLBACK;
 -- cannot write cron.job directly (pg_cron grants SELECT only)
 UPDATE cron.job SET active = false;
 SELECT cron.unschedule('alice-2'), cron.unschedule('alice-3');
