@@ -19,6 +19,7 @@
 #include "utils/timestamp.h"
 
 #include "uso_tasks.h"
+#include "lock_guard.h"
 #include "shmem.h"
 
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
@@ -100,6 +101,8 @@ uso_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTre
 {
 	Node	   *parsetree = pstmt->utilityStmt;
 
+	if (IsA(parsetree, LockStmt))
+		UsoGuardLockStmt((LockStmt *) parsetree);
 	if (IsA(parsetree, DropdbStmt))
 	{
 		Oid			dboid = get_database_oid(((DropdbStmt *) parsetree)->dbname, true);

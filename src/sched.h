@@ -50,6 +50,7 @@ typedef struct SchedTask
 	int64		retry_after_us;
 	int			active;			/* runs due and waiting for a worker, or running */
 	int			running;		/* runs handed to a worker */
+	int			unwritten;		/* queued runs not yet inserted (row locked) */
 	int64		active_run;		/* one of them, for messages */
 	int			heap_pos;		/* index in the due heap, -1 when absent */
 	bool		seen;			/* mark for reloads */
@@ -98,6 +99,7 @@ extern void SchedTaskLoaded(SchedTask *t, bool changed, TimestampTz stored_next,
 extern void SchedForgetRun(int64 run_id);
 extern void SchedSweepUnseen(void);
 extern SchedTask *SchedLookupTask(int64 id);
+extern void SchedCountUnwritten(int64 task_id, int delta);
 extern void SchedRunEnded(int64 run_id, UsoRunOutcome outcome, const char *died_message);
 extern void SchedAddRun(int64 run_id, int64 task_id, int attempt, TimestampTz due,
 						const char *trigger);
@@ -116,6 +118,7 @@ extern void StoreQueueRemoteFinish(int64 run_id, UsoRunOutcome outcome,
 								   TimestampTz started, const char *sqlstate,
 								   const char *tag, const char *message);
 extern bool StoreFlush(void);
+extern bool StoreHasDeferred(void);
 
 /* sched_sql.c */
 extern void SchedBeginCatalogWork(void);

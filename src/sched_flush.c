@@ -43,6 +43,16 @@ typedef struct RemoteFinish
 
 static MemoryContext pending_cxt = NULL;
 
+/*
+ * Writes that found their task row locked by another transaction wait here
+ * for the next flush: new runs of that task, and ids of tasks whose
+ * next/last run times are still to be written.  Nothing waits for a row
+ * lock, so one role's open transaction delays only its own task.
+ */
+static List *DeferredNewRuns = NIL;	/* NewRun *, in deferred_cxt */
+static List *DeferredDirtyIds = NIL;	/* int64 *, in deferred_cxt */
+static MemoryContext deferred_cxt = NULL;
+
 /* What one iteration queues for the catalog lives here until it is written. */
 static MemoryContext
 PendingContext(void)
@@ -63,6 +73,8 @@ StoreQueueNewRun(NewRun *run)
 	copy->message = run->message ? pstrdup(run->message) : NULL;
 	PendingNewRuns = lappend(PendingNewRuns, copy);
 	MemoryContextSwitchTo(old);
+	if (strcmp(run->status, "queued") == 0)
+		SchedCountUnwritten(run->task_id, 1);
 }
 
 void
@@ -126,6 +138,58 @@ StoreQueueRemoteFinish(int64 run_id, UsoRunOutcome outcome, TimestampTz started,
 	f->message = message[0] ? pstrdup(message) : NULL;
 	PendingFinishes = lappend(PendingFinishes, f);
 	MemoryContextSwitchTo(old);
+}
+
+/*
+ * Lock the task rows of ids (mode: "KEY SHARE" or "NO KEY UPDATE") without
+ * waiting.  On return locked[i] says whether ids[i] is locked by us, and
+ * exists[i] whether the row exists at all (locked or not by someone else).
+ */
+static void
+LockTasksNoWait(int64 *ids, int n, const char *mode, bool *locked, bool *exists)
+{
+	Oid			types[1] = {INT8ARRAYOID};
+	Datum		values[1];
+	HTAB	   *seen;
+	HASHCTL		ctl;
+
+	typedef struct SeenTask
+	{
+		int64		id;
+		bool		locked;
+	} SeenTask;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(int64);
+	ctl.entrysize = sizeof(SeenTask);
+	ctl.hcxt = CurrentMemoryContext;
+	seen = hash_create("uso_tasks locked tasks", Max(n, 16), &ctl,
+					   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+
+	values[0] = SchedInt8Array(ids, n);
+	SchedExec(psprintf("SELECT t.id, l.id IS NOT NULL FROM %s.uso_task t "
+					   "LEFT JOIN LATERAL (SELECT x.id FROM %s.uso_task x WHERE x.id = t.id "
+					   "FOR %s SKIP LOCKED) l ON true "
+					   "WHERE t.id = ANY ($1)", SchedSchema, SchedSchema, mode),
+			  1, types, values, NULL);
+	for (uint64 j = 0; j < SPI_processed; j++)
+	{
+		bool		isnull;
+		int64		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[j],
+													 SPI_tuptable->tupdesc, 1, &isnull));
+		SeenTask   *st = hash_search(seen, &id, HASH_ENTER, NULL);
+
+		st->locked = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[j],
+												SPI_tuptable->tupdesc, 2, &isnull));
+	}
+	for (int i = 0; i < n; i++)
+	{
+		SeenTask   *st = hash_search(seen, &ids[i], HASH_FIND, NULL);
+
+		exists[i] = st != NULL;
+		locked[i] = st != NULL && st->locked;
+	}
+	hash_destroy(seen);
 }
 
 /* Remote runs: mark dispatched ones running, record finished ones. */
@@ -198,15 +262,19 @@ FlushRemote(void)
 }
 
 static void
-FlushNewRuns(void)
+FlushNewRuns(List **deferred)
 {
-	int			n = list_length(PendingNewRuns);
-	int64	   *task_ids = palloc(sizeof(int64) * n);
-	const char **triggers = palloc(sizeof(char *) * n);
-	TimestampTz *slots = palloc(sizeof(TimestampTz) * n);
-	const char **statuses = palloc(sizeof(char *) * n);
-	int		   *attempts = palloc(sizeof(int) * n);
-	const char **messages = palloc(sizeof(char *) * n);
+	int			total = list_length(PendingNewRuns);
+	int64	   *all_ids = palloc(sizeof(int64) * total);
+	bool	   *locked = palloc(sizeof(bool) * total);
+	bool	   *exists = palloc(sizeof(bool) * total);
+	int			n = 0;
+	int64	   *task_ids = palloc(sizeof(int64) * total);
+	const char **triggers = palloc(sizeof(char *) * total);
+	TimestampTz *slots = palloc(sizeof(TimestampTz) * total);
+	const char **statuses = palloc(sizeof(char *) * total);
+	int		   *attempts = palloc(sizeof(int) * total);
+	const char **messages = palloc(sizeof(char *) * total);
 	Oid			types[6] = {INT8ARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID,
 	TEXTARRAYOID, INT4ARRAYOID, TEXTARRAYOID};
 	Datum		values[6];
@@ -214,18 +282,45 @@ FlushNewRuns(void)
 	int			i = 0;
 	ListCell   *lc;
 
+	/*
+	 * Key-share lock the tasks first, skipping rows another transaction
+	 * holds (an open uso_alter_task, a DELETE not yet committed): their runs
+	 * wait for the next flush instead of this statement waiting for the
+	 * lock, which would stall every other task of the database.  The lock
+	 * also covers a delete that commits after our snapshot: the foreign key
+	 * check then finds the row we hold.  Runs of tasks that are gone are
+	 * dropped.
+	 */
+	foreach(lc, PendingNewRuns)
+		all_ids[i++] = ((NewRun *) lfirst(lc))->task_id;
+	LockTasksNoWait(all_ids, total, "KEY SHARE", locked, exists);
+	i = 0;
 	foreach(lc, PendingNewRuns)
 	{
 		NewRun	   *r = lfirst(lc);
+		int			k = foreach_current_index(lc);
 
+		if (!locked[k])
+		{
+			if (exists[k])
+				*deferred = lappend(*deferred, r);
+			else if (strcmp(r->status, "queued") == 0)
+				SchedCountUnwritten(r->task_id, -1);
+			continue;
+		}
 		task_ids[i] = r->task_id;
 		triggers[i] = r->trigger;
 		slots[i] = r->scheduled_for;
 		statuses[i] = r->status;
 		attempts[i] = r->attempt;
 		messages[i] = r->message;
+		if (strcmp(r->status, "queued") == 0)
+			SchedCountUnwritten(r->task_id, -1);	/* active once added */
 		i++;
 	}
+	n = i;
+	if (n == 0)
+		return;
 	values[0] = SchedInt8Array(task_ids, n);
 	values[1] = SchedTextArray(triggers, n, &ignore);
 	values[2] = SchedTimeArray(slots, n);
@@ -233,12 +328,6 @@ FlushNewRuns(void)
 	values[4] = SchedInt4Array(attempts, n);
 	values[5] = SchedTextArray(messages, n, &ignore);
 
-	/*
-	 * Rows of tasks deleted meanwhile are dropped by the join.  The key-share
-	 * lock covers a delete that commits after our snapshot: the locked join
-	 * skips that task (instead of the foreign key check failing, which
-	 * ended the scheduler), and a later delete waits for our commit.
-	 */
 	SchedExec(psprintf("INSERT INTO %s.uso_task_run AS r (task_id, trigger, scheduled_for, status, "
 				  "attempt, return_message, finished_at) "
 				  "SELECT v.task_id, v.trigger, v.slot, v.status, v.attempt, v.message, "
@@ -246,12 +335,11 @@ FlushNewRuns(void)
 				  "ELSE pg_catalog.clock_timestamp() END "
 				  "FROM unnest($1, $2, $3, $4, $5, $6) "
 				  "AS v(task_id, trigger, slot, status, attempt, message) "
-				  "JOIN %s.uso_task t ON t.id = v.task_id FOR KEY SHARE OF t "
 				  "ON CONFLICT (task_id, scheduled_for) "
 				  "WHERE trigger IN ('schedule', 'catchup') DO NOTHING "
 				  "RETURNING r.id, r.task_id, r.attempt, "
 				  "COALESCE(r.scheduled_for, r.queued_at), r.trigger, r.status",
-				  SchedSchema, SchedSchema),
+				  SchedSchema),
 		 6, types, values, NULL);
 
 	for (uint64 j = 0; j < SPI_processed; j++)
@@ -313,15 +401,19 @@ FlushCloses(void)
  * alone: its writer computed its next_run_at, and our reload follows.
  */
 static void
-FlushDirtyTasks(void)
+FlushDirtyTasks(List **deferred_ids)
 {
-	int			n = list_length(DirtyTasks);
-	int64	   *ids = palloc(sizeof(int64) * n);
-	TimestampTz *next = palloc(sizeof(TimestampTz) * n);
-	TimestampTz *last = palloc(sizeof(TimestampTz) * n);
-	const char **schedules = palloc(sizeof(char *) * n);
-	const char **tznames = palloc(sizeof(char *) * n);
-	Datum	   *enabled = palloc(sizeof(Datum) * n);
+	int			total = list_length(DirtyTasks);
+	int64	   *all_ids = palloc(sizeof(int64) * total);
+	bool	   *locked = palloc(sizeof(bool) * total);
+	bool	   *exists = palloc(sizeof(bool) * total);
+	int			n;
+	int64	   *ids = palloc(sizeof(int64) * total);
+	TimestampTz *next = palloc(sizeof(TimestampTz) * total);
+	TimestampTz *last = palloc(sizeof(TimestampTz) * total);
+	const char **schedules = palloc(sizeof(char *) * total);
+	const char **tznames = palloc(sizeof(char *) * total);
+	Datum	   *enabled = palloc(sizeof(Datum) * total);
 	Oid			types[6] = {INT8ARRAYOID, TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID,
 	TEXTARRAYOID, TEXTARRAYOID, BOOLARRAYOID};
 	Datum		values[6];
@@ -329,19 +421,39 @@ FlushDirtyTasks(void)
 	int			i = 0;
 	ListCell   *lc;
 
+	/* As for new runs: a row someone else holds is written next time. */
+	foreach(lc, DirtyTasks)
+		all_ids[i++] = ((SchedTask *) lfirst(lc))->id;
+	LockTasksNoWait(all_ids, total, "NO KEY UPDATE", locked, exists);
+	i = 0;
 	foreach(lc, DirtyTasks)
 	{
 		SchedTask  *t = lfirst(lc);
+		int			k = foreach_current_index(lc);
 
+		t->next_dirty = false;
+		if (!locked[k])
+		{
+			if (exists[k])
+			{
+				int64	   *id = palloc(sizeof(int64));
+
+				*id = t->id;
+				*deferred_ids = lappend(*deferred_ids, id);
+			}
+			continue;
+		}
 		ids[i] = t->id;
 		next[i] = t->enabled ? t->next_run : DT_NOEND;
 		last[i] = t->last_start;
 		schedules[i] = t->schedule_text;
 		tznames[i] = t->tz_name;
 		enabled[i] = BoolGetDatum(t->enabled);
-		t->next_dirty = false;
 		i++;
 	}
+	n = i;
+	if (n == 0)
+		return;
 	values[0] = SchedInt8Array(ids, n);
 	values[1] = SchedTimeArray(next, n);
 	values[2] = SchedTimeArray(last, n);
@@ -365,11 +477,41 @@ FlushDirtyTasks(void)
  * false when the catalog is gone (extension dropped).
  */
 bool
+StoreHasDeferred(void)
+{
+	return DeferredNewRuns != NIL || DeferredDirtyIds != NIL;
+}
+
+bool
 StoreFlush(void)
 {
+	List	   *deferred_runs = NIL;
+	List	   *deferred_ids = NIL;
+	MemoryContext prev_deferred_cxt = deferred_cxt;
+	MemoryContext old;
+	ListCell   *lc;
+
+	/* What was deferred last time is tried again first, in order. */
+	if (DeferredNewRuns != NIL)
+		PendingNewRuns = list_concat(DeferredNewRuns, PendingNewRuns);
+	foreach(lc, DeferredDirtyIds)
+	{
+		SchedTask  *t = SchedLookupTask(*(int64 *) lfirst(lc));
+
+		if (t != NULL)
+			SchedMarkDirty(t);
+	}
+	DeferredNewRuns = NIL;
+	DeferredDirtyIds = NIL;
+
 	if (PendingNewRuns == NIL && PendingCloses == NIL && DirtyTasks == NIL &&
 		PendingStarts == NIL && PendingFinishes == NIL)
+	{
+		if (prev_deferred_cxt != NULL)
+			MemoryContextDelete(prev_deferred_cxt);
+		deferred_cxt = NULL;
 		return true;
+	}
 
 	SchedBeginCatalogWork();
 	if (!OidIsValid(get_extension_oid("uso_tasks", true)))
@@ -390,14 +532,41 @@ StoreFlush(void)
 	if (PendingCloses != NIL)
 		FlushCloses();
 	if (PendingNewRuns != NIL)
-		FlushNewRuns();
+		FlushNewRuns(&deferred_runs);
 	if (DirtyTasks != NIL)
-		FlushDirtyTasks();
+		FlushDirtyTasks(&deferred_ids);
+
+	/* Keep what must wait beyond the pending context's reset. */
+	deferred_cxt = NULL;
+	if (deferred_runs != NIL || deferred_ids != NIL)
+	{
+		deferred_cxt = AllocSetContextCreate(TopMemoryContext, "uso_tasks deferred writes",
+											 ALLOCSET_SMALL_SIZES);
+		old = MemoryContextSwitchTo(deferred_cxt);
+		foreach(lc, deferred_runs)
+		{
+			NewRun	   *copy = palloc(sizeof(NewRun));
+
+			*copy = *(NewRun *) lfirst(lc);
+			copy->message = copy->message ? pstrdup(copy->message) : NULL;
+			DeferredNewRuns = lappend(DeferredNewRuns, copy);
+		}
+		foreach(lc, deferred_ids)
+		{
+			int64	   *id = palloc(sizeof(int64));
+
+			*id = *(int64 *) lfirst(lc);
+			DeferredDirtyIds = lappend(DeferredDirtyIds, id);
+		}
+		MemoryContextSwitchTo(old);
+	}
 	SchedEndCatalogWork();
 
 	PendingNewRuns = NIL;
 	PendingCloses = NIL;
 	MemoryContextReset(PendingContext());
+	if (prev_deferred_cxt != NULL)
+		MemoryContextDelete(prev_deferred_cxt);
 	list_free(DirtyTasks);
 	DirtyTasks = NIL;
 	return true;

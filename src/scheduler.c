@@ -155,6 +155,20 @@ SchedLookupTask(int64 id)
 	return hash_search(SchedTasks, &id, HASH_FIND, NULL);
 }
 
+/*
+ * Queued runs not yet in the catalog count against the overlap rule like
+ * runs that are: a run waiting for its task row's lock is still this slot's
+ * run.
+ */
+void
+SchedCountUnwritten(int64 task_id, int delta)
+{
+	SchedTask  *t = SchedLookupTask(task_id);
+
+	if (t != NULL)
+		t->unwritten = Max(t->unwritten + delta, 0);
+}
+
 /* Remember to write next_run_at / last_run_at of t at the next flush. */
 void
 SchedMarkDirty(SchedTask *t)
@@ -410,9 +424,9 @@ ProcessDue(TimestampTz now)
 			nr.status = "failed";
 			nr.message = t->problem;
 		}
-		else if (t->active > 0 &&
+		else if (t->active + t->unwritten > 0 &&
 				 (t->overlap == OVERLAP_SKIP ||
-				  (t->overlap == OVERLAP_QUEUE && t->active > 1)))
+				  (t->overlap == OVERLAP_QUEUE && t->active + t->unwritten > 1)))
 		{
 			nr.status = "skipped";
 			nr.message = psprintf("skipped: run %lld of this task is still in progress",
@@ -716,7 +730,8 @@ uso_scheduler_main(Datum arg)
 		wake = Min(wake, PoolEnforceTimeouts(GetCurrentTimestamp()));
 		now = GetCurrentTimestamp();
 		/* Finishing workers wake us; retiring ones elsewhere and adopted ones do not. */
-		if (PoolWaitingForRoom || PoolHasUnwatchedWorkers())
+		/* Writes deferred by another transaction's row lock are retried soon. */
+		if (PoolWaitingForRoom || PoolHasUnwatchedWorkers() || StoreHasDeferred())
 			wake = Min(wake, now + 250 * 1000);
 		if (wake == DT_NOEND)
 			timeout_ms = -1;
