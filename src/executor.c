@@ -23,8 +23,11 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/pg_authid.h"
+#include "catalog/pg_database.h"
 #include "catalog/namespace.h"
 #include "commands/async.h"
+#include "commands/dbcommands.h"
 #include "commands/prepare.h"
 #include "commands/sequence.h"
 #include "executor/spi.h"
@@ -37,11 +40,13 @@
 #include "storage/lock.h"
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/portal.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "utils/timeout.h"
 #include "utils/timestamp.h"
 
@@ -59,6 +64,9 @@ int			UsoCurrentWorkerSlot = -1;
 
 static UsoWorkerSlot *MySlot = NULL;
 static MemoryContext RunContext = NULL;
+
+/* Set when this worker's role or database lost a right it needs: it exits. */
+static bool OwnerRevoked = false;
 
 /* What the mark-running step learned about the run. */
 typedef struct RunInfo
@@ -337,6 +345,101 @@ CancelRequested(void)
 	return cancel;
 }
 
+/*
+ * Why the role this worker is connected as may no longer run tasks here, or
+ * NULL.  A connected session keeps its rights when the role is dropped, made
+ * NOLOGIN or loses CONNECT, so a warm worker checks before every run: the
+ * next run after a revoke fails, saying why, instead of running on.  Sets
+ * *sqlstate.  Syscache lookups: the transaction start has processed the
+ * invalidations of what was committed before.
+ */
+static char *
+OwnerProblem(Oid roleid, int *sqlstate)
+{
+	HeapTuple	tup;
+	char	   *rolname;
+	bool		canlogin;
+	bool		allowconn;
+
+	tup = SearchSysCache1(AUTHOID, ObjectIdGetDatum(roleid));
+	if (!HeapTupleIsValid(tup))
+	{
+		*sqlstate = ERRCODE_UNDEFINED_OBJECT;
+		return psprintf("the task's owner role (oid %u) was dropped: the run was not started", roleid);
+	}
+	rolname = pstrdup(NameStr(((Form_pg_authid) GETSTRUCT(tup))->rolname));
+	canlogin = ((Form_pg_authid) GETSTRUCT(tup))->rolcanlogin;
+	ReleaseSysCache(tup);
+	if (!canlogin)
+	{
+		*sqlstate = ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION;
+		return psprintf("role \"%s\" can no longer log in (NOLOGIN): a task runs as its owner, "
+						"which needs LOGIN; the run was not started", rolname);
+	}
+	tup = SearchSysCache1(DATABASEOID, ObjectIdGetDatum(MyDatabaseId));
+	if (!HeapTupleIsValid(tup))
+	{
+		*sqlstate = ERRCODE_UNDEFINED_DATABASE;
+		return pstrdup("the task's database is being dropped: the run was not started");
+	}
+	allowconn = ((Form_pg_database) GETSTRUCT(tup))->datallowconn;
+	ReleaseSysCache(tup);
+	if (!allowconn)
+	{
+		*sqlstate = ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE;
+		return psprintf("database \"%s\" no longer allows connections: the run was not started",
+						get_database_name(MyDatabaseId));
+	}
+	if (!superuser_arg(roleid) &&
+		pg_database_aclcheck(MyDatabaseId, roleid, ACL_CONNECT) != ACLCHECK_OK)
+	{
+		*sqlstate = ERRCODE_INSUFFICIENT_PRIVILEGE;
+		return psprintf("role \"%s\" no longer has CONNECT on database \"%s\": "
+						"the run was not started", rolname, get_database_name(MyDatabaseId));
+	}
+	return NULL;
+}
+
+/*
+ * Check the owner's rights before a run; when one is gone, record the run
+ * as failed (without running it) and make this worker exit.  Returns true
+ * when the run may go ahead.
+ */
+static bool
+OwnerStillValid(int64 run_id, RunInfo *info)
+{
+	char	   *problem;
+	int			sqlstate = 0;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	problem = OwnerProblem(MySlot->roleid, &sqlstate);
+	if (problem != NULL)
+		problem = MemoryContextStrdup(RunContext, problem);
+	CommitTransactionCommand();
+	if (problem == NULL)
+		return true;
+
+	OwnerRevoked = true;
+	ereport(LOG,
+			(errmsg("uso_tasks worker does not start run %lld: %s", (long long) run_id, problem)));
+	if (MySlot->sched_dboid != MyDatabaseId)
+	{
+		info->sqlstate = MemoryContextStrdup(RunContext, unpack_sql_state(sqlstate));
+		info->message = problem;
+	}
+	else
+	{
+		ErrorData	edata;
+
+		memset(&edata, 0, sizeof(edata));
+		edata.sqlerrcode = sqlstate;
+		edata.message = problem;
+		RecordFailure(run_id, "failed", &edata, NIL);
+	}
+	return false;
+}
+
 /* Run one run end to end; returns how it ended. */
 static UsoRunOutcome
 ExecuteRun(int64 run_id)
@@ -347,6 +450,19 @@ ExecuteRun(int64 run_id)
 
 	MemoryContextReset(RunContext);
 	memset(&info, 0, sizeof(info));
+	if (!OwnerStillValid(run_id, &info))
+	{
+		if (MySlot->sched_dboid != MyDatabaseId)
+		{
+			LWLockAcquire(UsoShared->lock, LW_EXCLUSIVE);
+			MySlot->done_started = 0;
+			strlcpy(MySlot->done_sqlstate, info.sqlstate, sizeof(MySlot->done_sqlstate));
+			MySlot->done_tag[0] = '\0';
+			strlcpy(MySlot->done_message, info.message, sizeof(MySlot->done_message));
+			LWLockRelease(UsoShared->lock);
+		}
+		return USO_OUTCOME_FAILED;
+	}
 	if (MySlot->sched_dboid != MyDatabaseId)
 	{
 		if (CancelRequested())
@@ -460,7 +576,8 @@ ReportDone(int64 run_id, UsoRunOutcome outcome)
 	MySlot->run_id = 0;
 	MySlot->cancel_requested = false;
 	MySlot->progress = -1;
-	MySlot->state = USO_WORKER_IDLE;
+	/* A worker whose role lost its rights takes no further run. */
+	MySlot->state = OwnerRevoked ? USO_WORKER_EXITING : USO_WORKER_IDLE;
 	latch = UsoSchedulerLatch(MySlot->sched_dboid);
 	LWLockRelease(UsoShared->lock);
 	if (latch != NULL)
@@ -553,6 +670,9 @@ uso_executor_main(Datum arg)
 			UsoRunOutcome outcome = ExecuteRun(run_id);
 
 			ReportDone(run_id, outcome);
+			/* Connected as a role that lost its rights: no further run here. */
+			if (OwnerRevoked)
+				break;
 			idle_since = GetCurrentTimestamp();
 			continue;
 		}
