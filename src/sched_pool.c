@@ -333,182 +333,322 @@ FillRemoteTask(UsoWorkerSlot *w, SchedTask *t)
 	w->done_message[0] = '\0';
 }
 
+/* The most workers that may run at once, all databases together. */
+static int
+PoolLimit(void)
+{
+	return Min(uso_max_workers, UsoShared->max_workers);
+}
+
 /*
- * Hand each ready run to a worker.  Runs that find none stay ready, in
- * order, for the next iteration (a finishing worker wakes us).
+ * The most workers the runs of one database, and the tasks of one owner
+ * role, may hold: by default they leave a quarter (databases) or half
+ * (roles) of the pool to the others, so that one role running many long
+ * tasks never makes another database's or role's run wait for a worker.
+ */
+static int
+DatabaseCap(void)
+{
+	int			limit = PoolLimit();
+	int			cap = uso_max_workers_per_database > 0 ? uso_max_workers_per_database :
+		limit - Max(1, limit / 4);
+
+	return Max(1, Min(cap, limit));
+}
+
+static int
+RoleCap(void)
+{
+	int			limit = PoolLimit();
+	int			cap = uso_max_workers_per_role > 0 ? uso_max_workers_per_role : limit / 2;
+
+	return Max(1, Min(cap, limit));
+}
+
+typedef enum PlaceResult
+{
+	PLACE_DONE,					/* handed to a worker (or one is starting for it) */
+	PLACE_CAPPED,				/* its database or role holds its share: wait */
+	PLACE_NO_ROOM,				/* the pool is full (an idle worker may be retiring) */
+	PLACE_POOL_FULL				/* full, nothing idle anywhere: nothing else fits either */
+} PlaceResult;
+
+/* A slot holds work (a run, or is starting for one). */
+static inline bool
+SlotHoldsWork(const UsoWorkerSlot *w)
+{
+	return w->state == USO_WORKER_BUSY || w->state == USO_WORKER_STARTING;
+}
+
+/*
+ * Try to give one ready run a worker: an idle one of its (database, role),
+ * or a new one in a free slot, within the pool's limit and the shares of
+ * its database and role.  When other databases wait for room, this one
+ * takes no more than an even share of the pool, so a freed worker goes to
+ * them (their scheduler retires our idle worker and starts its own) rather
+ * than straight back to us.
+ */
+static PlaceResult
+TryPlace(SchedRun *run, SchedTask *t)
+{
+	int			idle = -1,
+				freeslot = -1,
+				other_idle = -1,
+				live = 0,
+				db_held = 0,
+				role_held = 0,
+				others_waiting = 0,
+				share;
+	Latch	   *latch = NULL;
+	PlaceResult result;
+	int			limit = PoolLimit();
+
+	LWLockAcquire(UsoShared->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < UsoShared->max_workers; i++)
+	{
+		UsoWorkerSlot *w = &UsoShared->workers[i];
+
+		if (w->state == USO_WORKER_FREE)
+		{
+			if (freeslot < 0)
+				freeslot = i;
+			continue;
+		}
+		live++;
+		if (SlotHoldsWork(w))
+		{
+			if (w->sched_dboid == MyDatabaseId)
+				db_held++;
+			if (w->roleid == t->roleid)
+				role_held++;
+		}
+		if (w->state == USO_WORKER_IDLE && w->run_id == 0 && w->done_run_id == 0)
+		{
+			if (w->sched_dboid == MyDatabaseId &&
+				w->dboid == t->dboid && w->roleid == t->roleid)
+			{
+				if (idle < 0)
+					idle = i;
+			}
+			else if (other_idle < 0)
+				other_idle = i; /* any database's: the pool is shared */
+		}
+	}
+	for (int i = 0; i < USO_MAX_DATABASES; i++)
+	{
+		UsoSchedulerSlot *s = &UsoShared->schedulers[i];
+
+		if (OidIsValid(s->dboid) && s->dboid != MyDatabaseId && s->pid != 0 &&
+			s->runs_waiting > 0)
+			others_waiting++;
+	}
+	share = others_waiting > 0 ? Max(1, limit / (others_waiting + 1)) : limit;
+
+	if (db_held >= Min(DatabaseCap(), share) || role_held >= RoleCap())
+		result = PLACE_CAPPED;
+	else if (idle >= 0)
+	{
+		UsoWorkerSlot *w = &UsoShared->workers[idle];
+
+		FillRemoteTask(w, t);
+		w->run_id = run->run_id;
+		w->cancel_requested = false;
+		w->timeout_killed = false;
+		w->run_started = 0;
+		w->progress = -1;
+		w->state = USO_WORKER_BUSY;
+		latch = w->latch;
+		result = PLACE_DONE;
+	}
+	else if (freeslot >= 0 && live < limit)
+	{
+		UsoWorkerSlot *w = &UsoShared->workers[freeslot];
+
+		w->state = USO_WORKER_STARTING;
+		w->connected = false;
+		w->dboid = t->dboid;
+		w->roleid = t->roleid;
+		w->sched_dboid = MyDatabaseId;
+		w->pid = 0;
+		w->latch = NULL;
+		w->run_id = run->run_id;
+		w->cancel_requested = false;
+		w->timeout_killed = false;
+		w->run_started = 0;
+		w->done_run_id = 0;
+		w->progress = -1;
+		w->generation++;
+		FillRemoteTask(w, t);
+		result = PLACE_DONE;
+	}
+	else if (other_idle >= 0)
+	{
+		/* Full: make room by retiring an idle worker of another owner. */
+		UsoShared->workers[other_idle].state = USO_WORKER_EXITING;
+		latch = UsoShared->workers[other_idle].latch;
+		result = PLACE_NO_ROOM;
+	}
+	else
+		result = PLACE_POOL_FULL;
+	LWLockRelease(UsoShared->lock);
+
+	if (result == PLACE_DONE && idle < 0)
+	{
+		if (Handles[freeslot] != NULL)
+		{
+			pfree(Handles[freeslot]);
+			Handles[freeslot] = NULL;
+		}
+		if (!StartWorker(freeslot))
+		{
+			/*
+			 * The postmaster is out of background worker slots
+			 * (max_worker_processes): make room as when our pool is full.
+			 */
+			LWLockAcquire(UsoShared->lock, LW_EXCLUSIVE);
+			UsoShared->workers[freeslot].state = USO_WORKER_FREE;
+			UsoShared->workers[freeslot].run_id = 0;
+			if (other_idle >= 0 &&
+				UsoShared->workers[other_idle].state == USO_WORKER_IDLE)
+			{
+				UsoShared->workers[other_idle].state = USO_WORKER_EXITING;
+				latch = UsoShared->workers[other_idle].latch;
+			}
+			LWLockRelease(UsoShared->lock);
+			result = PLACE_NO_ROOM;
+			if (!warned_no_slots)
+			{
+				ereport(LOG,
+						(errmsg("uso_tasks could not start an executor worker: "
+								"max_worker_processes is exhausted"),
+						 errhint("Raise max_worker_processes above uso_tasks.max_workers + "
+								 "the number of databases + 2.")));
+				warned_no_slots = true;
+			}
+		}
+	}
+	if (latch != NULL)
+		SetLatch(latch);
+	if (result == PLACE_DONE)
+	{
+		run->dispatched = true;
+		t->running++;
+		if (t->dboid != MyDatabaseId)
+			StoreQueueRemoteStart(run->run_id);
+	}
+	return result;
+}
+
+/* Tell the other schedulers how many of our runs wait for room. */
+static void
+PublishWaiting(int waiting)
+{
+	static int	published = 0;
+
+	if (waiting == published)
+		return;
+	LWLockAcquire(UsoShared->lock, LW_EXCLUSIVE);
+	{
+		UsoSchedulerSlot *me = UsoFindScheduler(MyDatabaseId);
+
+		if (me != NULL)
+			me->runs_waiting = waiting;
+	}
+	LWLockRelease(UsoShared->lock);
+	published = waiting;
+}
+
+/*
+ * Hand ready runs to workers.  Owners take turns: a first pass places at
+ * most one run per role, in queue order, before a second pass places the
+ * rest, so one role's long queue does not keep another role's run waiting.
+ * Runs that find no worker stay ready, in order, for the next iteration (a
+ * finishing worker wakes us; a poll covers room freed elsewhere).
  */
 void
 PoolDispatch(void)
 {
-	List	   *still_ready = NIL;
-	ListCell   *lc;
+	List	   *ready = ReadyRuns;
+	int			waiting = 0;
+	bool		pool_full = false;
 	MemoryContext old;
 
 	PoolWaitingForRoom = false;
 	if (ReadyRuns == NIL)
-		return;
-	EnsureHandles();
-	foreach(lc, ReadyRuns)
 	{
-		SchedRun   *run = lfirst(lc);
-		SchedTask  *t = SchedLookupTask(run->task_id);
-		int			idle = -1,
-					freeslot = -1,
-					other_idle = -1,
-					live = 0;
-		Latch	   *latch = NULL;
-		bool		placed = false;
+		PublishWaiting(0);
+		return;
+	}
+	EnsureHandles();
+	ReadyRuns = NIL;
+	for (int pass = 0; pass < 2 && !pool_full; pass++)
+	{
+		List	   *still_ready = NIL;
+		Oid		   *turned = palloc(sizeof(Oid) * list_length(ready));
+		int			nturned = 0;
+		ListCell   *lc;
 
-		if (t == NULL)
+		foreach(lc, ready)
 		{
-			SchedRunEnded(run->run_id, USO_OUTCOME_CANCELLED, NULL);
-			continue;
-		}
-		if (t->problem != NULL)
-		{
-			StoreQueueClose(run->run_id, t->problem);
-			SchedRunEnded(run->run_id, USO_OUTCOME_CANCELLED, NULL);
-			continue;
-		}
-		if (t->overlap != OVERLAP_PARALLEL && t->running > 0)
-		{
-			/* Waits for the task's running run to end (overlap skip/queue). */
-			old = MemoryContextSwitchTo(SchedContext);
-			still_ready = lappend(still_ready, run);
-			MemoryContextSwitchTo(old);
-			continue;
-		}
+			SchedRun   *run = lfirst(lc);
+			SchedTask  *t = SchedLookupTask(run->task_id);
+			bool		keep = false;
 
-		LWLockAcquire(UsoShared->lock, LW_EXCLUSIVE);
-		for (int i = 0; i < UsoShared->max_workers; i++)
-		{
-			UsoWorkerSlot *w = &UsoShared->workers[i];
-
-			if (w->state == USO_WORKER_FREE)
+			if (t == NULL)
 			{
-				if (freeslot < 0)
-					freeslot = i;
+				SchedRunEnded(run->run_id, USO_OUTCOME_CANCELLED, NULL);
 				continue;
 			}
-			live++;
-			if (w->state == USO_WORKER_IDLE && w->run_id == 0 && w->done_run_id == 0)
+			if (t->problem != NULL)
 			{
-				if (w->sched_dboid == MyDatabaseId &&
-					w->dboid == t->dboid && w->roleid == t->roleid)
-				{
-					if (idle < 0)
-						idle = i;
-				}
-				else if (other_idle < 0)
-					other_idle = i;	/* any database's: the pool is shared */
+				StoreQueueClose(run->run_id, t->problem);
+				SchedRunEnded(run->run_id, USO_OUTCOME_CANCELLED, NULL);
+				continue;
 			}
-		}
-		if (idle >= 0)
-		{
-			UsoWorkerSlot *w = &UsoShared->workers[idle];
-
-			FillRemoteTask(w, t);
-			w->run_id = run->run_id;
-			w->cancel_requested = false;
-			w->timeout_killed = false;
-			w->run_started = 0;
-			w->progress = -1;
-			w->state = USO_WORKER_BUSY;
-			latch = w->latch;
-			placed = true;
-		}
-		else if (freeslot >= 0 && live < Min(uso_max_workers, UsoShared->max_workers))
-		{
-			UsoWorkerSlot *w = &UsoShared->workers[freeslot];
-
-			w->state = USO_WORKER_STARTING;
-			w->connected = false;
-			w->dboid = t->dboid;
-			w->roleid = t->roleid;
-			w->sched_dboid = MyDatabaseId;
-			w->pid = 0;
-			w->latch = NULL;
-			w->run_id = run->run_id;
-			w->cancel_requested = false;
-			w->timeout_killed = false;
-			w->run_started = 0;
-			w->done_run_id = 0;
-			w->progress = -1;
-			w->generation++;
-			FillRemoteTask(w, t);
-			placed = true;
-		}
-		else if (other_idle >= 0)
-		{
-			/* Full: make room by retiring an idle worker of another owner. */
-			UsoShared->workers[other_idle].state = USO_WORKER_EXITING;
-			latch = UsoShared->workers[other_idle].latch;
-		}
-		LWLockRelease(UsoShared->lock);
-
-		if (placed && idle < 0)
-		{
-			if (Handles[freeslot] != NULL)
+			if (pool_full)
+				keep = true;
+			else if (t->overlap != OVERLAP_PARALLEL && t->running > 0)
+				keep = true;	/* waits for the task's running run (skip/queue) */
+			else
 			{
-				pfree(Handles[freeslot]);
-				Handles[freeslot] = NULL;
-			}
-			if (!StartWorker(freeslot))
-			{
-				/*
-				 * The postmaster is out of background worker slots
-				 * (max_worker_processes): make room as when our pool is full.
-				 */
-				LWLockAcquire(UsoShared->lock, LW_EXCLUSIVE);
-				UsoShared->workers[freeslot].state = USO_WORKER_FREE;
-				UsoShared->workers[freeslot].run_id = 0;
-				if (other_idle >= 0 &&
-					UsoShared->workers[other_idle].state == USO_WORKER_IDLE)
+				bool		had_turn = false;
+
+				for (int i = 0; i < nturned && !had_turn; i++)
+					had_turn = turned[i] == t->roleid;
+				if (pass == 0 && had_turn)
+					keep = true;
+				else
 				{
-					UsoShared->workers[other_idle].state = USO_WORKER_EXITING;
-					latch = UsoShared->workers[other_idle].latch;
-				}
-				LWLockRelease(UsoShared->lock);
-				placed = false;
-				if (!warned_no_slots)
-				{
-					ereport(LOG,
-							(errmsg("uso_tasks could not start an executor worker: "
-									"max_worker_processes is exhausted"),
-							 errhint("Raise max_worker_processes above uso_tasks.max_workers + "
-									 "the number of databases + 2.")));
-					warned_no_slots = true;
+					PlaceResult r = TryPlace(run, t);
+
+					if (r == PLACE_DONE)
+					{
+						if (!had_turn)
+							turned[nturned++] = t->roleid;
+					}
+					else
+					{
+						keep = true;
+						PoolWaitingForRoom = true;
+						if (r == PLACE_POOL_FULL)
+							pool_full = true;
+					}
 				}
 			}
-		}
-		if (latch != NULL)
-			SetLatch(latch);
-		if (placed)
-		{
-			run->dispatched = true;
-			t->running++;
-			if (t->dboid != MyDatabaseId)
-				StoreQueueRemoteStart(run->run_id);
-		}
-		else
-		{
-			PoolWaitingForRoom = true;
-			old = MemoryContextSwitchTo(SchedContext);
-			still_ready = lappend(still_ready, run);
-			/*
-			 * No free slot and no idle worker of any owner: nothing after
-			 * this run can be placed either, so stop walking the list.
-			 */
-			if (freeslot < 0 && other_idle < 0 && idle < 0)
+			if (keep)
 			{
-				for_each_cell(lc, ReadyRuns, lnext(ReadyRuns, lc))
-					still_ready = lappend(still_ready, lfirst(lc));
+				old = MemoryContextSwitchTo(SchedContext);
+				still_ready = lappend(still_ready, run);
 				MemoryContextSwitchTo(old);
-				break;
 			}
-			MemoryContextSwitchTo(old);
 		}
+		pfree(turned);
+		list_free(ready);
+		ready = still_ready;
 	}
-	list_free(ReadyRuns);
-	ReadyRuns = still_ready;
+	ReadyRuns = ready;
+
+	if (PoolWaitingForRoom)
+		waiting = list_length(ReadyRuns);
+	PublishWaiting(waiting);
 }

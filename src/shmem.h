@@ -86,6 +86,7 @@ typedef struct UsoSchedulerSlot
 	bool		runs_queued;	/* look for queued runs on next wake */
 	bool		stop_requested; /* extension dropped: exit */
 	bool		reboot_done;	/* @reboot tasks ran since the postmaster started */
+	int			runs_waiting;	/* ready runs its last dispatch could not place */
 } UsoSchedulerSlot;
 
 typedef struct UsoSharedState

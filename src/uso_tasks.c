@@ -31,6 +31,8 @@ int			uso_default_timeout_ms = 3600 * 1000;
 int			uso_max_log_lines = 1000;
 int			uso_worker_idle_timeout_ms = 60 * 1000;
 int			uso_timeout_grace_ms = 30 * 1000;
+int			uso_max_workers_per_database = 0;
+int			uso_max_workers_per_role = 0;
 int			uso_run_retention_s = 30 * 86400;
 bool		uso_scheduler_enabled = true;
 char	   *uso_http_allowed_hosts = NULL;
@@ -91,6 +93,16 @@ DefineSettings(void)
 							"How long past its timeout a run that ignores cancel may go on before its worker is terminated.",
 							NULL, &uso_timeout_grace_ms, 30 * 1000, 100, INT_MAX,
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("uso_tasks.max_workers_per_database",
+							"Most executor workers the runs of one database may hold at once.",
+							"0 means uso_tasks.max_workers less a quarter (at least 1), so other databases always find room.",
+							&uso_max_workers_per_database, 0, 0, 256,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("uso_tasks.max_workers_per_role",
+							"Most executor workers the tasks of one owner role may hold at once, all databases together.",
+							"0 means half of uso_tasks.max_workers (at least 1), so other roles always find room.",
+							&uso_max_workers_per_role, 0, 0, 256,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("uso_tasks.run_retention",
 							"Age after which finished runs and their log lines are purged.",
 							NULL, &uso_run_retention_s, 30 * 86400, 60, INT_MAX,

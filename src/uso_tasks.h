@@ -15,6 +15,8 @@ extern int	uso_default_timeout_ms;
 extern int	uso_max_log_lines;
 extern int	uso_worker_idle_timeout_ms;
 extern int	uso_timeout_grace_ms;
+extern int	uso_max_workers_per_database;
+extern int	uso_max_workers_per_role;
 extern int	uso_run_retention_s;
 extern bool uso_scheduler_enabled;
 extern char *uso_http_allowed_hosts;
