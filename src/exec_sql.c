@@ -27,6 +27,7 @@
 #include "utils/portal.h"
 #include "utils/snapmgr.h"
 
+#include "command_rules.h"
 #include "exec_sql.h"
 
 /* Receiver that keeps the first column of the first row and counts rows. */
@@ -123,6 +124,13 @@ UsoExecuteSql(const char *sql, UsoSqlResult *result)
 				 errmsg("task command contains no statement")));
 
 	/*
+	 * All statements run at top level in one transaction: one that commits
+	 * by itself (VACUUM, CREATE DATABASE) would make a later failure keep
+	 * half the work, so the whole list is checked before the first runs.
+	 */
+	UsoCheckCommandRules(parsetrees);
+
+	/*
 	 * The caller's context must outlive the transactions a procedure may
 	 * commit: the parse trees and the result live there.
 	 */
@@ -138,13 +146,6 @@ UsoExecuteSql(const char *sql, UsoSqlResult *result)
 		int16		format = 0;
 
 		CHECK_FOR_INTERRUPTS();
-		if (IsA(parsetree->stmt, TransactionStmt))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_TRANSACTION_STATE),
-					 errmsg("task commands cannot use BEGIN, COMMIT or ROLLBACK"),
-					 errhint("Each run is a transaction of its own; to commit "
-							 "in steps, CALL a procedure that COMMITs.")));
-
 		tag = CreateCommandTag(parsetree->stmt);
 		if (analyze_requires_snapshot(parsetree))
 		{
