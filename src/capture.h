@@ -16,10 +16,24 @@ typedef struct UsoLogLine
 	char	   *message;
 } UsoLogLine;
 
-/* Start collecting into cxt, storing at most max_lines lines. */
-extern void UsoCaptureStart(MemoryContext cxt, int max_lines);
+/*
+ * The most bytes of one text a run leaves in the catalog: its return
+ * message, each error field, each log line.
+ */
+#define USO_MAX_TEXT_BYTES 8192
+
+/*
+ * Start collecting into cxt, storing at most max_lines lines and max_bytes
+ * bytes of them (each line cut at USO_MAX_TEXT_BYTES).
+ */
+extern void UsoCaptureStart(MemoryContext cxt, int max_lines, int max_bytes);
 /* Stop collecting; returns the lines (a final line counts dropped ones). */
 extern List *UsoCaptureStop(void);
+/*
+ * A copy of s (in the current memory context) of at most maxbytes bytes:
+ * cut at a character boundary and ended with "..." when longer.
+ */
+extern char *UsoClipText(const char *s, size_t maxbytes);
 /* Install the emit_log_hook (once per process). */
 extern void UsoCaptureInstallHook(void);
 

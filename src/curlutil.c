@@ -27,11 +27,17 @@ static bool curl_initialized = false;
  * CURLE_ABORTED_BY_CALLBACK; only cancel and terminate requests count, as the
  * other reasons for InterruptPending would not throw afterwards.
  */
+bool
+UsoCurlInterruptPending(void)
+{
+	return QueryCancelPending || ProcDiePending;
+}
+
 static int
 UsoCurlProgress(void *clientp, curl_off_t dltotal, curl_off_t dlnow,
 				curl_off_t ultotal, curl_off_t ulnow)
 {
-	return (QueryCancelPending || ProcDiePending) ? 1 : 0;
+	return UsoCurlInterruptPending() ? 1 : 0;
 }
 
 /*

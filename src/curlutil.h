@@ -45,6 +45,12 @@ extern bool UsoCurlBufferAppend(UsoCurlBuffer *buf, const char *bytes, size_t n)
 extern CURL *UsoCurlEasyInit(char *errbuf, const char *protocols);
 
 /*
+ * Whether a cancel (statement_timeout included) or terminate request waits:
+ * callbacks check it to stop a transfer without throwing inside libcurl.
+ */
+extern bool UsoCurlInterruptPending(void);
+
+/*
  * After curl_easy_perform returned CURLE_ABORTED_BY_CALLBACK: lets a pending
  * cancel or terminate request throw its own error, else reports what was
  * interrupted.

@@ -11,9 +11,11 @@
  */
 #include "postgres.h"
 
+#include "access/detoast.h"
 #include "access/printtup.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "commands/portalcmds.h"
 #include "nodes/parsenodes.h"
@@ -22,11 +24,15 @@
 #include "tcop/pquery.h"
 #include "tcop/tcopprot.h"
 #include "tcop/utility.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/portal.h"
 #include "utils/snapmgr.h"
 
+#include "capture.h"
+#include "command_rules.h"
 #include "exec_sql.h"
 
 /* Receiver that keeps the first column of the first row and counts rows. */
@@ -39,6 +45,44 @@ typedef struct CaptureReceiver
 	char	   *first_value;
 } CaptureReceiver;
 
+/*
+ * The first value as text of at most USO_MAX_TEXT_BYTES bytes.  A large
+ * text-like value is not converted whole (a task's SELECT of 700 MB would
+ * otherwise be copied twice into the worker's memory for an 8 kB message):
+ * only its first bytes are detoasted.  A value of another type is converted
+ * and cut, unless it is so large (jsonb of 700 MB) that its output function
+ * would build all of it: then it is described instead.
+ */
+#define USO_MAX_CONVERTED_BYTES (1024 * 1024)
+
+static char *
+CappedOutput(Datum value, Oid typid)
+{
+	Oid			typoutput;
+	bool		typisvarlena;
+
+	getTypeOutputInfo(typid, &typoutput, &typisvarlena);
+	if (typisvarlena && toast_raw_datum_size(value) > USO_MAX_TEXT_BYTES)
+	{
+		Size		size = toast_raw_datum_size(value) - VARHDRSZ;
+
+		/* Output functions that print the stored bytes as they are. */
+		if (typoutput == F_TEXTOUT || typoutput == F_VARCHAROUT ||
+			typoutput == F_BPCHAROUT || typoutput == F_JSON_OUT)
+		{
+			text	   *head = DatumGetTextPSlice(value, 0, USO_MAX_TEXT_BYTES);
+			char	   *s = text_to_cstring(head);
+
+			/* The slice may end inside a character: cut at the last whole one. */
+			return psprintf("%.*s...", pg_mbcliplen(s, strlen(s), USO_MAX_TEXT_BYTES - 3), s);
+		}
+		if (size > USO_MAX_CONVERTED_BYTES)
+			return psprintf("(a value of type %s, %zu bytes, too large to store as the run's message)",
+							format_type_be(typid), (size_t) size);
+	}
+	return UsoClipText(OidOutputFunctionCall(typoutput, value), USO_MAX_TEXT_BYTES);
+}
+
 static bool
 capture_receive(TupleTableSlot *slot, DestReceiver *self)
 {
@@ -48,18 +92,15 @@ capture_receive(TupleTableSlot *slot, DestReceiver *self)
 	{
 		bool		isnull;
 		Datum		value = slot_getattr(slot, 1, &isnull);
+		Oid			typid = TupleDescAttr(slot->tts_tupleDescriptor, 0)->atttypid;
 
 		r->ncolumns = slot->tts_tupleDescriptor->natts;
 		/* A void result (SELECT pg_sleep(1)) is no value: the tag is the message. */
-		if (!isnull && TupleDescAttr(slot->tts_tupleDescriptor, 0)->atttypid != VOIDOID)
+		if (!isnull && typid != VOIDOID)
 		{
-			Oid			typoutput;
-			bool		typisvarlena;
 			MemoryContext old = MemoryContextSwitchTo(r->cxt);
 
-			getTypeOutputInfo(TupleDescAttr(slot->tts_tupleDescriptor, 0)->atttypid,
-							  &typoutput, &typisvarlena);
-			r->first_value = OidOutputFunctionCall(typoutput, value);
+			r->first_value = CappedOutput(value, typid);
 			MemoryContextSwitchTo(old);
 		}
 	}
@@ -123,6 +164,13 @@ UsoExecuteSql(const char *sql, UsoSqlResult *result)
 				 errmsg("task command contains no statement")));
 
 	/*
+	 * All statements run at top level in one transaction: one that commits
+	 * by itself (VACUUM, CREATE DATABASE) would make a later failure keep
+	 * half the work, so the whole list is checked before the first runs.
+	 */
+	UsoCheckCommandRules(parsetrees);
+
+	/*
 	 * The caller's context must outlive the transactions a procedure may
 	 * commit: the parse trees and the result live there.
 	 */
@@ -138,13 +186,6 @@ UsoExecuteSql(const char *sql, UsoSqlResult *result)
 		int16		format = 0;
 
 		CHECK_FOR_INTERRUPTS();
-		if (IsA(parsetree->stmt, TransactionStmt))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_TRANSACTION_STATE),
-					 errmsg("task commands cannot use BEGIN, COMMIT or ROLLBACK"),
-					 errhint("Each run is a transaction of its own; to commit "
-							 "in steps, CALL a procedure that COMMITs.")));
-
 		tag = CreateCommandTag(parsetree->stmt);
 		if (analyze_requires_snapshot(parsetree))
 		{
@@ -180,7 +221,7 @@ UsoExecuteSql(const char *sql, UsoSqlResult *result)
 			result->nrows = receiver.nrows;
 			if (receiver.nrows == 1 && receiver.ncolumns == 1 &&
 				receiver.first_value != NULL)
-				result->single_value = pstrdup(receiver.first_value);
+				result->single_value = receiver.first_value;
 			MemoryContextSwitchTo(o);
 		}
 	}

@@ -222,15 +222,30 @@ LiveProgress(void)
 static void
 RecordSuccess(int64 run_id, UsoSqlResult *result, List *lines)
 {
-	const char *schema = UsoCatalogSchema();
+	const char *schema;
 	Oid			types[4] = {INT8OID, TEXTOID, TEXTOID, FLOAT4OID};
 	Datum		values[4];
 	char		nulls[4] = {' ', ' ', ' ', ' '};
 	const char *message = result->single_value ? result->single_value : result->command_tag;
+	MemoryContext old;
 
+	/*
+	 * The run's last transaction is read-only (SET TRANSACTION READ ONLY, or
+	 * a procedure that set default_transaction_read_only and committed): it
+	 * has no work of its own to commit with the row, and the row cannot be
+	 * written in it, so it ends here and the row goes into a fresh one.
+	 */
+	if (XactReadOnly)
+	{
+		CommitTransactionCommand();
+		StartTransactionCommand();
+		SetConfigOption("transaction_read_only", "off", PGC_USERSET, PGC_S_SESSION);
+	}
+	old = MemoryContextSwitchTo(RunContext);
+	schema = UsoCatalogSchema();
 	values[0] = Int64GetDatum(run_id);
 	if (message)
-		values[1] = CStringGetTextDatum(message);
+		values[1] = CStringGetTextDatum(UsoClipText(message, USO_MAX_TEXT_BYTES));
 	else
 		nulls[1] = 'n';
 	if (result->command_tag)
@@ -239,6 +254,7 @@ RecordSuccess(int64 run_id, UsoSqlResult *result, List *lines)
 		nulls[2] = 'n';
 
 	values[3] = Float4GetDatum(LiveProgress());
+	MemoryContextSwitchTo(old);
 
 	PushActiveSnapshot(GetTransactionSnapshot());
 	SPI_connect();
@@ -267,6 +283,8 @@ RecordFailure(int64 run_id, const char *status, ErrorData *edata, List *lines)
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
+	/* The task may have made read-only the default of its session. */
+	SetConfigOption("transaction_read_only", "off", PGC_USERSET, PGC_S_SESSION);
 	PushActiveSnapshot(GetTransactionSnapshot());
 	SPI_connect();
 	schema = UsoCatalogSchema();
@@ -281,7 +299,7 @@ RecordFailure(int64 run_id, const char *status, ErrorData *edata, List *lines)
 	for (int i = 0; i < 5; i++)
 	{
 		if (fields[i] != NULL)
-			values[i + 2] = CStringGetTextDatum(fields[i]);
+			values[i + 2] = CStringGetTextDatum(UsoClipText(fields[i], USO_MAX_TEXT_BYTES));
 		else
 			nulls[i + 2] = 'n';
 	}
@@ -300,7 +318,8 @@ RecordFailure(int64 run_id, const char *status, ErrorData *edata, List *lines)
 
 		line->logged_at = GetCurrentTimestamp();
 		line->level = "ERROR";
-		line->message = pstrdup(edata->message ? edata->message : "(no message)");
+		line->message = UsoClipText(edata->message ? edata->message : "(no message)",
+									USO_MAX_TEXT_BYTES);
 		lines = lappend(lines, line);
 		MemoryContextSwitchTo(old);
 	}
@@ -497,7 +516,7 @@ ExecuteRun(int64 run_id)
 		MemoryContextSwitchTo(RunContext);
 		if (info.timeout_ms > 0)
 			enable_timeout_after(STATEMENT_TIMEOUT, info.timeout_ms);
-		UsoCaptureStart(RunContext, uso_max_log_lines);
+		UsoCaptureStart(RunContext, uso_max_log_lines, uso_max_log_bytes);
 		UsoExecuteSql(info.command, &result);
 		lines = UsoCaptureStop();
 		disable_timeout(STATEMENT_TIMEOUT, false);
@@ -561,6 +580,9 @@ ExecuteRun(int64 run_id)
 	ResetSession();
 	pgstat_report_appname("uso_tasks worker");
 	pgstat_report_activity(STATE_IDLE, NULL);
+	/* An idle worker keeps nothing of the run (its output could be large). */
+	MemoryContextSwitchTo(TopMemoryContext);
+	MemoryContextReset(RunContext);
 	return outcome;
 }
 

@@ -7,8 +7,8 @@
  * parsed once with libcurl's own URL parser and the very same parsed handle
  * is given to the transfer (CURLOPT_CURLU), so the host we check is the host
  * libcurl connects to.  Redirects are followed here, not by libcurl, so each
- * Location is checked the same way.  Response size and time are capped, and
- * cancel / statement_timeout stop a transfer (see curlutil.c).
+ * Location is checked the same way.  Response size, header block and time
+ * are capped, and cancel / statement_timeout stop a transfer (curlutil.c).
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -21,7 +21,9 @@
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "lib/stringinfo.h"
 #include "utils/formatting.h"
+#include "utils/hsearch.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
@@ -31,6 +33,14 @@
 
 #define USO_HTTP_MAX_REDIRECTS 5
 #define USO_HTTP_USER_AGENT "uso_tasks/0.1"
+
+/*
+ * A response's header block (real ones have a few dozen lines) is capped so
+ * that a flood costs no memory or time; longer header names are not kept.
+ */
+#define USO_HTTP_MAX_HEADER_BYTES (128 * 1024)
+#define USO_HTTP_MAX_HEADER_LINES 1000
+#define USO_HTTP_MAX_HEADER_NAME 256
 
 
 /* What the SQL caller asked for. */
@@ -55,6 +65,14 @@ typedef struct HttpResponse
 	char	   *body;			/* in the database encoding */
 	int			body_len;
 } HttpResponse;
+
+/* The raw header block of the last response, filled by HeaderCallback. */
+typedef struct HeaderBlock
+{
+	UsoCurlBuffer buf;
+	int			lines;
+	bool		too_many;		/* more than USO_HTTP_MAX_HEADER_LINES */
+} HeaderBlock;
 
 /* libcurl resources, released in PG_FINALLY whatever happens. */
 typedef struct HttpHandles
@@ -206,6 +224,8 @@ BodyCallback(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
 	size_t		n = size * nmemb;
 
+	if (UsoCurlInterruptPending())
+		return 0;
 	return UsoCurlBufferAppend((UsoCurlBuffer *) userdata, ptr, n) ? n : 0;
 }
 
@@ -216,12 +236,22 @@ BodyCallback(char *ptr, size_t size, size_t nmemb, void *userdata)
 static size_t
 HeaderCallback(char *ptr, size_t size, size_t nitems, void *userdata)
 {
-	UsoCurlBuffer *buf = (UsoCurlBuffer *) userdata;
+	HeaderBlock *hb = (HeaderBlock *) userdata;
 	size_t		n = size * nitems;
 
+	if (UsoCurlInterruptPending())
+		return 0;				/* a flood is stopped as it comes */
 	if (n >= 5 && strncmp(ptr, "HTTP/", 5) == 0)
-		UsoCurlBufferReset(buf);
-	return UsoCurlBufferAppend(buf, ptr, n) ? n : 0;
+	{
+		UsoCurlBufferReset(&hb->buf);
+		hb->lines = 0;
+	}
+	if (++hb->lines > USO_HTTP_MAX_HEADER_LINES)
+	{
+		hb->too_many = true;
+		return 0;
+	}
+	return UsoCurlBufferAppend(&hb->buf, ptr, n) ? n : 0;
 }
 
 /*
@@ -244,20 +274,41 @@ SanitizedText(const char *s, int len)
 	return result;
 }
 
+/* A header name seen in the response, and where its value is. */
+typedef struct HeaderSeen
+{
+	char		name[USO_HTTP_MAX_HEADER_NAME];	/* lower case; the hash key */
+	int			index;			/* into the values array */
+} HeaderSeen;
+
 /*
  * Splits the raw header block into lower-case names and values.  A repeated
  * header is joined into one value with ", " (RFC 9110's list form), so the
- * result is a plain JSON object of strings.
+ * result is a plain JSON object of strings.  Linear in the size of the
+ * block: names are found through a hash table and values grow in place.
  */
 static void
 ParseHeaders(const UsoCurlBuffer *raw, HttpResponse *resp)
 {
 	const char *p = raw->data;
 	const char *stop = raw->data + raw->len;
-	ListCell   *last_value = NULL;
+	HASHCTL		ctl;
+	HTAB	   *seen;
+	StringInfoData *values;
+	char	  **names;
+	int			nvalues = 0;
+	int			maxvalues = USO_HTTP_MAX_HEADER_LINES;
+	StringInfo	last_value = NULL;
 
-	resp->header_names = NIL;
-	resp->header_values = NIL;
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = USO_HTTP_MAX_HEADER_NAME;
+	ctl.entrysize = sizeof(HeaderSeen);
+	ctl.hcxt = CurrentMemoryContext;
+	seen = hash_create("uso_tasks HTTP headers", 64, &ctl,
+					   HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	values = palloc(sizeof(StringInfoData) * maxvalues);
+	names = palloc(sizeof(char *) * maxvalues);
+
 	while (p < stop)
 	{
 		const char *eol = memchr(p, '\n', stop - p);
@@ -265,6 +316,7 @@ ParseHeaders(const UsoCurlBuffer *raw, HttpResponse *resp)
 		const char *line = p;
 		const char *colon;
 
+		CHECK_FOR_INTERRUPTS();
 		p = eol ? eol + 1 : stop;
 		while (end > line && (end[-1] == '\r' || end[-1] == ' ' || end[-1] == '\t'))
 			end--;
@@ -276,42 +328,55 @@ ParseHeaders(const UsoCurlBuffer *raw, HttpResponse *resp)
 			while (line < end && (*line == ' ' || *line == '\t'))
 				line++;
 			if (last_value != NULL)
-				lfirst(last_value) = psprintf("%s %s", (char *) lfirst(last_value),
-											  SanitizedText(line, end - line));
+			{
+				appendStringInfoChar(last_value, ' ');
+				appendStringInfoString(last_value, SanitizedText(line, end - line));
+			}
 			continue;
 		}
 		colon = memchr(line, ':', end - line);
-		if (colon == NULL || colon == line)
+		if (colon == NULL || colon == line || colon - line >= USO_HTTP_MAX_HEADER_NAME)
+		{
+			last_value = NULL;
 			continue;
+		}
 		{
 			char	   *name = SanitizedText(line, colon - line);
 			const char *v = colon + 1;
-			char	   *value;
-			ListCell   *nc,
-					   *vc;
+			HeaderSeen *entry;
+			bool		found;
 
 			name = asc_tolower(name, strlen(name));
 			while (v < end && (*v == ' ' || *v == '\t'))
 				v++;
-			value = SanitizedText(v, end - v);
-			last_value = NULL;
-			forboth(nc, resp->header_names, vc, resp->header_values)
+			entry = hash_search(seen, name, HASH_ENTER, &found);
+			if (found)
 			{
-				if (strcmp(lfirst(nc), name) == 0)
-				{
-					lfirst(vc) = psprintf("%s, %s", (char *) lfirst(vc), value);
-					last_value = vc;
+				last_value = &values[entry->index];
+				appendStringInfoString(last_value, ", ");
+			}
+			else
+			{
+				/* Lines are capped while received, so this always fits. */
+				if (nvalues == maxvalues)
 					break;
-				}
+				entry->index = nvalues;
+				names[nvalues] = name;
+				last_value = &values[nvalues++];
+				initStringInfo(last_value);
 			}
-			if (last_value == NULL)
-			{
-				resp->header_names = lappend(resp->header_names, name);
-				resp->header_values = lappend(resp->header_values, value);
-				last_value = list_tail(resp->header_values);
-			}
+			appendStringInfoString(last_value, SanitizedText(v, end - v));
 		}
 	}
+
+	resp->header_names = NIL;
+	resp->header_values = NIL;
+	for (int i = 0; i < nvalues; i++)
+	{
+		resp->header_names = lappend(resp->header_names, names[i]);
+		resp->header_values = lappend(resp->header_values, values[i].data);
+	}
+	hash_destroy(seen);
 }
 
 /* The value of a response header (name in lower case), or NULL. */
@@ -390,11 +455,24 @@ BodyToText(HttpResponse *resp, HttpMethod method, const UsoCurlBuffer *body)
 static void pg_attribute_noreturn()
 ReportTransferError(CURLcode rc, const char *errbuf, HttpMethod method,
 					HttpResponse *resp, const UsoCurlBuffer *body,
-					const UsoCurlBuffer *headers, long timeout_ms)
+					const HeaderBlock *hb, long timeout_ms)
 {
-	if (rc == CURLE_ABORTED_BY_CALLBACK)
+	const UsoCurlBuffer *headers = &hb->buf;
+
+	/* A callback that saw a cancel stops the transfer with a write error. */
+	if (rc == CURLE_ABORTED_BY_CALLBACK || UsoCurlInterruptPending())
 		UsoCurlInterrupted(psprintf("HTTP %s %s", UsoHttpMethodName(method), resp->url));
-	if (rc == CURLE_FILESIZE_EXCEEDED || body->too_big || headers->too_big)
+	if (hb->too_many)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("HTTP response from %s has more than %d header lines",
+						resp->url, USO_HTTP_MAX_HEADER_LINES)));
+	if (headers->too_big)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("HTTP response headers from %s exceed %zu bytes",
+						resp->url, headers->limit)));
+	if (rc == CURLE_FILESIZE_EXCEEDED || body->too_big)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("HTTP response from %s exceeds uso_tasks.http_max_bytes (%zu bytes)",
@@ -434,14 +512,16 @@ HttpTransfer(HttpHandles *hd, HttpRequest *req, HttpResponse *resp)
 {
 	char		errbuf[CURL_ERROR_SIZE];
 	UsoCurlBuffer body;
-	UsoCurlBuffer headers;
+	HeaderBlock headers;
 	CURLUcode	urc;
 	HttpMethod	method = req->method;
 	TimestampTz deadline;
 	char	   *hop_url = NULL;
 
 	UsoCurlBufferInit(&body, (size_t) uso_http_max_bytes);
-	UsoCurlBufferInit(&headers, (size_t) uso_http_max_bytes);
+	UsoCurlBufferInit(&headers.buf, Min((size_t) uso_http_max_bytes, USO_HTTP_MAX_HEADER_BYTES));
+	headers.lines = 0;
+	headers.too_many = false;
 
 	hd->origin = UsoHttpParseUrl(req->url, NULL, &urc);
 	if (hd->origin == NULL)
@@ -499,7 +579,9 @@ HttpTransfer(HttpHandles *hd, HttpRequest *req, HttpResponse *resp)
 		curl_easy_setopt(hd->curl, CURLOPT_CONNECTTIMEOUT_MS, remaining_ms);
 
 		UsoCurlBufferReset(&body);
-		UsoCurlBufferReset(&headers);
+		UsoCurlBufferReset(&headers.buf);
+		headers.lines = 0;
+		headers.too_many = false;
 		errbuf[0] = '\0';
 		rc = curl_easy_perform(hd->curl);
 		if (rc != CURLE_OK)
@@ -509,7 +591,7 @@ HttpTransfer(HttpHandles *hd, HttpRequest *req, HttpResponse *resp)
 
 		curl_easy_getinfo(hd->curl, CURLINFO_RESPONSE_CODE, &status);
 		resp->status = (int) status;
-		ParseHeaders(&headers, resp);
+		ParseHeaders(&headers.buf, resp);
 		location = ResponseHeader(resp, "location");
 		if (!IsRedirect(status) || location == NULL)
 			break;

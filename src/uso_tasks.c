@@ -29,6 +29,7 @@ char	   *uso_timezone = NULL;
 int			uso_max_workers = 8;
 int			uso_default_timeout_ms = 3600 * 1000;
 int			uso_max_log_lines = 1000;
+int			uso_max_log_bytes = 64 * 1024;
 int			uso_worker_idle_timeout_ms = 60 * 1000;
 int			uso_timeout_grace_ms = 30 * 1000;
 int			uso_max_workers_per_database = 0;
@@ -132,6 +133,11 @@ DefineSettings(void)
 							   "Sender address of mail sent by tasks.",
 							   NULL, &uso_smtp_from, "uso-tasks@localhost", PGC_SUSET, 0,
 							   NULL, NULL, NULL);
+	DefineCustomIntVariable("uso_tasks.max_log_bytes",
+							"Most bytes of log lines stored per run; each line is also cut at 8 kB.",
+							"Further lines are counted, not stored; a last line says how much was dropped.",
+							&uso_max_log_bytes, 64 * 1024, 1024, 64 * 1024 * 1024,
+							PGC_SIGHUP, GUC_UNIT_BYTE, NULL, NULL, NULL);
 }
 
 void

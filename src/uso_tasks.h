@@ -13,6 +13,7 @@ extern char *uso_timezone;
 extern int	uso_max_workers;
 extern int	uso_default_timeout_ms;
 extern int	uso_max_log_lines;
+extern int	uso_max_log_bytes;
 extern int	uso_worker_idle_timeout_ms;
 extern int	uso_timeout_grace_ms;
 extern int	uso_max_workers_per_database;

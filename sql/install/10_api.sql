@@ -75,6 +75,7 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'At most 1 MB is allowed; put long code into a function and call it.';
     END IF;
+    PERFORM @extschema@.uso_check_command(NEW.command) WHERE ins OR NEW.command IS DISTINCT FROM OLD.command;
 
     IF NEW.config IS NULL THEN
         RAISE EXCEPTION 'config must not be NULL'

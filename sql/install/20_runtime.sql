@@ -46,6 +46,11 @@ CREATE FUNCTION @extschema@.uso_command_missing(command text) RETURNS text
 COMMENT ON FUNCTION @extschema@.uso_command_missing(text) IS
     'The first function or procedure the command calls that does not exist in this database, or NULL.';
 
+CREATE FUNCTION @extschema@.uso_check_command(command text) RETURNS void
+    LANGUAGE c STABLE STRICT AS 'MODULE_PATHNAME', 'uso_check_command';
+COMMENT ON FUNCTION @extschema@.uso_check_command(text) IS
+    'Raises 22023 when a task could not run this command: transaction control, or a statement that cannot run in a transaction block (VACUUM, CREATE DATABASE, ...) among others. A command that does not parse passes.';
+
 CREATE FUNCTION @extschema@.uso_scheduler_start() RETURNS void
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'uso_scheduler_start';
 COMMENT ON FUNCTION @extschema@.uso_scheduler_start() IS
