@@ -7,7 +7,10 @@
 --     INVOKER: current_user is whoever writes the row);
 --   * row-level security (00_catalog.sql) limits every read and write to the
 --     owner's rows, or all rows for uso_admin members and superusers;
---   * only a superuser may make a task run as a role other than itself;
+--   * what a task executes (command, config, database) and as whom
+--     (username) is changed only by its owner role, a role that may SET ROLE
+--     to it, or a superuser; uso_admin members manage every task but never
+--     that (docs/api.md, "Who may change what");
 --   * an error leaves nothing changed (it aborts the statement).
 
 CREATE FUNCTION @extschema@.uso_task_check() RETURNS trigger
@@ -19,6 +22,7 @@ DECLARE
     is_super   boolean;
     can_login  boolean;
     allow_conn boolean;
+    what       text;
 BEGIN
     -- Columns named in an UPDATE but not changed (uso_alter_task sets them
     -- all): nothing to check.
@@ -33,6 +37,45 @@ BEGIN
         OLD.timeout, OLD.max_retries, OLD.retry_delay, OLD.retry_after,
         OLD.keep_runs, OLD.overlap, OLD.misfire) THEN
         RETURN NEW;
+    END IF;
+
+    -- Who may change what the task executes and as whom: checked first,
+    -- before anything about the values.  The owner role, a role that may SET
+    -- ROLE to it (PostgreSQL's own membership rule: such a role could do it
+    -- as the owner anyway) or a superuser.  Not every uso_admin member:
+    -- built-in tasks run as the superuser who installed the extension, and
+    -- an admin who rewrote one and ran it would be superuser.
+    IF NEW.username IS NULL THEN
+        RAISE EXCEPTION 'username must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT r.rolsuper INTO is_super FROM pg_roles r WHERE r.rolname = current_user;
+    is_super := coalesce(is_super, false);
+    IF NOT ins AND NOT is_super THEN
+        what := CASE WHEN NEW.command IS DISTINCT FROM OLD.command THEN 'command'
+                     WHEN NEW.config IS DISTINCT FROM OLD.config THEN 'config'
+                     WHEN NEW.database IS DISTINCT FROM OLD.database THEN 'database'
+                     WHEN NEW.username IS DISTINCT FROM OLD.username THEN 'owner (username)' END;
+        IF what IS NOT NULL
+           AND NOT EXISTS (SELECT FROM pg_roles r WHERE r.rolname = OLD.username
+                           AND pg_has_role(current_user, r.oid, 'MEMBER')) THEN
+            RAISE EXCEPTION 'only the owner of task "%" (role "%") or a superuser may change its %',
+                            OLD.name, OLD.username, what
+                USING ERRCODE = 'insufficient_privilege',
+                      DETAIL = format('You are role "%s", which may not SET ROLE to "%s". Members of uso_admin '
+                                      'may run, cancel, enable, disable and reschedule every task, but not change '
+                                      'what it executes (command, config, database) or as whom (username).',
+                                      current_user, OLD.username),
+                      HINT = format('Ask role "%s" or a superuser to make this change.', OLD.username);
+        END IF;
+    END IF;
+    IF (ins OR NEW.username IS DISTINCT FROM OLD.username) AND NOT is_super
+       AND NOT EXISTS (SELECT FROM pg_roles r WHERE r.rolname = NEW.username
+                       AND pg_has_role(current_user, r.oid, 'MEMBER')) THEN
+        RAISE EXCEPTION 'must be a member of role "%" to make a task run as it', NEW.username
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = format('The task would run as role "%s"; you are "%s". Only that role, a role that '
+                                  'may SET ROLE to it, or a superuser may make a task run as it.',
+                                  NEW.username, current_user);
     END IF;
 
     -- name: shown on admin pages and used as a key by every function.
@@ -136,28 +179,12 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
 
-    -- Owner and database: who the worker connects as, and where.
-    IF NEW.username IS NULL THEN
-        RAISE EXCEPTION 'username must not be NULL' USING ERRCODE = 'null_value_not_allowed';
-    END IF;
+    -- Owner and database: who the worker connects as, and where (who may
+    -- change them is checked at the top).
     IF NEW.database IS NULL THEN
         RAISE EXCEPTION 'database must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
     IF ins OR NEW.username IS DISTINCT FROM OLD.username OR NEW.database IS DISTINCT FROM OLD.database THEN
-        SELECT r.rolsuper INTO is_super FROM pg_roles r WHERE r.rolname = current_user;
-        IF NEW.username <> current_user AND NOT coalesce(is_super, false)
-           AND (ins OR NEW.username IS DISTINCT FROM OLD.username) THEN
-            IF ins THEN
-                RAISE EXCEPTION 'must be superuser to create a task for another role'
-                    USING ERRCODE = 'insufficient_privilege',
-                          DETAIL = format('The task would run as role "%s"; you are "%s".', NEW.username, current_user);
-            ELSE
-                RAISE EXCEPTION 'must be superuser to change the role a task runs as'
-                    USING ERRCODE = 'insufficient_privilege',
-                          DETAIL = format('The task would run as role "%s"; you are "%s".', NEW.username, current_user);
-            END IF;
-        END IF;
-
         SELECT r.rolcanlogin INTO can_login FROM pg_roles r WHERE r.rolname = NEW.username;
         IF NOT FOUND THEN
             RAISE EXCEPTION 'role "%" does not exist', NEW.username USING ERRCODE = 'undefined_object';
