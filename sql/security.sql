@@ -236,6 +236,43 @@ SELECT name, command, config, username FROM uso_task WHERE name IN ('sec_bob_tas
 ROLLBACK;
 DROP TABLE sec_exec_before;
 
+-- the internal functions behind the cron.* wrappers grant nothing more than
+-- the wrappers do: each needs the right to the cron.* function it stands for
+-- (USAGE on schema cron, and for alter_job / schedule_in_database an
+-- explicit GRANT, as in pg_cron)
+INSERT INTO uso_task (name, schedule, command, username)
+VALUES ('sec_alice_cron', '@manual', 'SELECT 1', 'sec_alice') RETURNING id AS alice_task_id \gset
+SET ROLE sec_alice;
+SELECT s AS direct_call, sec_try(s) AS outcome FROM unnest(ARRAY[
+    $$SELECT uso_cron_schedule(NULL, '@daily', 'SELECT 1', NULL, NULL, true, false)$$,
+    $$SELECT uso_cron_schedule('sec_c1', '@daily', 'SELECT 1', NULL, NULL, true, true)$$,
+    $$SELECT uso_cron_schedule('sec_c2', '@daily', 'SELECT 1', current_database(), NULL, true, true)$$,
+    $$SELECT uso_cron_schedule('sec_c3', '@daily', 'SELECT 1', NULL, NULL, false, true)$$,
+    format($$SELECT uso_cron_alter_job(%s, '@weekly', NULL, NULL, NULL, NULL)$$, :alice_task_id)
+]) s;
+RESET ROLE;
+BEGIN;
+GRANT USAGE ON SCHEMA cron TO sec_alice;
+SET ROLE sec_alice;
+SELECT s AS direct_call_with_usage, sec_try(s) AS outcome FROM unnest(ARRAY[
+    $$SELECT uso_cron_schedule(NULL, '@daily', 'SELECT 1', NULL, NULL, true, false) > 0$$,
+    $$SELECT uso_cron_schedule('sec_c1', '@daily', 'SELECT 1', NULL, NULL, true, true) > 0$$,
+    $$SELECT uso_cron_schedule('sec_c2', '@daily', 'SELECT 1', current_database(), NULL, true, true)$$,
+    $$SELECT uso_cron_schedule('sec_c3', '@daily', 'SELECT 1', NULL, NULL, false, true)$$,
+    format($$SELECT uso_cron_alter_job(%s, '@weekly', NULL, NULL, NULL, NULL)$$, :alice_task_id)
+]) s;
+RESET ROLE;
+GRANT EXECUTE ON FUNCTION cron.alter_job(bigint, text, text, text, text, boolean),
+    cron.schedule_in_database(text, text, text, text, text, boolean) TO sec_alice;
+SET ROLE sec_alice;
+SELECT s AS direct_call_with_grants, sec_try(s) AS outcome FROM unnest(ARRAY[
+    $$SELECT uso_cron_schedule('sec_c2', '@daily', 'SELECT 1', current_database(), NULL, true, true) > 0$$,
+    $$SELECT uso_cron_schedule('sec_c3', '@daily', 'SELECT 1', NULL, NULL, false, true) > 0$$,
+    format($$SELECT uso_cron_alter_job(%s, '@weekly', NULL, NULL, NULL, NULL)$$, :alice_task_id)
+]) s;
+RESET ROLE;
+ROLLBACK;
+
 -- search_path shadowing: alice plants operators and functions named like
 -- the ones the extension's SQL uses, puts them first, and calls everything.
 -- Nothing of hers may run inside the extension's code.

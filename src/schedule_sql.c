@@ -23,6 +23,11 @@
 
 /* How much of a bad schedule is echoed back in the error message. */
 #define ECHO_MAX_CHARS	60
+/*
+ * How much of the parser's explanation (which quotes parts of the schedule,
+ * up to USO_SCHEDULE_ERRBUF bytes) goes into the message.
+ */
+#define ECHO_REASON_MAX	100
 
 PG_FUNCTION_INFO_V1(uso_next_runs);
 PG_FUNCTION_INFO_V1(uso_describe_schedule);
@@ -32,15 +37,18 @@ PG_FUNCTION_INFO_V1(uso_validate_timezone);
 PG_FUNCTION_INFO_V1(uso_bench_schedule);
 
 /*
- * The schedule text as it can safely appear inside an error message: at
- * most ECHO_MAX_CHARS characters (cut on a character boundary, '...' added)
- * with control characters shown as \xNN.
+ * Text as it can safely appear inside an error message: at most max bytes
+ * (cut on a character boundary, '...' added) with control characters shown
+ * as \xNN, and quotes escaped when it goes between quotes.  The text may end
+ * in a partial character (the parser's fixed-size message buffer cuts
+ * anywhere): only its valid prefix is used.
  */
 static char *
-echo_text(const char *text)
+echo_clip(const char *text, int max, bool quoted)
 {
 	int			len = strlen(text);
-	int			clip = pg_mbcliplen(text, len, ECHO_MAX_CHARS);
+	int			valid = pg_encoding_verifymbstr(GetDatabaseEncoding(), text, len);
+	int			clip = pg_mbcliplen(text, valid, max);
 	StringInfoData buf;
 	int			i;
 
@@ -51,7 +59,7 @@ echo_text(const char *text)
 
 		if (c < 0x20 || c == 0x7F)
 			appendStringInfo(&buf, "\\x%02X", c);
-		else if (c == '"' || c == '\\')
+		else if (quoted && (c == '"' || c == '\\'))
 			appendStringInfo(&buf, "\\%c", c);
 		else
 			appendStringInfoChar(&buf, c);
@@ -59,6 +67,13 @@ echo_text(const char *text)
 	if (clip < len)
 		appendStringInfoString(&buf, "...");
 	return buf.data;
+}
+
+/* A schedule or time zone name, quoted in a message. */
+static char *
+echo_text(const char *text)
+{
+	return echo_clip(text, ECHO_MAX_CHARS, true);
 }
 
 /*
@@ -79,7 +94,8 @@ UsoScheduleParseOrError(const char *text, UsoSchedule *out)
 	if (!UsoScheduleParse(text, out, errbuf))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid schedule \"%s\": %s", echo_text(text), errbuf),
+				 errmsg("invalid schedule \"%s\": %s", echo_text(text),
+						echo_clip(errbuf, ECHO_REASON_MAX, false)),
 				 errhint("%s", USO_SCHEDULE_FORMS)));
 }
 

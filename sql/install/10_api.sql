@@ -59,7 +59,7 @@ BEGIN
            AND NOT EXISTS (SELECT FROM pg_roles r WHERE r.rolname = OLD.username
                            AND pg_has_role(current_user, r.oid, 'MEMBER')) THEN
             RAISE EXCEPTION 'only the owner of task "%" (role "%") or a superuser may change its %',
-                            OLD.name, OLD.username, what
+                            @extschema@.uso_shorten(OLD.name), OLD.username, what
                 USING ERRCODE = 'insufficient_privilege',
                       DETAIL = format('You are role "%s", which may not SET ROLE to "%s". Members of uso_admin '
                                       'may run, cancel, enable, disable and reschedule every task, but not change '
@@ -87,20 +87,26 @@ BEGIN
         RAISE EXCEPTION 'task name is too long'
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = format('It has %s characters; at most 200 are allowed.', length(NEW.name));
-    ELSIF NEW.name ~ '[[:cntrl:]]' THEN
-        RAISE EXCEPTION 'task name must not contain control characters'
-            USING ERRCODE = 'invalid_parameter_value';
+    ELSIF NEW.name ~ (CASE WHEN getdatabaseencoding() = 'UTF8'
+                           THEN E'^[[:space:]\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]*$'
+                           ELSE '^[[:space:]]*$' END) THEN
+        RAISE EXCEPTION 'task name must not be blank'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'It has only white space.';
     END IF;
+    PERFORM @extschema@.uso_check_label('task name', NEW.name);
 
     IF NEW.description IS NOT NULL AND length(NEW.description) > 10000 THEN
         RAISE EXCEPTION 'description is too long'
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'At most 10000 characters are allowed.';
     END IF;
-    IF NEW.category IS NOT NULL AND (length(NEW.category) > 200 OR NEW.category ~ '[[:cntrl:]]') THEN
-        RAISE EXCEPTION 'category must be at most 200 characters without control characters'
-            USING ERRCODE = 'invalid_parameter_value';
+    IF length(NEW.category) > 200 THEN
+        RAISE EXCEPTION 'category is too long'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('It has %s characters; at most 200 are allowed.', length(NEW.category));
     END IF;
+    PERFORM @extschema@.uso_check_label('category', NEW.category);
 
     -- schedule: the grammar lives in C (05_schedule.sql); only re-parse on change.
     IF NEW.schedule IS NULL THEN
@@ -142,6 +148,10 @@ BEGIN
     -- Intervals: bounds a DBA would still call sane (docs/api.md).
     IF NEW.timeout < interval '0' THEN
         RAISE EXCEPTION 'timeout must not be negative' USING ERRCODE = 'invalid_parameter_value';
+    ELSIF NEW.timeout > interval '0' AND NEW.timeout < interval '1 millisecond' THEN
+        -- statement_timeout counts whole milliseconds: less would be 0, no limit.
+        RAISE EXCEPTION 'timeout must be 0 (no limit) or at least 1 millisecond, not %', NEW.timeout
+            USING ERRCODE = 'invalid_parameter_value';
     ELSIF NEW.timeout > interval '7 days' THEN
         RAISE EXCEPTION 'timeout must be at most 7 days'
             USING ERRCODE = 'invalid_parameter_value', HINT = 'Use 0 for no limit.';
@@ -335,14 +345,14 @@ BEGIN
             -- A row we can see appeared meanwhile: go round and update it.
             -- A row we cannot see belongs to someone else.
             IF NOT EXISTS (SELECT FROM @extschema@.uso_task t WHERE t.name = uso_schedule.name) THEN
-                RAISE EXCEPTION 'task "%" belongs to another role', uso_schedule.name
+                RAISE EXCEPTION 'task "%" belongs to another role', @extschema@.uso_shorten(uso_schedule.name)
                     USING ERRCODE = 'insufficient_privilege',
                           DETAIL = 'Task names are unique across all roles.',
                           HINT = 'Choose another name.';
             END IF;
         END;
     END LOOP;
-    RAISE EXCEPTION 'task "%" is being changed concurrently', uso_schedule.name
+    RAISE EXCEPTION 'task "%" is being changed concurrently', @extschema@.uso_shorten(uso_schedule.name)
         USING ERRCODE = 'lock_not_available';
 END
 $$;
@@ -368,7 +378,7 @@ BEGIN
         SELECT t.id INTO task_id FROM @extschema@.uso_task t WHERE t.name = uso_task_id_by_name.name;
     END IF;
     IF task_id IS NULL THEN
-        RAISE EXCEPTION 'task "%" does not exist', uso_task_id_by_name.name USING ERRCODE = 'undefined_object';
+        RAISE EXCEPTION 'task "%" does not exist', @extschema@.uso_shorten(uso_task_id_by_name.name) USING ERRCODE = 'undefined_object';
     END IF;
     RETURN task_id;
 END
@@ -412,7 +422,7 @@ BEGIN
         misfire     = coalesce(uso_alter_task.misfire, t.misfire)
     WHERE t.id = task_id;
 EXCEPTION WHEN unique_violation THEN
-    RAISE EXCEPTION 'task "%" already exists', uso_alter_task.new_name
+    RAISE EXCEPTION 'task "%" already exists', @extschema@.uso_shorten(uso_alter_task.new_name)
         USING ERRCODE = 'unique_violation',
               DETAIL = 'Task names are unique across all roles.';
 END
