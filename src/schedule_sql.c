@@ -24,10 +24,10 @@
 /* How much of a bad schedule is echoed back in the error message. */
 #define ECHO_MAX_CHARS	60
 /*
- * How much of the parser's explanation (which quotes parts of the schedule,
- * up to USO_SCHEDULE_ERRBUF bytes) goes into the message.
+ * How much of each part of the schedule the parser's explanation quotes
+ * (between double quotes) is kept in the message.
  */
-#define ECHO_REASON_MAX	100
+#define ECHO_PART_MAX	40
 
 PG_FUNCTION_INFO_V1(uso_next_runs);
 PG_FUNCTION_INFO_V1(uso_describe_schedule);
@@ -37,18 +37,15 @@ PG_FUNCTION_INFO_V1(uso_validate_timezone);
 PG_FUNCTION_INFO_V1(uso_bench_schedule);
 
 /*
- * Text as it can safely appear inside an error message: at most max bytes
- * (cut on a character boundary, '...' added) with control characters shown
- * as \xNN, and quotes escaped when it goes between quotes.  The text may end
- * in a partial character (the parser's fixed-size message buffer cuts
- * anywhere): only its valid prefix is used.
+ * The schedule text as it can safely appear inside an error message: at
+ * most ECHO_MAX_CHARS characters (cut on a character boundary, '...' added)
+ * with control characters shown as \xNN.
  */
 static char *
-echo_clip(const char *text, int max, bool quoted)
+echo_text(const char *text)
 {
 	int			len = strlen(text);
-	int			valid = pg_encoding_verifymbstr(GetDatabaseEncoding(), text, len);
-	int			clip = pg_mbcliplen(text, valid, max);
+	int			clip = pg_mbcliplen(text, len, ECHO_MAX_CHARS);
 	StringInfoData buf;
 	int			i;
 
@@ -59,7 +56,7 @@ echo_clip(const char *text, int max, bool quoted)
 
 		if (c < 0x20 || c == 0x7F)
 			appendStringInfo(&buf, "\\x%02X", c);
-		else if (quoted && (c == '"' || c == '\\'))
+		else if (c == '"' || c == '\\')
 			appendStringInfo(&buf, "\\%c", c);
 		else
 			appendStringInfoChar(&buf, c);
@@ -69,11 +66,52 @@ echo_clip(const char *text, int max, bool quoted)
 	return buf.data;
 }
 
-/* A schedule or time zone name, quoted in a message. */
+/*
+ * The parser's explanation of a bad schedule, for a message: its own words
+ * whole, but each part of the schedule it quotes cut to ECHO_PART_MAX bytes
+ * ('...' added), control characters shown as \xNN, and nothing of a
+ * character its fixed-size buffer cut in two.
+ */
 static char *
-echo_text(const char *text)
+echo_reason(const char *reason)
 {
-	return echo_clip(text, ECHO_MAX_CHARS, true);
+	int			len = strlen(reason);
+	int			valid = pg_encoding_verifymbstr(GetDatabaseEncoding(), reason, len);
+	bool		quoted = false;
+	int			part = 0;
+	StringInfoData buf;
+	int			i = 0;
+
+	initStringInfo(&buf);
+	while (i < valid)
+	{
+		unsigned char c = (unsigned char) reason[i];
+		int			l = pg_mblen(reason + i);
+
+		if (i + l > valid)
+			break;
+		if (c == '"')
+		{
+			quoted = !quoted;
+			part = 0;
+		}
+		else if (quoted && part + l > ECHO_PART_MAX)
+		{
+			if (part <= ECHO_PART_MAX)
+				appendStringInfoString(&buf, "...");
+			part = ECHO_PART_MAX + 1;
+			i += l;
+			continue;
+		}
+		else if (quoted)
+			part += l;
+		if (c < 0x20 || c == 0x7F)
+			appendStringInfo(&buf, "\\x%02X", c);
+		else
+			appendBinaryStringInfo(&buf, reason + i, l);
+		i += l;
+	}
+	return buf.data;
 }
 
 /*
@@ -95,7 +133,7 @@ UsoScheduleParseOrError(const char *text, UsoSchedule *out)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid schedule \"%s\": %s", echo_text(text),
-						echo_clip(errbuf, ECHO_REASON_MAX, false)),
+						echo_reason(errbuf)),
 				 errhint("%s", USO_SCHEDULE_FORMS)));
 }
 
