@@ -175,9 +175,10 @@ SELECT s AS attack, sec_try(s) AS outcome FROM unnest(ARRAY[
     $$SELECT uso_alter_task('sec_bob_task', command => 'SELECT 2')$$,
     $$SELECT uso_schedule('CreateCycles', 'P1D', 'ALTER ROLE sec_admin_login SUPERUSER')$$,
     $$SELECT uso_schedule('sec_bob_task', '@manual', 'SELECT 2')$$,
-    format($$SELECT cron.alter_job(%s, command => 'ALTER ROLE sec_admin_login SUPERUSER')$$, :cc_id),
-    format($$SELECT cron.alter_job(%s, database => 'postgres')$$, :cc_id),
-    format($$SELECT cron.alter_job(%s, command => 'SELECT 2')$$, :bob_task_id),
+    $$SELECT cron.alter_job((SELECT id FROM uso_task WHERE name = 'CreateCycles'),
+      command => 'ALTER ROLE sec_admin_login SUPERUSER')$$,
+    $$SELECT cron.alter_job((SELECT id FROM uso_task WHERE name = 'CreateCycles'), database => 'postgres')$$,
+    $$SELECT cron.alter_job((SELECT id FROM uso_task WHERE name = 'sec_bob_task'), command => 'SELECT 2')$$,
     $$SELECT cron.schedule_in_database('CreateCycles', 'P1D', 'ALTER ROLE sec_admin_login SUPERUSER',
       current_database(), 'postgres')$$,
     $$SELECT uso_import_pg_cron()$$
@@ -188,7 +189,9 @@ SELECT sec_try($$SELECT cron.schedule('CreateCycles', '@daily', 'ALTER ROLE sec_
 SELECT sec_try($$SELECT cron.schedule_in_database('sec_bob_task', '@daily', 'SELECT 2', current_database())$$);
 -- the refusal says which rule, whose task and what to do
 \set VERBOSITY default
+\set SHOW_CONTEXT never
 UPDATE uso_task SET command = 'ALTER ROLE sec_admin_login SUPERUSER' WHERE name = 'CreateCycles';
+\set SHOW_CONTEXT errors
 \set VERBOSITY terse
 RESET ROLE;
 SELECT count(*) AS changed FROM (SELECT id, command, config, database, username FROM uso_task
@@ -241,14 +244,14 @@ DROP TABLE sec_exec_before;
 -- (USAGE on schema cron, and for alter_job / schedule_in_database an
 -- explicit GRANT, as in pg_cron)
 INSERT INTO uso_task (name, schedule, command, username)
-VALUES ('sec_alice_cron', '@manual', 'SELECT 1', 'sec_alice') RETURNING id AS alice_task_id \gset
+VALUES ('sec_alice_cron', '@manual', 'SELECT 1', 'sec_alice');
 SET ROLE sec_alice;
 SELECT s AS direct_call, sec_try(s) AS outcome FROM unnest(ARRAY[
     $$SELECT uso_cron_schedule(NULL, '@daily', 'SELECT 1', NULL, NULL, true, false)$$,
     $$SELECT uso_cron_schedule('sec_c1', '@daily', 'SELECT 1', NULL, NULL, true, true)$$,
     $$SELECT uso_cron_schedule('sec_c2', '@daily', 'SELECT 1', current_database(), NULL, true, true)$$,
     $$SELECT uso_cron_schedule('sec_c3', '@daily', 'SELECT 1', NULL, NULL, false, true)$$,
-    format($$SELECT uso_cron_alter_job(%s, '@weekly', NULL, NULL, NULL, NULL)$$, :alice_task_id)
+    $$SELECT uso_cron_alter_job((SELECT id FROM uso_task WHERE name = 'sec_alice_cron'), '@weekly', NULL, NULL, NULL, NULL)$$
 ]) s;
 RESET ROLE;
 BEGIN;
@@ -259,7 +262,7 @@ SELECT s AS direct_call_with_usage, sec_try(s) AS outcome FROM unnest(ARRAY[
     $$SELECT uso_cron_schedule('sec_c1', '@daily', 'SELECT 1', NULL, NULL, true, true) > 0$$,
     $$SELECT uso_cron_schedule('sec_c2', '@daily', 'SELECT 1', current_database(), NULL, true, true)$$,
     $$SELECT uso_cron_schedule('sec_c3', '@daily', 'SELECT 1', NULL, NULL, false, true)$$,
-    format($$SELECT uso_cron_alter_job(%s, '@weekly', NULL, NULL, NULL, NULL)$$, :alice_task_id)
+    $$SELECT uso_cron_alter_job((SELECT id FROM uso_task WHERE name = 'sec_alice_cron'), '@weekly', NULL, NULL, NULL, NULL)$$
 ]) s;
 RESET ROLE;
 GRANT EXECUTE ON FUNCTION cron.alter_job(bigint, text, text, text, text, boolean),
@@ -268,7 +271,7 @@ SET ROLE sec_alice;
 SELECT s AS direct_call_with_grants, sec_try(s) AS outcome FROM unnest(ARRAY[
     $$SELECT uso_cron_schedule('sec_c2', '@daily', 'SELECT 1', current_database(), NULL, true, true) > 0$$,
     $$SELECT uso_cron_schedule('sec_c3', '@daily', 'SELECT 1', NULL, NULL, false, true) > 0$$,
-    format($$SELECT uso_cron_alter_job(%s, '@weekly', NULL, NULL, NULL, NULL)$$, :alice_task_id)
+    $$SELECT uso_cron_alter_job((SELECT id FROM uso_task WHERE name = 'sec_alice_cron'), '@weekly', NULL, NULL, NULL, NULL)$$
 ]) s;
 RESET ROLE;
 ROLLBACK;

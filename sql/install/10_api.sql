@@ -23,6 +23,7 @@ DECLARE
     can_login  boolean;
     allow_conn boolean;
     what       text;
+    db         name;
 BEGIN
     -- Columns named in an UPDATE but not changed (uso_alter_task sets them
     -- all): nothing to check.
@@ -39,6 +40,15 @@ BEGIN
         RETURN NEW;
     END IF;
 
+    -- database: NULL means the database this row is stored in, whatever it
+    -- is called: a task created here keeps running here after pg_dump and a
+    -- restore under another name.  Naming this database is the same thing.
+    -- Another database stays named.
+    IF NEW.database = current_database() THEN
+        NEW.database := NULL;
+    END IF;
+    db := coalesce(NEW.database, current_database());
+
     -- Who may change what the task executes and as whom: checked first,
     -- before anything about the values.  The owner role, a role that may SET
     -- ROLE to it (PostgreSQL's own membership rule: such a role could do it
@@ -53,7 +63,7 @@ BEGIN
     IF NOT ins AND NOT is_super THEN
         what := CASE WHEN NEW.command IS DISTINCT FROM OLD.command THEN 'command'
                      WHEN NEW.config IS DISTINCT FROM OLD.config THEN 'config'
-                     WHEN NEW.database IS DISTINCT FROM OLD.database THEN 'database'
+                     WHEN db IS DISTINCT FROM coalesce(OLD.database, current_database()) THEN 'database'
                      WHEN NEW.username IS DISTINCT FROM OLD.username THEN 'owner (username)' END;
         IF what IS NOT NULL
            AND NOT EXISTS (SELECT FROM pg_roles r WHERE r.rolname = OLD.username
@@ -191,10 +201,8 @@ BEGIN
 
     -- Owner and database: who the worker connects as, and where (who may
     -- change them is checked at the top).
-    IF NEW.database IS NULL THEN
-        RAISE EXCEPTION 'database must not be NULL' USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    IF ins OR NEW.username IS DISTINCT FROM OLD.username OR NEW.database IS DISTINCT FROM OLD.database THEN
+    IF ins OR NEW.username IS DISTINCT FROM OLD.username
+       OR db IS DISTINCT FROM coalesce(OLD.database, current_database()) THEN
         SELECT r.rolcanlogin INTO can_login FROM pg_roles r WHERE r.rolname = NEW.username;
         IF NOT FOUND THEN
             RAISE EXCEPTION 'role "%" does not exist', NEW.username USING ERRCODE = 'undefined_object';
@@ -206,20 +214,20 @@ BEGIN
                       HINT = format('ALTER ROLE %I LOGIN, or schedule the task for a role that has LOGIN.', NEW.username);
         END IF;
 
-        SELECT d.datallowconn INTO allow_conn FROM pg_database d WHERE d.datname = NEW.database;
+        SELECT d.datallowconn INTO allow_conn FROM pg_database d WHERE d.datname = db;
         IF NOT FOUND THEN
-            RAISE EXCEPTION 'database "%" does not exist', NEW.database USING ERRCODE = 'invalid_catalog_name';
+            RAISE EXCEPTION 'database "%" does not exist', db USING ERRCODE = 'invalid_catalog_name';
         ELSIF NOT allow_conn THEN
-            RAISE EXCEPTION 'database "%" does not allow connections', NEW.database
+            RAISE EXCEPTION 'database "%" does not allow connections', db
                 USING ERRCODE = 'object_not_in_prerequisite_state';
         END IF;
         -- Both the caller and the role the task runs as must be able to connect.
-        IF NOT has_database_privilege(current_user, NEW.database, 'CONNECT') THEN
-            RAISE EXCEPTION 'permission denied for database "%"', NEW.database
+        IF NOT has_database_privilege(current_user, db, 'CONNECT') THEN
+            RAISE EXCEPTION 'permission denied for database "%"', db
                 USING ERRCODE = 'insufficient_privilege',
                       DETAIL = format('Role "%s" does not have CONNECT privilege on it.', current_user);
-        ELSIF NOT has_database_privilege(NEW.username, NEW.database, 'CONNECT') THEN
-            RAISE EXCEPTION 'permission denied for database "%"', NEW.database
+        ELSIF NOT has_database_privilege(NEW.username, db, 'CONNECT') THEN
+            RAISE EXCEPTION 'permission denied for database "%"', db
                 USING ERRCODE = 'insufficient_privilege',
                       DETAIL = format('Role "%s", which the task runs as, does not have CONNECT privilege on it.', NEW.username);
         END IF;

@@ -379,7 +379,7 @@ SELECT t.id AS jobid,
        t.command,
        'localhost'::text AS nodename,
        coalesce(pg_catalog.inet_server_port(), pg_catalog.current_setting('port')::integer) AS nodeport,
-       t.database::text AS database,
+       coalesce(t.database, pg_catalog.current_database())::text AS database,
        t.username::text AS username,
        t.enabled AS active,
        CASE WHEN t.cron_unnamed THEN NULL ELSE t.name END AS jobname
@@ -399,7 +399,8 @@ CREATE VIEW cron.job_run_details WITH (security_invoker = true) AS
 SELECT r.task_id AS jobid,
        r.id AS runid,
        r.pid AS job_pid,
-       (SELECT t.database::text FROM @extschema@.uso_task t WHERE t.id = r.task_id) AS database,
+       (SELECT coalesce(t.database, pg_catalog.current_database())::text
+        FROM @extschema@.uso_task t WHERE t.id = r.task_id) AS database,
        (SELECT t.username::text FROM @extschema@.uso_task t WHERE t.id = r.task_id) AS username,
        (SELECT t.command FROM @extschema@.uso_task t WHERE t.id = r.task_id) AS command,
        CASE r.status WHEN 'queued' THEN 'starting'
