@@ -338,6 +338,8 @@ SELECT n, (echo(s)).* FROM unnest(ARRAY[
     -- long values are quoted shortened
     $q$SELECT uso_alter_task(repeat('ab', 5 * 1024 * 1024), schedule => '@daily')$q$,
     $q$SELECT uso_enable(repeat('ab', 5 * 1024 * 1024))$q$,
+    $q$SELECT uso_run_now(repeat('ab', 5 * 1024 * 1024))$q$,
+    $q$SELECT uso_run_at(repeat('é', 1000), '2030-01-01')$q$,
     $q$SELECT uso_unschedule(repeat('é', 1000))$q$,
     $q$SELECT uso_alter_task('Enabled', new_name => 'Disabled')$q$,
     $q$SELECT uso_validate_schedule(repeat('ab', 5 * 1024 * 1024))$q$,
