@@ -22,7 +22,7 @@ CREATE FUNCTION pg_temp.show(task text) RETURNS TABLE (
     overlap text, misfire text, has_next boolean)
 LANGUAGE sql AS
 $$ SELECT t.name, t.schedule, t.command, t.description, t.category, t.config,
-          t.database = current_database(), t.username, t.enabled, t.timezone, t.timeout,
+          coalesce(t.database, current_database()) = current_database(), t.username, t.enabled, t.timezone, t.timeout,
           t.max_retries, t.retry_delay, t.retry_after, t.keep_runs, t.overlap, t.misfire,
           t.next_run_at IS NOT NULL
    FROM uso_task t WHERE t.name = task $$;
@@ -62,6 +62,22 @@ SELECT pg_temp.next_is_right('ApiFull');
 COMMIT;
 SELECT * FROM pg_temp.show('ApiFull');
 SELECT count(*) FROM uso_task WHERE name LIKE 'Api%';
+
+-- database: not given, or naming this database, is stored as NULL, "the
+-- database the task is stored in" (so a restore under another name runs it
+-- there); another database is stored by name; cron.job shows the name
+BEGIN;
+SELECT uso_schedule('ApiHere', '@manual', 'SELECT 1', database => current_database()) > 0 AS scheduled,
+       uso_schedule('ApiElsewhere', '@manual', 'SELECT 1', database => 'postgres') > 0 AS scheduled_elsewhere;
+INSERT INTO uso_task (name, schedule, command, database)
+VALUES ('ApiHereDirect', '@manual', 'SELECT 1', current_database());
+SELECT t.name, t.database, j.database = current_database() AS job_shows_this_database
+FROM uso_task t JOIN cron.job j ON j.jobid = t.id
+WHERE t.name IN ('ApiDaily', 'ApiHere', 'ApiHereDirect', 'ApiElsewhere') ORDER BY t.name;
+SELECT uso_alter_task('ApiElsewhere', database => current_database());
+UPDATE uso_task SET database = NULL WHERE name = 'ApiElsewhere';
+SELECT name, database FROM uso_task WHERE name = 'ApiElsewhere';
+ROLLBACK;
 
 -- alter each setting, one call at a time
 SELECT uso_alter_task('ApiDaily', schedule => '30 3 * * *');

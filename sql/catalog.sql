@@ -12,6 +12,12 @@ WHERE c.relkind IN ('r', 'v') AND col_description(c.oid, a.attnum) IS NULL
 ORDER BY 1, 2;
 -- tables keep user data across pg_dump
 SELECT unnest(extconfig)::regclass FROM pg_extension WHERE extname = 'uso_tasks' ORDER BY 1::text;
+-- uso_task.database: NULL (the default) is "the database the row is stored
+-- in", so a restored copy runs its tasks at home (a default of
+-- current_database() would be fixed at creation and carried by pg_dump)
+SELECT a.attnotnull, pg_get_expr(ad.adbin, ad.adrelid) AS default_value
+FROM pg_attribute a LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
+WHERE a.attrelid = 'uso_task'::regclass AND a.attname = 'database';
 -- constraints
 \set VERBOSITY terse
 INSERT INTO uso_task (name, schedule, command) VALUES ('', '* * * * *', 'SELECT 1');

@@ -275,6 +275,103 @@ SELECT uso_command_missing('SELECT hidden.f()') AS f_missing,
        uso_command_missing('SELECT nothere.f()') AS unknown_schema;
 RESET ROLE;
 
+-- names and categories that would look like something else, blank names,
+-- timeouts that would silently mean "no limit", and values that must not be
+-- echoed whole: each refused with 22023 (or its own SQLSTATE), saying what
+-- and where, and quoting at most about 100 characters of the bad value.
+-- echo(): like try(), but shows the message and DETAIL in full (with their
+-- lengths), so that an unshortened echo would show here.
+CREATE FUNCTION echo(stmt text, OUT code text, OUT message text, OUT detail text,
+                     OUT message_chars int, OUT detail_chars int)
+LANGUAGE plpgsql AS $$
+BEGIN
+    BEGIN
+        EXECUTE stmt;
+        message := '(accepted)';
+    EXCEPTION WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS code = RETURNED_SQLSTATE, message = MESSAGE_TEXT,
+                                detail = PG_EXCEPTION_DETAIL;
+    END;
+    message_chars := length(message);
+    detail_chars := length(detail);
+    INSERT INTO outcome (stmt, sqlstate, message) VALUES (left(stmt, 200), code, left(message, 110));
+    -- nothing longer than this is shown (an unshortened 10 MB echo would be)
+    message := left(message, 400);
+    detail := left(detail, 400);
+END
+$$;
+-- A failed INSERT has used up its id (sequences are not transactional):
+-- where the id sequence stands is put back after these, so that the
+-- checksum below still compares everything else.
+SELECT last_value AS task_seq_last, is_called AS task_seq_called FROM uso_task_id_seq \gset
+\x on
+SELECT n, (echo(s)).* FROM unnest(ARRAY[
+    $q$INSERT INTO uso_task (name, schedule, command) VALUES (E'Create\u202ECycles', '@manual', 'SELECT 1')$q$,
+    $q$INSERT INTO uso_task (name, schedule, command) VALUES (E'Create\u202ACycles', '@manual', 'SELECT 1')$q$,
+    $q$INSERT INTO uso_task (name, schedule, command) VALUES (E'\u2066CreateCycles\u2069', '@manual', 'SELECT 1')$q$,
+    $q$INSERT INTO uso_task (name, schedule, command) VALUES (E'Create\u200FCycles', '@manual', 'SELECT 1')$q$,
+    $q$INSERT INTO uso_task (name, schedule, command) VALUES (E'Create\u200BCycles', '@manual', 'SELECT 1')$q$,
+    $q$INSERT INTO uso_task (name, schedule, command) VALUES (E'CreateCycles\u200D', '@manual', 'SELECT 1')$q$,
+    $q$INSERT INTO uso_task (name, schedule, command) VALUES (E'\uFEFFCreateCycles', '@manual', 'SELECT 1')$q$,
+    $q$INSERT INTO uso_task (name, schedule, command) VALUES (E'Create\u2060Cycles', '@manual', 'SELECT 1')$q$,
+    $q$INSERT INTO uso_task (name, schedule, command) VALUES (E'Create\u0001Cycles', '@manual', 'SELECT 1')$q$,
+    $q$INSERT INTO uso_task (name, schedule, command) VALUES (E'Create\u0085Cycles', '@manual', 'SELECT 1')$q$,
+    $q$INSERT INTO uso_task (name, schedule, command) VALUES ('   ', '@manual', 'SELECT 1')$q$,
+    $q$INSERT INTO uso_task (name, schedule, command) VALUES (E' \t\n ', '@manual', 'SELECT 1')$q$,
+    $q$INSERT INTO uso_task (name, schedule, command) VALUES (E'\u00A0\u3000\u2003', '@manual', 'SELECT 1')$q$,
+    $q$INSERT INTO uso_task (name, category, schedule, command) VALUES ('ok', E'pro\u202Eposals', '@manual', 'SELECT 1')$q$,
+    $q$INSERT INTO uso_task (name, category, schedule, command) VALUES ('ok', E'pro\u200Bposals', '@manual', 'SELECT 1')$q$,
+    $q$INSERT INTO uso_task (name, category, schedule, command) VALUES ('ok', E'pro\nposals', '@manual', 'SELECT 1')$q$,
+    $q$INSERT INTO uso_task (name, category, schedule, command) VALUES ('ok', repeat('c', 201), '@manual', 'SELECT 1')$q$,
+    $q$UPDATE uso_task SET name = E'Enabled\u202E' WHERE name = 'Enabled'$q$,
+    $q$UPDATE uso_task SET category = E'\u2067x' WHERE name = 'Enabled'$q$,
+    $q$SELECT uso_schedule(E'Sync\u200BUsers', '@manual', 'SELECT 1')$q$,
+    $q$SELECT uso_schedule(' ', '@manual', 'SELECT 1')$q$,
+    $q$SELECT uso_alter_task('Enabled', new_name => E'Enabled\u2069')$q$,
+    $q$SELECT uso_alter_task('Enabled', category => E'a\u200Cb')$q$,
+    $q$SELECT cron.schedule(E'job\u202E', '@daily', 'SELECT 1')$q$,
+    -- timeouts: below 1 ms is refused (it would mean no limit)
+    $q$SELECT uso_alter_task('Enabled', timeout => '1 microsecond')$q$,
+    $q$SELECT uso_alter_task('Enabled', timeout => '999 microseconds')$q$,
+    $q$UPDATE uso_task SET timeout = '0.0005 seconds' WHERE name = 'Enabled'$q$,
+    $q$SELECT uso_schedule('t', '@manual', 'SELECT 1', timeout => '1 microsecond')$q$,
+    -- long values are quoted shortened
+    $q$SELECT uso_alter_task(repeat('ab', 5 * 1024 * 1024), schedule => '@daily')$q$,
+    $q$SELECT uso_enable(repeat('ab', 5 * 1024 * 1024))$q$,
+    $q$SELECT uso_run_now(repeat('ab', 5 * 1024 * 1024))$q$,
+    $q$SELECT uso_run_at(repeat('é', 1000), '2030-01-01')$q$,
+    $q$SELECT uso_unschedule(repeat('é', 1000))$q$,
+    $q$SELECT uso_alter_task('Enabled', new_name => 'Disabled')$q$,
+    $q$SELECT uso_validate_schedule(repeat('ab', 5 * 1024 * 1024))$q$,
+    $q$SELECT uso_validate_schedule('every ' || repeat('é', 120))$q$,
+    $q$SELECT uso_validate_schedule('* * * * ' || repeat('q', 240))$q$,
+    $q$SELECT uso_validate_schedule('T' || repeat('q', 250))$q$,
+    $q$SELECT uso_validate_schedule('*/' || repeat('q', 120) || ' * * * ' || repeat('q', 120))$q$,
+    $q$SELECT uso_validate_timezone(repeat('ab', 5 * 1024 * 1024))$q$,
+    $q$SELECT uso_schedule('t', repeat('ab', 5 * 1024 * 1024), 'SELECT 1')$q$,
+    $q$SELECT uso_schedule('t', '@daily', 'SELECT 1', timezone => repeat('ab', 5 * 1024 * 1024))$q$,
+    $q$SELECT uso_schedule('t', '@daily', 'SELECT 1', database => repeat('ab', 5 * 1024 * 1024))$q$,
+    $q$SELECT uso_schedule('t', '@daily', 'SELECT 1', username => repeat('ab', 5 * 1024 * 1024))$q$,
+    $q$SELECT uso_schedule('t', '@daily', 'SELECT 1', overlap => repeat('ab', 5 * 1024 * 1024))$q$,
+    $q$SELECT cron.schedule('j', repeat('ab', 5 * 1024 * 1024), 'SELECT 1')$q$,
+    $q$SELECT cron.schedule('j', '* * * * ' || repeat('é', 120), 'SELECT 1')$q$,
+    $q$SELECT cron.unschedule(repeat('ab', 5 * 1024 * 1024))$q$,
+    $q$SELECT cron.schedule(repeat('ab', 5 * 1024 * 1024), '@daily', 'SELECT 1')$q$,
+    $q$SELECT cron.schedule_in_database('j', '@daily', 'SELECT 1', repeat('ab', 5 * 1024 * 1024))$q$,
+    $q$SELECT cron.schedule_in_database('j', '@daily', 'SELECT 1', current_database(), repeat('ab', 5 * 1024 * 1024))$q$,
+    $q$SELECT cron.alter_job(1, database => repeat('ab', 5 * 1024 * 1024))$q$,
+    $q$SELECT cron.alter_job(1, username => repeat('ab', 5 * 1024 * 1024))$q$,
+    $q$SELECT cron.alter_job(1, schedule => repeat('ab', 5 * 1024 * 1024))$q$
+]) WITH ORDINALITY AS u(s, n);
+\x off
+SELECT setval('uso_task_id_seq', :task_seq_last, :'task_seq_called') IS NOT NULL AS put_back;
+-- 1 ms and 0 (no limit) are accepted; a timeout of 0.5 ms was never stored
+BEGIN;
+SELECT uso_alter_task('Enabled', timeout => '1 millisecond');
+SELECT uso_alter_task('Disabled', timeout => '0');
+SELECT name, timeout FROM uso_task ORDER BY id;
+ROLLBACK;
+
 -- the verdict: at least 100 bad inputs, all refused, none with XX000 or
 -- another internal-error class, the catalog unchanged
 SELECT count(*) AS bad_inputs,

@@ -60,7 +60,7 @@ SELECT p.oid::regprocedure AS function,
 FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.deptype = 'e'
 JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'uso_tasks'
 WHERE NOT has_function_privilege('sec_alice', p.oid, 'EXECUTE')
-ORDER BY 1::text COLLATE "C";
+ORDER BY p.oid::regprocedure::text COLLATE "C";
 -- every SECURITY DEFINER function of the extension pins its search_path
 SELECT p.oid::regprocedure AS unpinned_security_definer
 FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.deptype = 'e'
@@ -141,6 +141,141 @@ ROLLBACK;
 SELECT sec_try($$UPDATE uso_task SET username = 'postgres'$$);
 RESET ROLE;
 
+-- what a task executes (command, config, database) and as whom (username)
+-- is changed only by its owner, a role that may SET ROLE to the owner, or a
+-- superuser.  An admin who could rewrite a built-in task (owned by the
+-- installing superuser) and run it would be superuser: every path is
+-- refused, with 42501, and changes nothing.  An admin that can log in could
+-- also take tasks over.
+CREATE ROLE sec_admin_login LOGIN IN ROLE uso_admin;
+GRANT USAGE ON SCHEMA cron TO sec_admin_login;
+GRANT EXECUTE ON FUNCTION cron.alter_job(bigint, text, text, text, text, boolean),
+    cron.schedule_in_database(text, text, text, text, text, boolean) TO sec_admin_login;
+CREATE TABLE sec_exec_before AS SELECT id, command, config, database, username FROM uso_task;
+SELECT id AS cc_id FROM uso_task WHERE name = 'CreateCycles' \gset
+SELECT id AS bob_task_id FROM uso_task WHERE name = 'sec_bob_task' \gset
+SELECT username AS cc_owner, builtin FROM uso_task WHERE name = 'CreateCycles';
+SET ROLE sec_admin_login;
+SELECT s AS attack, sec_try(s) AS outcome FROM unnest(ARRAY[
+    $$UPDATE uso_task SET command = 'ALTER ROLE sec_admin_login SUPERUSER' WHERE name = 'CreateCycles'$$,
+    $$UPDATE uso_task SET config = '{"url": "http://evil/"}' WHERE name = 'CreateCycles'$$,
+    $$UPDATE uso_task SET database = 'postgres' WHERE name = 'CreateCycles'$$,
+    $$UPDATE uso_task SET username = current_user WHERE name = 'SyncUsers'$$,
+    $$UPDATE uso_task SET username = current_user WHERE name = 'sec_bob_task'$$,
+    $$UPDATE uso_task SET command = 'SELECT 2' WHERE name = 'sec_bob_task'$$,
+    $$UPDATE uso_task SET command = command || ' ' WHERE builtin$$,
+    $$INSERT INTO uso_task (name, schedule, command) VALUES ('CreateCycles', 'P1D', 'ALTER ROLE sec_admin_login SUPERUSER')
+      ON CONFLICT (name) DO UPDATE SET command = EXCLUDED.command$$,
+    $$INSERT INTO uso_task (name, schedule, command) VALUES ('SyncUsers', 'P1D', 'SELECT 1')
+      ON CONFLICT ON CONSTRAINT uso_task_name_key DO UPDATE SET username = EXCLUDED.username$$,
+    $$SELECT uso_alter_task('CreateCycles', command => 'ALTER ROLE sec_admin_login SUPERUSER')$$,
+    $$SELECT uso_alter_task('CreateCycles', config => '{"x": 1}')$$,
+    $$SELECT uso_alter_task('CreateCycles', database => 'postgres')$$,
+    $$SELECT uso_alter_task('SyncUsers', username => 'sec_admin_login')$$,
+    $$SELECT uso_alter_task('sec_bob_task', command => 'SELECT 2')$$,
+    $$SELECT uso_schedule('CreateCycles', 'P1D', 'ALTER ROLE sec_admin_login SUPERUSER')$$,
+    $$SELECT uso_schedule('sec_bob_task', '@manual', 'SELECT 2')$$,
+    $$SELECT cron.alter_job((SELECT id FROM uso_task WHERE name = 'CreateCycles'),
+      command => 'ALTER ROLE sec_admin_login SUPERUSER')$$,
+    $$SELECT cron.alter_job((SELECT id FROM uso_task WHERE name = 'CreateCycles'), database => 'postgres')$$,
+    $$SELECT cron.alter_job((SELECT id FROM uso_task WHERE name = 'sec_bob_task'), command => 'SELECT 2')$$,
+    $$SELECT cron.schedule_in_database('CreateCycles', 'P1D', 'ALTER ROLE sec_admin_login SUPERUSER',
+      current_database(), 'postgres')$$,
+    $$SELECT uso_import_pg_cron()$$
+]) s;
+-- pg_cron's name upsert matches the caller's own jobs only: another role's
+-- job of that name is a name clash (23505), never an update
+SELECT sec_try($$SELECT cron.schedule('CreateCycles', '@daily', 'ALTER ROLE sec_admin_login SUPERUSER')$$);
+SELECT sec_try($$SELECT cron.schedule_in_database('sec_bob_task', '@daily', 'SELECT 2', current_database())$$);
+-- the refusal says which rule, whose task and what to do
+\set VERBOSITY default
+\set SHOW_CONTEXT never
+UPDATE uso_task SET command = 'ALTER ROLE sec_admin_login SUPERUSER' WHERE name = 'CreateCycles';
+\set SHOW_CONTEXT errors
+\set VERBOSITY terse
+RESET ROLE;
+SELECT count(*) AS changed FROM (SELECT id, command, config, database, username FROM uso_task
+                                 EXCEPT SELECT * FROM sec_exec_before) c;
+SELECT rolsuper FROM pg_roles WHERE rolname = 'sec_admin_login';
+-- even with EXECUTE granted, the import is for superusers only
+GRANT EXECUTE ON FUNCTION uso_import_pg_cron(boolean, boolean) TO sec_admin_login;
+SET ROLE sec_admin_login;
+SELECT sec_try($$SELECT uso_import_pg_cron()$$);
+RESET ROLE;
+REVOKE EXECUTE ON FUNCTION uso_import_pg_cron(boolean, boolean) FROM sec_admin_login;
+
+-- everything else an admin may still do to any task; a write that leaves
+-- command, config, database and username as they are passes
+BEGIN;
+SET ROLE sec_admin_login;
+SELECT uso_alter_task('CreateCycles', schedule => 'P2D', description => 'd', category => 'c',
+    timeout => '5 minutes', max_retries => 2, retry_delay => '2 minutes', retry_after => '2 days',
+    keep_runs => 7, overlap => 'queue', misfire => 'skip', timezone => 'UTC');
+SELECT uso_disable('CreateCycles'), uso_enable('CreateCycles');
+SELECT uso_alter_task('CreateCycles', new_name => 'CreateCyclesRenamed');
+SELECT uso_alter_task('CreateCyclesRenamed', new_name => 'CreateCycles');
+UPDATE uso_task SET command = command, config = config, database = database, username = username
+WHERE name IN ('CreateCycles', 'sec_bob_task');
+SELECT cron.alter_job(:cc_id, schedule => '0 3 * * *', active => true);
+SELECT uso_schedule('sec_bob_task', '@daily', 'SELECT 1') = :bob_task_id AS rescheduled;
+SELECT uso_run_now('CreateCycles') IS NOT NULL AS admin_runs_it;
+RESET ROLE;
+SELECT name, schedule, timeout, max_retries, overlap, misfire FROM uso_task
+WHERE name IN ('CreateCycles', 'sec_bob_task') ORDER BY name;
+ROLLBACK;
+
+-- a role that may SET ROLE to the owner may change what the task runs
+BEGIN;
+GRANT sec_bob TO sec_admin_login;
+SET ROLE sec_admin_login;
+SELECT sec_try($$UPDATE uso_task SET command = 'SELECT 3' WHERE name = 'sec_bob_task'$$);
+SELECT sec_try($$SELECT uso_alter_task('sec_bob_task', config => '{"x": 1}')$$);
+SELECT sec_try($$INSERT INTO uso_task (name, schedule, command, username)
+                 VALUES ('sec_for_bob', '@manual', 'SELECT 1', 'sec_bob')$$);
+-- and take it over (as she could by deleting it and creating her own)
+SELECT sec_try($$UPDATE uso_task SET username = 'sec_admin_login' WHERE name = 'sec_bob_task'$$);
+RESET ROLE;
+SELECT name, command, config, username FROM uso_task WHERE name IN ('sec_bob_task', 'sec_for_bob') ORDER BY name;
+ROLLBACK;
+DROP TABLE sec_exec_before;
+
+-- the internal functions behind the cron.* wrappers grant nothing more than
+-- the wrappers do: each needs the right to the cron.* function it stands for
+-- (USAGE on schema cron, and for alter_job / schedule_in_database an
+-- explicit GRANT, as in pg_cron)
+INSERT INTO uso_task (name, schedule, command, username)
+VALUES ('sec_alice_cron', '@manual', 'SELECT 1', 'sec_alice');
+SET ROLE sec_alice;
+SELECT s AS direct_call, sec_try(s) AS outcome FROM unnest(ARRAY[
+    $$SELECT uso_cron_schedule(NULL, '@daily', 'SELECT 1', NULL, NULL, true, false)$$,
+    $$SELECT uso_cron_schedule('sec_c1', '@daily', 'SELECT 1', NULL, NULL, true, true)$$,
+    $$SELECT uso_cron_schedule('sec_c2', '@daily', 'SELECT 1', current_database(), NULL, true, true)$$,
+    $$SELECT uso_cron_schedule('sec_c3', '@daily', 'SELECT 1', NULL, NULL, false, true)$$,
+    $$SELECT uso_cron_alter_job((SELECT id FROM uso_task WHERE name = 'sec_alice_cron'), '@weekly', NULL, NULL, NULL, NULL)$$
+]) s;
+RESET ROLE;
+BEGIN;
+GRANT USAGE ON SCHEMA cron TO sec_alice;
+SET ROLE sec_alice;
+SELECT s AS direct_call_with_usage, sec_try(s) AS outcome FROM unnest(ARRAY[
+    $$SELECT uso_cron_schedule(NULL, '@daily', 'SELECT 1', NULL, NULL, true, false) > 0$$,
+    $$SELECT uso_cron_schedule('sec_c1', '@daily', 'SELECT 1', NULL, NULL, true, true) > 0$$,
+    $$SELECT uso_cron_schedule('sec_c2', '@daily', 'SELECT 1', current_database(), NULL, true, true)$$,
+    $$SELECT uso_cron_schedule('sec_c3', '@daily', 'SELECT 1', NULL, NULL, false, true)$$,
+    $$SELECT uso_cron_alter_job((SELECT id FROM uso_task WHERE name = 'sec_alice_cron'), '@weekly', NULL, NULL, NULL, NULL)$$
+]) s;
+RESET ROLE;
+GRANT EXECUTE ON FUNCTION cron.alter_job(bigint, text, text, text, text, boolean),
+    cron.schedule_in_database(text, text, text, text, text, boolean) TO sec_alice;
+SET ROLE sec_alice;
+SELECT s AS direct_call_with_grants, sec_try(s) AS outcome FROM unnest(ARRAY[
+    $$SELECT uso_cron_schedule('sec_c2', '@daily', 'SELECT 1', current_database(), NULL, true, true) > 0$$,
+    $$SELECT uso_cron_schedule('sec_c3', '@daily', 'SELECT 1', NULL, NULL, false, true) > 0$$,
+    $$SELECT uso_cron_alter_job((SELECT id FROM uso_task WHERE name = 'sec_alice_cron'), '@weekly', NULL, NULL, NULL, NULL)$$
+]) s;
+RESET ROLE;
+ROLLBACK;
+
 -- search_path shadowing: alice plants operators and functions named like
 -- the ones the extension's SQL uses, puts them first, and calls everything.
 -- Nothing of hers may run inside the extension's code.
@@ -215,4 +350,7 @@ RESET ROLE;
 DROP SCHEMA sec_evil CASCADE;
 DELETE FROM uso_task WHERE name LIKE 'sec\_%';
 DROP FUNCTION sec_try(text);
-DROP ROLE sec_alice, sec_bob, sec_admin;
+REVOKE EXECUTE ON FUNCTION cron.alter_job(bigint, text, text, text, text, boolean),
+    cron.schedule_in_database(text, text, text, text, text, boolean) FROM sec_admin_login;
+REVOKE USAGE ON SCHEMA cron FROM sec_admin_login;
+DROP ROLE sec_alice, sec_bob, sec_admin, sec_admin_login;

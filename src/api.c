@@ -19,6 +19,7 @@
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "storage/condition_variable.h"
 #include "utils/builtins.h"
@@ -83,6 +84,8 @@ QueueRun(text *name, const char *trigger, TimestampTz at)
 	bool		isnull;
 	UsoSuperSave save;
 	char	   *cname = text_to_cstring(name);
+	/* An unknown name can be megabytes: the message quotes 100 bytes of it. */
+	int			shown = pg_mbcliplen(cname, strlen(cname), 100);
 	int			nestlevel;
 
 	UsoRequirePreload();
@@ -96,7 +99,7 @@ QueueRun(text *name, const char *trigger, TimestampTz at)
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("task \"%s\" does not exist", cname),
+				 errmsg("task \"%.*s%s\" does not exist", shown, cname, cname[shown] ? "..." : ""),
 				 errhint("SELECT name FROM uso_background_tasks lists the tasks you can run.")));
 	task_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	enabled = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));

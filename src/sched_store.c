@@ -118,13 +118,15 @@ StoreLoadTasks(TimestampTz now, bool first)
 				  "t.next_run_at, t.last_run_at, t.overlap, t.misfire, t.max_retries, "
 				  "(pg_catalog.date_part('epoch', t.retry_delay) * 1000000)::int8, "
 				  "(pg_catalog.date_part('epoch', t.retry_after) * 1000000)::int8, "
-				  "d.oid, r.oid, r.rolcanlogin, t.database, t.username, "
+				  "d.oid, r.oid, r.rolcanlogin, "
+				  "COALESCE(t.database, pg_catalog.current_database()), t.username, "
 				  "CASE WHEN d.oid <> $1 THEN t.command END, "
 				  "CASE WHEN d.oid <> $1 THEN t.config::text END, "
 				  "(pg_catalog.date_part('epoch', COALESCE(t.timeout, "
 				  "pg_catalog.make_interval(secs => $2::float8 / 1000))) * 1000)::int8 "
 				  "FROM %s.uso_task t "
-				  "LEFT JOIN pg_catalog.pg_database d ON d.datname = t.database "
+				  "LEFT JOIN pg_catalog.pg_database d "
+				  "ON d.datname = COALESCE(t.database, pg_catalog.current_database()) "
 				  "LEFT JOIN pg_catalog.pg_roles r ON r.rolname = t.username",
 				  SchedSchema), 2, types, values, NULL);
 

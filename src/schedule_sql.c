@@ -23,6 +23,11 @@
 
 /* How much of a bad schedule is echoed back in the error message. */
 #define ECHO_MAX_CHARS	60
+/*
+ * How much of each part of the schedule the parser's explanation quotes
+ * (between double quotes) is kept in the message.
+ */
+#define ECHO_PART_MAX	40
 
 PG_FUNCTION_INFO_V1(uso_next_runs);
 PG_FUNCTION_INFO_V1(uso_describe_schedule);
@@ -62,6 +67,54 @@ echo_text(const char *text)
 }
 
 /*
+ * The parser's explanation of a bad schedule, for a message: its own words
+ * whole, but each part of the schedule it quotes cut to ECHO_PART_MAX bytes
+ * ('...' added), control characters shown as \xNN, and nothing of a
+ * character its fixed-size buffer cut in two.
+ */
+static char *
+echo_reason(const char *reason)
+{
+	int			len = strlen(reason);
+	int			valid = pg_encoding_verifymbstr(GetDatabaseEncoding(), reason, len);
+	bool		quoted = false;
+	int			part = 0;
+	StringInfoData buf;
+	int			i = 0;
+
+	initStringInfo(&buf);
+	while (i < valid)
+	{
+		unsigned char c = (unsigned char) reason[i];
+		int			l = pg_mblen(reason + i);
+
+		if (i + l > valid)
+			break;
+		if (c == '"')
+		{
+			quoted = !quoted;
+			part = 0;
+		}
+		else if (quoted && part + l > ECHO_PART_MAX)
+		{
+			if (part <= ECHO_PART_MAX)
+				appendStringInfoString(&buf, "...");
+			part = ECHO_PART_MAX + 1;
+			i += l;
+			continue;
+		}
+		else if (quoted)
+			part += l;
+		if (c < 0x20 || c == 0x7F)
+			appendStringInfo(&buf, "\\x%02X", c);
+		else
+			appendBinaryStringInfo(&buf, reason + i, l);
+		i += l;
+	}
+	return buf.data;
+}
+
+/*
  * Parse a schedule or raise 22023 naming the bad part, with a hint listing
  * the accepted forms.  For everything in the extension that takes a
  * schedule (the management API calls it before writing anything).
@@ -79,7 +132,8 @@ UsoScheduleParseOrError(const char *text, UsoSchedule *out)
 	if (!UsoScheduleParse(text, out, errbuf))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid schedule \"%s\": %s", echo_text(text), errbuf),
+				 errmsg("invalid schedule \"%s\": %s", echo_text(text),
+						echo_reason(errbuf)),
 				 errhint("%s", USO_SCHEDULE_FORMS)));
 }
 

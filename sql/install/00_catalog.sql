@@ -24,7 +24,7 @@ CREATE TABLE @extschema@.uso_task (
     schedule      text NOT NULL,
     command       text NOT NULL,
     config        jsonb NOT NULL DEFAULT '{}',
-    database      name NOT NULL DEFAULT pg_catalog.current_database(),
+    database      name,
     username      name NOT NULL DEFAULT CURRENT_USER,
     enabled       boolean NOT NULL DEFAULT true,
     timezone      text,
@@ -64,7 +64,7 @@ COMMENT ON COLUMN @extschema@.uso_task.category IS 'Group on the admin page (the
 COMMENT ON COLUMN @extschema@.uso_task.schedule IS 'When it runs: cron, every <interval>, ISO 8601 (PT15M, T02:00), N seconds, @macros.';
 COMMENT ON COLUMN @extschema@.uso_task.command IS 'SQL run as top-level statements, as a client''s query would be, in a worker connected as username; may CALL procedures that COMMIT.';
 COMMENT ON COLUMN @extschema@.uso_task.config IS 'Task settings (a JSON object), read inside the task with uso_task_config().';
-COMMENT ON COLUMN @extschema@.uso_task.database IS 'Database the command runs in.';
+COMMENT ON COLUMN @extschema@.uso_task.database IS 'Database the command runs in; NULL (the default, and what naming this database stores) means the database the task is stored in, also after a restore under another name.';
 COMMENT ON COLUMN @extschema@.uso_task.username IS 'Owner role: the worker connects as this role (it needs LOGIN).';
 COMMENT ON COLUMN @extschema@.uso_task.enabled IS 'Disabled tasks are not scheduled and cannot be run now.';
 COMMENT ON COLUMN @extschema@.uso_task.timezone IS 'Time zone of cron and time-of-day schedules; NULL means uso_tasks.timezone.';
@@ -171,6 +171,57 @@ CREATE FUNCTION @extschema@.uso_is_admin() RETURNS boolean
              OR (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) $$;
 COMMENT ON FUNCTION @extschema@.uso_is_admin() IS
     'True when the current role is a superuser or a member of uso_admin (sees and manages every task).';
+
+-- A value as error messages may quote it: a bad argument can be megabytes
+-- long, and an error that echoes it whole floods logs and clients.
+CREATE FUNCTION @extschema@.uso_shorten(value text, max_chars integer DEFAULT 100) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$ SELECT CASE WHEN length(value) <= max_chars THEN value
+                      ELSE left(value, max_chars) || '...' END $$;
+COMMENT ON FUNCTION @extschema@.uso_shorten(text, integer) IS
+    'The value cut to max_chars characters with "..." added when longer: how error messages quote a value.';
+
+-- Names and categories are shown on admin pages, in logs and in psql:
+-- characters that are invisible or reorder the text around them would let
+-- one name pass for another.
+CREATE FUNCTION @extschema@.uso_check_label(what text, value text) RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    -- Outside UTF8 those code points cannot be stored at all.
+    utf8 constant boolean := getdatabaseencoding() = 'UTF8';
+    pos  integer;
+    kind text;
+BEGIN
+    IF value IS NULL THEN
+        RETURN;
+    END IF;
+    pos := regexp_instr(value, '[[:cntrl:]]');
+    kind := 'control characters';
+    IF pos = 0 AND utf8 THEN
+        -- embeddings and overrides (U+202A-U+202E), isolates (U+2066-U+2069),
+        -- and the invisible direction marks (U+200E, U+200F, U+061C)
+        pos := regexp_instr(value, E'[\\u202A-\\u202E\\u2066-\\u2069\\u200E\\u200F\\u061C]');
+        kind := 'bidirectional control characters';
+        IF pos = 0 THEN
+            pos := regexp_instr(value, E'[\\u200B-\\u200D\\u2060\\uFEFF]');
+            kind := 'zero-width characters';
+        END IF;
+    END IF;
+    IF pos > 0 THEN
+        RAISE EXCEPTION '% must not contain %', what, kind
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('Character U+%s at position %s.',
+                                  upper(lpad(to_hex(ascii(substr(value, pos, 1))), 4, '0')), pos),
+                  HINT = 'Names and categories are shown on admin pages and in logs, where such characters '
+                         'hide or reorder text.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.uso_check_label(text, text) IS
+    'Raises 22023 when a task name or category contains control, bidirectional control or zero-width characters (naming the first and its position).';
 
 ALTER TABLE @extschema@.uso_task ENABLE ROW LEVEL SECURITY;
 CREATE POLICY uso_task_visible ON @extschema@.uso_task

@@ -7,7 +7,10 @@
 --     INVOKER: current_user is whoever writes the row);
 --   * row-level security (00_catalog.sql) limits every read and write to the
 --     owner's rows, or all rows for uso_admin members and superusers;
---   * only a superuser may make a task run as a role other than itself;
+--   * what a task executes (command, config, database) and as whom
+--     (username) is changed only by its owner role, a role that may SET ROLE
+--     to it, or a superuser; uso_admin members manage every task but never
+--     that (docs/api.md, "Who may change what");
 --   * an error leaves nothing changed (it aborts the statement).
 
 CREATE FUNCTION @extschema@.uso_task_check() RETURNS trigger
@@ -19,6 +22,8 @@ DECLARE
     is_super   boolean;
     can_login  boolean;
     allow_conn boolean;
+    what       text;
+    db         name;
 BEGIN
     -- Columns named in an UPDATE but not changed (uso_alter_task sets them
     -- all): nothing to check.
@@ -35,6 +40,54 @@ BEGIN
         RETURN NEW;
     END IF;
 
+    -- database: NULL means the database this row is stored in, whatever it
+    -- is called: a task created here keeps running here after pg_dump and a
+    -- restore under another name.  Naming this database is the same thing.
+    -- Another database stays named.
+    IF NEW.database = current_database() THEN
+        NEW.database := NULL;
+    END IF;
+    db := coalesce(NEW.database, current_database());
+
+    -- Who may change what the task executes and as whom: checked first,
+    -- before anything about the values.  The owner role, a role that may SET
+    -- ROLE to it (PostgreSQL's own membership rule: such a role could do it
+    -- as the owner anyway) or a superuser.  Not every uso_admin member:
+    -- built-in tasks run as the superuser who installed the extension, and
+    -- an admin who rewrote one and ran it would be superuser.
+    IF NEW.username IS NULL THEN
+        RAISE EXCEPTION 'username must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT r.rolsuper INTO is_super FROM pg_roles r WHERE r.rolname = current_user;
+    is_super := coalesce(is_super, false);
+    IF NOT ins AND NOT is_super THEN
+        what := CASE WHEN NEW.command IS DISTINCT FROM OLD.command THEN 'command'
+                     WHEN NEW.config IS DISTINCT FROM OLD.config THEN 'config'
+                     WHEN db IS DISTINCT FROM coalesce(OLD.database, current_database()) THEN 'database'
+                     WHEN NEW.username IS DISTINCT FROM OLD.username THEN 'owner (username)' END;
+        IF what IS NOT NULL
+           AND NOT EXISTS (SELECT FROM pg_roles r WHERE r.rolname = OLD.username
+                           AND pg_has_role(current_user, r.oid, 'MEMBER')) THEN
+            RAISE EXCEPTION 'only the owner of task "%" (role "%") or a superuser may change its %',
+                            @extschema@.uso_shorten(OLD.name), OLD.username, what
+                USING ERRCODE = 'insufficient_privilege',
+                      DETAIL = format('You are role "%s", which may not SET ROLE to "%s". Members of uso_admin '
+                                      'may run, cancel, enable, disable and reschedule every task, but not change '
+                                      'what it executes (command, config, database) or as whom (username).',
+                                      current_user, OLD.username),
+                      HINT = format('Ask role "%s" or a superuser to make this change.', OLD.username);
+        END IF;
+    END IF;
+    IF (ins OR NEW.username IS DISTINCT FROM OLD.username) AND NOT is_super
+       AND NOT EXISTS (SELECT FROM pg_roles r WHERE r.rolname = NEW.username
+                       AND pg_has_role(current_user, r.oid, 'MEMBER')) THEN
+        RAISE EXCEPTION 'must be a member of role "%" to make a task run as it', NEW.username
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = format('The task would run as role "%s"; you are "%s". Only that role, a role that '
+                                  'may SET ROLE to it, or a superuser may make a task run as it.',
+                                  NEW.username, current_user);
+    END IF;
+
     -- name: shown on admin pages and used as a key by every function.
     IF NEW.name IS NULL THEN
         RAISE EXCEPTION 'task name must not be NULL' USING ERRCODE = 'null_value_not_allowed';
@@ -44,20 +97,26 @@ BEGIN
         RAISE EXCEPTION 'task name is too long'
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = format('It has %s characters; at most 200 are allowed.', length(NEW.name));
-    ELSIF NEW.name ~ '[[:cntrl:]]' THEN
-        RAISE EXCEPTION 'task name must not contain control characters'
-            USING ERRCODE = 'invalid_parameter_value';
+    ELSIF NEW.name ~ (CASE WHEN getdatabaseencoding() = 'UTF8'
+                           THEN E'^[[:space:]\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]*$'
+                           ELSE '^[[:space:]]*$' END) THEN
+        RAISE EXCEPTION 'task name must not be blank'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'It has only white space.';
     END IF;
+    PERFORM @extschema@.uso_check_label('task name', NEW.name);
 
     IF NEW.description IS NOT NULL AND length(NEW.description) > 10000 THEN
         RAISE EXCEPTION 'description is too long'
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'At most 10000 characters are allowed.';
     END IF;
-    IF NEW.category IS NOT NULL AND (length(NEW.category) > 200 OR NEW.category ~ '[[:cntrl:]]') THEN
-        RAISE EXCEPTION 'category must be at most 200 characters without control characters'
-            USING ERRCODE = 'invalid_parameter_value';
+    IF length(NEW.category) > 200 THEN
+        RAISE EXCEPTION 'category is too long'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('It has %s characters; at most 200 are allowed.', length(NEW.category));
     END IF;
+    PERFORM @extschema@.uso_check_label('category', NEW.category);
 
     -- schedule: the grammar lives in C (05_schedule.sql); only re-parse on change.
     IF NEW.schedule IS NULL THEN
@@ -100,6 +159,10 @@ BEGIN
     -- Intervals: bounds a DBA would still call sane (docs/api.md).
     IF NEW.timeout < interval '0' THEN
         RAISE EXCEPTION 'timeout must not be negative' USING ERRCODE = 'invalid_parameter_value';
+    ELSIF NEW.timeout > interval '0' AND NEW.timeout < interval '1 millisecond' THEN
+        -- statement_timeout counts whole milliseconds: less would be 0, no limit.
+        RAISE EXCEPTION 'timeout must be 0 (no limit) or at least 1 millisecond, not %', NEW.timeout
+            USING ERRCODE = 'invalid_parameter_value';
     ELSIF NEW.timeout > interval '7 days' THEN
         RAISE EXCEPTION 'timeout must be at most 7 days'
             USING ERRCODE = 'invalid_parameter_value', HINT = 'Use 0 for no limit.';
@@ -137,28 +200,10 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
 
-    -- Owner and database: who the worker connects as, and where.
-    IF NEW.username IS NULL THEN
-        RAISE EXCEPTION 'username must not be NULL' USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    IF NEW.database IS NULL THEN
-        RAISE EXCEPTION 'database must not be NULL' USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    IF ins OR NEW.username IS DISTINCT FROM OLD.username OR NEW.database IS DISTINCT FROM OLD.database THEN
-        SELECT r.rolsuper INTO is_super FROM pg_roles r WHERE r.rolname = current_user;
-        IF NEW.username <> current_user AND NOT coalesce(is_super, false)
-           AND (ins OR NEW.username IS DISTINCT FROM OLD.username) THEN
-            IF ins THEN
-                RAISE EXCEPTION 'must be superuser to create a task for another role'
-                    USING ERRCODE = 'insufficient_privilege',
-                          DETAIL = format('The task would run as role "%s"; you are "%s".', NEW.username, current_user);
-            ELSE
-                RAISE EXCEPTION 'must be superuser to change the role a task runs as'
-                    USING ERRCODE = 'insufficient_privilege',
-                          DETAIL = format('The task would run as role "%s"; you are "%s".', NEW.username, current_user);
-            END IF;
-        END IF;
-
+    -- Owner and database: who the worker connects as, and where (who may
+    -- change them is checked at the top).
+    IF ins OR NEW.username IS DISTINCT FROM OLD.username
+       OR db IS DISTINCT FROM coalesce(OLD.database, current_database()) THEN
         SELECT r.rolcanlogin INTO can_login FROM pg_roles r WHERE r.rolname = NEW.username;
         IF NOT FOUND THEN
             RAISE EXCEPTION 'role "%" does not exist', NEW.username USING ERRCODE = 'undefined_object';
@@ -170,20 +215,20 @@ BEGIN
                       HINT = format('ALTER ROLE %I LOGIN, or schedule the task for a role that has LOGIN.', NEW.username);
         END IF;
 
-        SELECT d.datallowconn INTO allow_conn FROM pg_database d WHERE d.datname = NEW.database;
+        SELECT d.datallowconn INTO allow_conn FROM pg_database d WHERE d.datname = db;
         IF NOT FOUND THEN
-            RAISE EXCEPTION 'database "%" does not exist', NEW.database USING ERRCODE = 'invalid_catalog_name';
+            RAISE EXCEPTION 'database "%" does not exist', db USING ERRCODE = 'invalid_catalog_name';
         ELSIF NOT allow_conn THEN
-            RAISE EXCEPTION 'database "%" does not allow connections', NEW.database
+            RAISE EXCEPTION 'database "%" does not allow connections', db
                 USING ERRCODE = 'object_not_in_prerequisite_state';
         END IF;
         -- Both the caller and the role the task runs as must be able to connect.
-        IF NOT has_database_privilege(current_user, NEW.database, 'CONNECT') THEN
-            RAISE EXCEPTION 'permission denied for database "%"', NEW.database
+        IF NOT has_database_privilege(current_user, db, 'CONNECT') THEN
+            RAISE EXCEPTION 'permission denied for database "%"', db
                 USING ERRCODE = 'insufficient_privilege',
                       DETAIL = format('Role "%s" does not have CONNECT privilege on it.', current_user);
-        ELSIF NOT has_database_privilege(NEW.username, NEW.database, 'CONNECT') THEN
-            RAISE EXCEPTION 'permission denied for database "%"', NEW.database
+        ELSIF NOT has_database_privilege(NEW.username, db, 'CONNECT') THEN
+            RAISE EXCEPTION 'permission denied for database "%"', db
                 USING ERRCODE = 'insufficient_privilege',
                       DETAIL = format('Role "%s", which the task runs as, does not have CONNECT privilege on it.', NEW.username);
         END IF;
@@ -309,14 +354,14 @@ BEGIN
             -- A row we can see appeared meanwhile: go round and update it.
             -- A row we cannot see belongs to someone else.
             IF NOT EXISTS (SELECT FROM @extschema@.uso_task t WHERE t.name = uso_schedule.name) THEN
-                RAISE EXCEPTION 'task "%" belongs to another role', uso_schedule.name
+                RAISE EXCEPTION 'task "%" belongs to another role', @extschema@.uso_shorten(uso_schedule.name)
                     USING ERRCODE = 'insufficient_privilege',
                           DETAIL = 'Task names are unique across all roles.',
                           HINT = 'Choose another name.';
             END IF;
         END;
     END LOOP;
-    RAISE EXCEPTION 'task "%" is being changed concurrently', uso_schedule.name
+    RAISE EXCEPTION 'task "%" is being changed concurrently', @extschema@.uso_shorten(uso_schedule.name)
         USING ERRCODE = 'lock_not_available';
 END
 $$;
@@ -342,7 +387,7 @@ BEGIN
         SELECT t.id INTO task_id FROM @extschema@.uso_task t WHERE t.name = uso_task_id_by_name.name;
     END IF;
     IF task_id IS NULL THEN
-        RAISE EXCEPTION 'task "%" does not exist', uso_task_id_by_name.name USING ERRCODE = 'undefined_object';
+        RAISE EXCEPTION 'task "%" does not exist', @extschema@.uso_shorten(uso_task_id_by_name.name) USING ERRCODE = 'undefined_object';
     END IF;
     RETURN task_id;
 END
@@ -386,7 +431,7 @@ BEGIN
         misfire     = coalesce(uso_alter_task.misfire, t.misfire)
     WHERE t.id = task_id;
 EXCEPTION WHEN unique_violation THEN
-    RAISE EXCEPTION 'task "%" already exists', uso_alter_task.new_name
+    RAISE EXCEPTION 'task "%" already exists', @extschema@.uso_shorten(uso_alter_task.new_name)
         USING ERRCODE = 'unique_violation',
               DETAIL = 'Task names are unique across all roles.';
 END

@@ -50,7 +50,7 @@ SELECT t.name,
        CASE
            WHEN NOT t.enabled THEN 'disabled'
            WHEN cur.id IS NOT NULL THEN 'running'
-           WHEN t.database = pg_catalog.current_database()
+           WHEN (t.database IS NULL OR t.database = pg_catalog.current_database())
                 AND @extschema@.uso_command_missing(t.command) IS NOT NULL THEN 'missing'
            WHEN last.status IN ('failed', 'timed_out') THEN 'failing'
            ELSE 'idle'

@@ -64,7 +64,7 @@ BEGIN
     PERFORM @extschema@.uso_validate_schedule(schedule);
 EXCEPTION WHEN invalid_parameter_value THEN
     GET STACKED DIAGNOSTICS why = MESSAGE_TEXT;
-    RAISE EXCEPTION 'invalid schedule: %', schedule
+    RAISE EXCEPTION 'invalid schedule: %', @extschema@.uso_shorten(schedule)
         USING ERRCODE = 'invalid_parameter_value', DETAIL = why,
               HINT = 'Use cron format (e.g. 5 4 * * *), or interval format ''[1-59] seconds''';
 END
@@ -81,7 +81,8 @@ DECLARE
 BEGIN
     SELECT r.rolcanlogin INTO can_login FROM pg_roles r WHERE r.rolname = username;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'role "%" does not exist', username USING ERRCODE = 'undefined_object';
+        RAISE EXCEPTION 'role "%" does not exist', @extschema@.uso_shorten(username)
+            USING ERRCODE = 'undefined_object';
     ELSIF NOT can_login THEN
         RAISE EXCEPTION 'role "%" can not log in', username
             USING ERRCODE = 'invalid_parameter_value',
@@ -98,7 +99,8 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_database d WHERE d.datname = database) THEN
-        RAISE EXCEPTION 'database "%" does not exist', database USING ERRCODE = 'invalid_catalog_name';
+        RAISE EXCEPTION 'database "%" does not exist', @extschema@.uso_shorten(database)
+            USING ERRCODE = 'invalid_catalog_name';
     END IF;
     IF NOT has_database_privilege(username, database, 'CONNECT') THEN
         RAISE EXCEPTION 'User % does not have CONNECT privilege on %', username, database
@@ -119,6 +121,26 @@ AS $$ SELECT EXISTS (SELECT FROM @extschema@.uso_task t WHERE t.id = job_id) $$;
 COMMENT ON FUNCTION @extschema@.uso_cron_job_exists(bigint) IS
     'Internal (pg_cron layer): true when a task with this id exists, visible or not.';
 
+-- The internal functions below are what the SECURITY INVOKER cron.*
+-- wrappers call, so every role that may call cron.schedule must be able to
+-- execute them: they cannot be REVOKEd from PUBLIC.  Instead each checks the
+-- caller's right to the cron.* function whose powers a call uses, so that
+-- calling one directly grants nothing pg_cron's own grants do not.
+CREATE FUNCTION @extschema@.uso_cron_may_call(func text) RETURNS boolean
+LANGUAGE sql STABLE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce((SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = current_user), false)
+        OR EXISTS (SELECT FROM pg_proc p
+                   JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'
+                   JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'uso_tasks'
+                   WHERE p.oid = to_regprocedure(func)
+                     AND has_function_privilege(current_user, p.oid, 'EXECUTE')
+                     AND has_schema_privilege(current_user, p.pronamespace, 'USAGE'))
+$$;
+COMMENT ON FUNCTION @extschema@.uso_cron_may_call(text) IS
+    'Internal (pg_cron layer): whether the current role may call this cron.* function of uso_tasks (EXECUTE and USAGE on schema cron), or is superuser.';
+
 ------------------------------------------------------------------------------
 -- The work behind cron.schedule / cron.schedule_in_database.  job_name NULL
 -- with named = false is the unnamed form; named jobs are upserted by (name,
@@ -137,6 +159,7 @@ DECLARE
     job_id    bigint;
     owner     name;
     conname   text;
+    via       text;
 BEGIN
     IF named AND job_name IS NULL THEN
         RAISE EXCEPTION 'job_name can not be NULL' USING ERRCODE = 'null_value_not_allowed';
@@ -144,6 +167,24 @@ BEGIN
         RAISE EXCEPTION 'schedule can not be NULL' USING ERRCODE = 'null_value_not_allowed';
     ELSIF uso_cron_schedule.command IS NULL THEN
         RAISE EXCEPTION 'command can not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    -- Only what the cron.* function this call stands for may do: a
+    -- database, a role or an inactive job are cron.schedule_in_database's
+    -- powers, for the roles granted that function (pg_cron's rule).
+    IF uso_cron_schedule.database IS NOT NULL OR uso_cron_schedule.username IS NOT NULL
+       OR active IS DISTINCT FROM true THEN
+        via := 'cron.schedule_in_database(text,text,text,text,text,boolean)';
+    ELSIF named THEN
+        via := 'cron.schedule(text,text,text)';
+    ELSE
+        via := 'cron.schedule(text,text)';
+    END IF;
+    IF NOT @extschema@.uso_cron_may_call(via) THEN
+        RAISE EXCEPTION 'permission denied for function %', split_part(split_part(via, '(', 1), '.', 2)
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = format('This call does what %s does, which needs EXECUTE on it and USAGE on schema cron.',
+                                  split_part(via, '(', 1)),
+                  HINT = 'Call the cron.* function; a superuser grants it to the roles that need it.';
     END IF;
     PERFORM @extschema@.uso_cron_check_schedule(uso_cron_schedule.schedule);
     IF uso_cron_schedule.username IS NOT NULL THEN
@@ -175,7 +216,7 @@ BEGIN
             WHERE t.id = job_id;
             RETURN job_id;
         ELSIF FOUND THEN
-            RAISE EXCEPTION 'job name "%" is already used by role "%"', job_name, owner
+            RAISE EXCEPTION 'job name "%" is already used by role "%"', @extschema@.uso_shorten(job_name), owner
                 USING ERRCODE = 'unique_violation',
                       DETAIL = 'In uso_tasks job names are unique across all roles.';
         END IF;
@@ -192,13 +233,13 @@ BEGIN
                 RAISE;
             END IF;
             IF NOT EXISTS (SELECT FROM @extschema@.uso_task t WHERE t.name = job_name) THEN
-                RAISE EXCEPTION 'job name "%" is already used by another role', job_name
+                RAISE EXCEPTION 'job name "%" is already used by another role', @extschema@.uso_shorten(job_name)
                     USING ERRCODE = 'insufficient_privilege',
                           DETAIL = 'In uso_tasks job names are unique across all roles.';
             END IF;
         END;
     END LOOP;
-    RAISE EXCEPTION 'job "%" is being changed concurrently', job_name USING ERRCODE = 'lock_not_available';
+    RAISE EXCEPTION 'job "%" is being changed concurrently', @extschema@.uso_shorten(job_name) USING ERRCODE = 'lock_not_available';
 END
 $$;
 COMMENT ON FUNCTION @extschema@.uso_cron_schedule(text, text, text, text, text, boolean, boolean) IS
@@ -217,7 +258,7 @@ BEGIN
         -- pg_cron looks the name up among the caller's own jobs only.
         DELETE FROM @extschema@.uso_task t WHERE t.name = job_name AND t.username = current_user;
         IF NOT FOUND THEN
-            RAISE EXCEPTION 'could not find valid entry for job ''%''', job_name
+            RAISE EXCEPTION 'could not find valid entry for job ''%''', @extschema@.uso_shorten(job_name)
                 USING ERRCODE = 'undefined_object';
         END IF;
         RETURN true;
@@ -248,6 +289,13 @@ AS $$
 DECLARE
     job_user text := current_user;
 BEGIN
+    -- pg_cron's rule: cron.alter_job is for the roles granted it.
+    IF NOT @extschema@.uso_cron_may_call('cron.alter_job(bigint,text,text,text,text,boolean)') THEN
+        RAISE EXCEPTION 'permission denied for function alter_job'
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'This call does what cron.alter_job does, which needs EXECUTE on it and USAGE on schema cron.',
+                  HINT = 'Call the cron.* function; a superuser grants it to the roles that need it.';
+    END IF;
     IF job_id IS NULL THEN
         RAISE EXCEPTION 'job_id can not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
@@ -331,7 +379,7 @@ SELECT t.id AS jobid,
        t.command,
        'localhost'::text AS nodename,
        coalesce(pg_catalog.inet_server_port(), pg_catalog.current_setting('port')::integer) AS nodeport,
-       t.database::text AS database,
+       coalesce(t.database, pg_catalog.current_database())::text AS database,
        t.username::text AS username,
        t.enabled AS active,
        CASE WHEN t.cron_unnamed THEN NULL ELSE t.name END AS jobname
@@ -351,7 +399,8 @@ CREATE VIEW cron.job_run_details WITH (security_invoker = true) AS
 SELECT r.task_id AS jobid,
        r.id AS runid,
        r.pid AS job_pid,
-       (SELECT t.database::text FROM @extschema@.uso_task t WHERE t.id = r.task_id) AS database,
+       (SELECT coalesce(t.database, pg_catalog.current_database())::text
+        FROM @extschema@.uso_task t WHERE t.id = r.task_id) AS database,
        (SELECT t.username::text FROM @extschema@.uso_task t WHERE t.id = r.task_id) AS username,
        (SELECT t.command FROM @extschema@.uso_task t WHERE t.id = r.task_id) AS command,
        CASE r.status WHEN 'queued' THEN 'starting'
