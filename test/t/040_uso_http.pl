@@ -177,7 +177,7 @@ is(scalar(UsoFixtures::mails($smtp)), 1, 'the e-mail arrived exactly once');
 # the admin page lists the 17 tasks with the seed's wording for the date-driven ones
 is(query("SELECT count(*) FROM uso_background_tasks b JOIN uso_task t USING (name) WHERE t.command LIKE 'SELECT uso.%'"), '17', '17 USO tasks listed');
 is(query("SELECT frequency FROM uso_background_tasks WHERE name = 'CreateCallProjects'"),
-	'at 00:15 on the allocation date', 'CreateCallProjects frequency');
+	'at 00:15 every day', 'CreateCallProjects frequency (daily; it acts on cycles whose allocation date has come)');
 
 $node->stop;
 done_testing();
