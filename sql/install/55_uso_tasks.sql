@@ -13,10 +13,11 @@
 CREATE FUNCTION uso.local_zone() RETURNS text
     LANGUAGE sql STABLE
     SET search_path = pg_catalog, pg_temp
-    AS $$ SELECT coalesce(nullif(current_setting('uso_tasks.timezone', true), ''),
+    AS $$ SELECT coalesce(nullif(current_setting('uso.timezone', true), ''),
+                          nullif(current_setting('uso_tasks.timezone', true), ''),
                           current_setting('TimeZone')) $$;
 COMMENT ON FUNCTION uso.local_zone() IS
-    'The facility time zone: uso_tasks.timezone, or the session TimeZone when that is empty.';
+    'The facility time zone: uso_tasks.timezone, or the session TimeZone when that is empty; the session setting uso.timezone overrides both (uso_tasks.timezone is SIGHUP-level: tests SET uso.timezone).';
 
 CREATE FUNCTION uso.local_date(as_of timestamptz DEFAULT NULL) RETURNS date
     LANGUAGE sql STABLE

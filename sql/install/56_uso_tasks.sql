@@ -278,10 +278,14 @@ CREATE FUNCTION uso.clean_registrations(as_of timestamptz DEFAULT NULL, config j
 DECLARE
     cfg   jsonb := uso.task_config('CleanRegistrations', config);
     age   interval := uso.config_interval(cfg, 'max_age', '7 days');
+    zone  text := uso.local_zone();
+    -- days of max_age are calendar days of the facility, not of the session
+    -- (7 days across a DST change are 167 or 169 hours)
+    cutoff timestamptz := ((coalesce(as_of, now()) AT TIME ZONE zone) - age) AT TIME ZONE zone;
     n     integer;
 BEGIN
     DELETE FROM uso.registration
-    WHERE activated_at IS NULL AND created_at <= coalesce(as_of, now()) - age;
+    WHERE activated_at IS NULL AND created_at <= cutoff;
     GET DIAGNOSTICS n = ROW_COUNT;
     IF n > 0 THEN
         RAISE NOTICE 'deleted % registration(s) unverified for %', n, age;
@@ -290,7 +294,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION uso.clean_registrations(timestamptz, jsonb) IS
-    'CleanRegistrations task: deletes registrations unverified for config max_age (default 7 days).';
+    'CleanRegistrations task: deletes registrations unverified for config max_age (default 7 days, counted in the facility time zone).';
 
 /*
  * NotifyNewInstitutions: one 'new-institutions' notice per active holder of
