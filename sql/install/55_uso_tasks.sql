@@ -130,12 +130,29 @@ DECLARE
     today     date := uso.local_date(as_of);
     years     integer := uso.config_int(cfg, 'years_ahead', 2);
     ct        uso.cycle_type;
+    bad       record;
     n         integer;
     created   integer := 0;
     skipped   integer := 0;
 BEGIN
     FOR ct IN SELECT * FROM uso.cycle_type WHERE active ORDER BY code LOOP
         BEGIN
+            -- the cycle CHECK, with a message that names the cycle and its dates
+            SELECT format('%s-%s', y, ct.code) AS name, d.* INTO bad
+            FROM generate_series(extract(year FROM today)::integer - 1,
+                                 extract(year FROM today)::integer + years) AS y,
+                 LATERAL uso.cycle_dates(ct, y) AS d
+            WHERE (y >= extract(year FROM today) OR d.end_date > today)
+              AND NOT (d.open_date <= d.close_date AND d.close_date <= d.due_date AND d.due_date <= d.alloc_date
+                       AND d.alloc_date <= d.start_date AND d.start_date < d.end_date)
+            ORDER BY y LIMIT 1;
+            IF FOUND THEN
+                RAISE EXCEPTION 'cycle % would have its dates out of order (call % to %, reviews due %, allocation %, start %, end %): check the type''s offsets',
+                    bad.name, to_char(bad.open_date, 'YYYY-MM-DD'), to_char(bad.close_date, 'YYYY-MM-DD'),
+                    to_char(bad.due_date, 'YYYY-MM-DD'), to_char(bad.alloc_date, 'YYYY-MM-DD'),
+                    to_char(bad.start_date, 'YYYY-MM-DD'), to_char(bad.end_date, 'YYYY-MM-DD')
+                    USING ERRCODE = 'check_violation';
+            END IF;
             INSERT INTO uso.cycle (cycle_type_id, year, name, open_date, close_date, due_date,
                                    alloc_date, start_date, end_date)
             SELECT ct.id, y, format('%s-%s', y, ct.code), d.open_date, d.close_date, d.due_date,
