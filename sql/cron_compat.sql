@@ -37,7 +37,7 @@ FROM pg_proc p WHERE p.pronamespace = 'cron'::regnamespace
 ORDER BY p.proname, pg_get_function_arguments(p.oid);
 -- grants: pg_cron's (alter_job and schedule_in_database are for roles an admin grants)
 SELECT p.oid::regprocedure AS function, has_function_privilege('public', p.oid, 'EXECUTE') AS public_execute
-FROM pg_proc p WHERE p.pronamespace = 'cron'::regnamespace ORDER BY 1::text;
+FROM pg_proc p WHERE p.pronamespace = 'cron'::regnamespace ORDER BY p.oid::regprocedure::text COLLATE "C";
 SELECT c.relname, array_agg(a.privilege_type ORDER BY a.privilege_type) AS public_privileges
 FROM pg_class c, aclexplode(c.relacl) a
 WHERE c.relnamespace = 'cron'::regnamespace AND a.grantee = 0
