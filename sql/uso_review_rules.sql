@@ -73,6 +73,9 @@ SELECT count(*) AS mails FROM uso.notification;
 -- the next AdvanceReviewWorkflow withdraws it and assigns another active reviewer
 SELECT uso.advance_review_workflow(as_of => '2026-03-05 12:15');
 SELECT * FROM reviews;
+-- a withdrawn review is no started review: the cycle stays in 'assign'
+SELECT uso.cycle_state_manager(as_of => '2026-03-05 12:20');
+SELECT state FROM uso.cycle WHERE name = '2026-R';
 SELECT uso.start_reviews(as_of => '2026-03-05 18:00');
 SELECT recipient, subject FROM uso.notification ORDER BY id;
 -- the new reviewer leaves with the review open: no reminder, withdrawn and replaced

@@ -205,7 +205,7 @@ BEGIN
                         WHEN today >= c.due_date THEN 5
                         WHEN today > c.close_date AND EXISTS (
                             SELECT FROM uso.submission s JOIN uso.review rv ON rv.submission_id = s.id
-                            WHERE s.cycle_id = c.id AND rv.state <> 'pending') THEN 4
+                            WHERE s.cycle_id = c.id AND rv.state NOT IN ('pending', 'withdrawn')) THEN 4
                         WHEN today > c.close_date THEN 3
                         WHEN today >= c.open_date THEN 2
                         ELSE 1 END AS rank
