@@ -33,6 +33,7 @@ uso_tasks.http_timeout = '5s'
 uso_tasks.smtp_url = '$smtp->{url}'
 uso_tasks.timezone = 'America/Regina'
 uso_tasks.enabled = off
+timezone = 'Asia/Tokyo'
 });
 $node->start;
 $node->safe_psql('postgres', 'CREATE EXTENSION uso_tasks');
@@ -217,6 +218,13 @@ like(deliver(), qr/^succeeded: 0 notification\(s\) sent, 1 given up$/, 'given up
 # pass the SMTP reply on)
 like(query("SELECT status || ': ' || last_error FROM uso.notification WHERE recipient LIKE 'reject%'"),
 	qr/^failed: .*\S/, 'the refusal is stored');
+
+# the facility zone inside a worker is uso_tasks.timezone, whatever the server's TimeZone
+query(q{SELECT uso_schedule('zone-probe', '@manual', 'SELECT uso.local_zone()')});
+my $zrun = query("SELECT uso_run_now('zone-probe')");
+is(query("SELECT uso_wait($zrun, '60 seconds')"), 'succeeded', 'a task run reads the facility zone');
+is(query("SELECT return_message FROM uso_task_run WHERE id = $zrun"), 'America/Regina',
+	'a worker computes dates in uso_tasks.timezone');
 is(query('SELECT 1'), '1', 'the server is fine');
 
 $node->stop;
