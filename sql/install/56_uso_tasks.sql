@@ -358,7 +358,11 @@ COMMENT ON FUNCTION uso.notify_new_institutions(timestamptz, jsonb) IS
  * its send: the one duplicate possible is a crash between the SMTP server's
  * acceptance and the commit (at-least-once, documented in docs/uso.md).
  * A failed send counts an attempt and waits backoff * 2^(attempts-1); after
- * max_attempts the message is given up ('failed').
+ * max_attempts the message is given up ('failed'). After stop_after_failures
+ * failures in a row the SMTP server is taken to be unavailable (refusing,
+ * stalling, dropping connections): the run stops, and the rest of the batch
+ * waits for the next run untouched, so a stalled server costs a few
+ * timeouts, not one per message of the batch.
  */
 CREATE FUNCTION uso.deliver_notifications(as_of timestamptz DEFAULT NULL, config jsonb DEFAULT NULL)
     RETURNS text
@@ -372,6 +376,9 @@ DECLARE
     backoff   interval := uso.config_interval(cfg, 'backoff', '1 minute');
     batch     integer := uso.config_int(cfg, 'batch', 100);
     sender    text := cfg->>'sender';
+    stop_at   integer := uso.config_int(cfg, 'stop_after_failures', 3);
+    in_a_row  integer := 0;
+    left_over integer := 0;
     m         uso.notification;
     sent      integer := 0;
     failed    integer := 0;
@@ -384,6 +391,10 @@ BEGIN
         LIMIT batch
         FOR UPDATE SKIP LOCKED
     LOOP
+        IF stop_at > 0 AND in_a_row >= stop_at THEN
+            left_over := left_over + 1;
+            CONTINUE;
+        END IF;
         BEGIN
             PERFORM @extschema@.uso_send_mail(m.recipient, m.subject, m.body, sender);
             UPDATE uso.notification
@@ -391,7 +402,9 @@ BEGIN
             WHERE id = m.id;
             RAISE NOTICE 'sent % #% to %', m.kind, m.id, m.recipient;
             sent := sent + 1;
+            in_a_row := 0;
         EXCEPTION WHEN OTHERS THEN
+            in_a_row := in_a_row + 1;
             UPDATE uso.notification
             SET attempts = attempts + 1, last_error = SQLERRM,
                 status = CASE WHEN attempts + 1 >= tries THEN 'failed' ELSE 'pending' END,
@@ -406,10 +419,16 @@ BEGIN
             END IF;
         END;
     END LOOP;
+    IF left_over > 0 THEN
+        RAISE WARNING 'stopped after % failed sends in a row (the SMTP server looks unavailable): % notification(s) left for the next run',
+            in_a_row, left_over;
+    END IF;
     RETURN format('%s notification(s) sent', sent)
         || CASE WHEN failed > 0 THEN format(', %s failed (will retry)', failed) ELSE '' END
-        || CASE WHEN gaveup > 0 THEN format(', %s given up', gaveup) ELSE '' END;
+        || CASE WHEN gaveup > 0 THEN format(', %s given up', gaveup) ELSE '' END
+        || CASE WHEN left_over > 0 THEN format(', stopped after %s failures in a row (%s left for the next run)',
+                                              in_a_row, left_over) ELSE '' END;
 END
 $$;
 COMMENT ON FUNCTION uso.deliver_notifications(timestamptz, jsonb) IS
-    'DeliverNotifications task: sends due outbox messages through SMTP (config max_attempts 5, backoff 1 minute doubling, batch 100, sender).';
+    'DeliverNotifications task: sends due outbox messages through SMTP (config max_attempts 5, backoff 1 minute doubling, batch 100, stop_after_failures 3, sender).';

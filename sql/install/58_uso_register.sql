@@ -58,5 +58,5 @@ INSERT INTO @extschema@.uso_task (name, category, schedule, command, config, des
  '{"users_url": "", "removed": "deactivate", "timeout": "30 seconds"}',
  'Synchronizes user data with the external user management system (if configured).'),
 ('DeliverNotifications', 'notifications', 'every 1 minute', 'SELECT uso.deliver_notifications()',
- '{"max_attempts": 5, "backoff": "1 minute", "batch": 100}',
+ '{"max_attempts": 5, "backoff": "1 minute", "batch": 100, "stop_after_failures": 3}',
  'Sends the notification outbox by e-mail through SMTP, retrying failed messages with backoff, never sending one twice.');

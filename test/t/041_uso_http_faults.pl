@@ -202,6 +202,21 @@ for my $mode (qw(refuse stall drop))
 		qr/\S/, "SMTP $mode: the error is stored");
 	query(q{UPDATE uso.notification SET attempts = 0, status = 'pending', send_after = now()});
 }
+# a stalled server costs a few timeouts per run, not one per message of the batch
+query(q{UPDATE uso.notification SET send_after = now() + interval '1 day'});
+query(q{INSERT INTO uso.notification (kind, recipient, subject, body)
+	SELECT 'review-request', 'many' || i || '@example.org', 'batch', 'x' FROM generate_series(1, 8) i});
+query(q{UPDATE uso_task SET config = config || '{"stop_after_failures": 2}' WHERE name = 'DeliverNotifications'});
+UsoFixtures::write_file({ root => $smtp->{dir} }, '_mode', 'stall');
+my $t1 = time();
+like(deliver(), qr/^succeeded: 0 notification\(s\) sent, 2 failed \(will retry\), stopped after 2 failures in a row \(6 left for the next run\)$/,
+	'SMTP stall: the run stops after 2 failures in a row');
+ok(time() - $t1 < 25, 'SMTP stall: two timeouts, not eight');
+is(query(q{SELECT string_agg(attempts::text, '' ORDER BY id) FROM uso.notification WHERE subject = 'batch'}), '11000000',
+	'the rest of the batch is untouched for the next run');
+query(q{DELETE FROM uso.notification WHERE subject = 'batch'});
+query(q{UPDATE uso.notification SET send_after = now()});
+query(q{UPDATE uso_task SET config = config - 'stop_after_failures' WHERE name = 'DeliverNotifications'});
 UsoFixtures::write_file({ root => $smtp->{dir} }, '_mode', '');
 like(deliver(), qr/^succeeded: 2 notification\(s\) sent$/, 'the server is back: both are sent');
 my @mails = UsoFixtures::wait_for_mails($smtp, 2);
