@@ -153,7 +153,7 @@ COMMENT ON COLUMN uso.cycle.name IS 'year-code, e.g. 2026-A.';
 COMMENT ON COLUMN uso.cycle.open_date IS 'The call for proposals opens on this day.';
 COMMENT ON COLUMN uso.cycle.close_date IS 'Last day of the call (it closes at the end of this day).';
 COMMENT ON COLUMN uso.cycle.due_date IS 'Reviews are due on this day.';
-COMMENT ON COLUMN uso.cycle.alloc_date IS 'Allocation date: CreateCallProjects runs at 00:15, NotifyProjects at 00:30 the day after.';
+COMMENT ON COLUMN uso.cycle.alloc_date IS 'Allocation date: CreateCallProjects (daily at 00:15) creates its projects from this day on, NotifyProjects (daily at 00:30) tells the results the day after.';
 COMMENT ON COLUMN uso.cycle.start_date IS 'First day of beamtime.';
 COMMENT ON COLUMN uso.cycle.end_date IS 'Day after the last day of beamtime (start + duration months).';
 COMMENT ON COLUMN uso.cycle.state IS 'pending, open, assign, review, evaluation, schedule, active, archive; only ever moves forward.';
@@ -188,9 +188,11 @@ CREATE TABLE uso.review_stage (
     low_better   boolean NOT NULL DEFAULT false,
     auto_create  boolean NOT NULL DEFAULT true,
     auto_start   boolean NOT NULL DEFAULT true,
+    reviewer_role text,
     CONSTRAINT review_stage_position_key UNIQUE (track_id, position),
     CONSTRAINT review_stage_position_check CHECK (position >= 1),
-    CONSTRAINT review_stage_min_reviews_check CHECK (min_reviews BETWEEN 1 AND 20)
+    CONSTRAINT review_stage_min_reviews_check CHECK (min_reviews BETWEEN 1 AND 20),
+    CONSTRAINT review_stage_role_check CHECK (reviewer_role IS NULL OR (reviewer_role <> '' AND min_reviews = 1))
 );
 COMMENT ON TABLE uso.review_stage IS 'The stages a submission of a track walks through, in position order.';
 COMMENT ON COLUMN uso.review_stage.id IS 'Stage id.';
@@ -203,6 +205,7 @@ COMMENT ON COLUMN uso.review_stage.pass_score IS 'Average score needed to pass.'
 COMMENT ON COLUMN uso.review_stage.low_better IS 'True when lower scores are better (average <= pass_score passes).';
 COMMENT ON COLUMN uso.review_stage.auto_create IS 'AdvanceReviewWorkflow creates and assigns this stage''s reviews.';
 COMMENT ON COLUMN uso.review_stage.auto_start IS 'StartReviews opens this stage''s pending reviews.';
+COMMENT ON COLUMN uso.review_stage.reviewer_role IS 'When set, the stage is reviewed by this role (e.g. a committee): ONE review assigned to the role, open to every active holder (min_reviews must be 1).';
 
 CREATE TABLE uso.reviewer (
     id       bigserial PRIMARY KEY,
@@ -316,13 +319,14 @@ COMMENT ON COLUMN uso.submission.approved IS 'NULL while undecided, then true or
 COMMENT ON COLUMN uso.submission.score IS 'Average score of the deciding stage.';
 COMMENT ON COLUMN uso.submission.created_at IS 'When it was submitted.';
 COMMENT ON COLUMN uso.submission.decided_at IS 'When AdvanceReviewWorkflow decided it.';
-COMMENT ON COLUMN uso.submission.notified_at IS 'When NotifyProjects sent the result.';
+COMMENT ON COLUMN uso.submission.notified_at IS 'When NotifyProjects sent the result (NULL when it had nobody to tell: the spokesperson was inactive).';
 
 CREATE TABLE uso.review (
     id             bigserial PRIMARY KEY,
     submission_id  bigint NOT NULL REFERENCES uso.submission (id) ON DELETE CASCADE,
     stage_id       bigint NOT NULL REFERENCES uso.review_stage (id) ON DELETE RESTRICT,
-    reviewer_id    bigint NOT NULL REFERENCES uso.reviewer (id) ON DELETE RESTRICT,
+    reviewer_id    bigint REFERENCES uso.reviewer (id) ON DELETE RESTRICT,
+    role           text,
     state          text NOT NULL DEFAULT 'pending',
     due_date       date,
     score          numeric,
@@ -331,26 +335,33 @@ CREATE TABLE uso.review (
     submitted_at   timestamptz,
     reminded_at    timestamptz,
     reminded_due   date,
+    withdrawn_at   timestamptz,
     CONSTRAINT review_key UNIQUE (submission_id, stage_id, reviewer_id),
-    CONSTRAINT review_state_check CHECK (state IN ('pending', 'open', 'submitted', 'closed')),
+    CONSTRAINT review_reviewer_check CHECK ((reviewer_id IS NULL) <> (role IS NULL)),
+    CONSTRAINT review_role_check CHECK (role <> ''),
+    CONSTRAINT review_state_check CHECK (state IN ('pending', 'open', 'submitted', 'closed', 'withdrawn')),
+    CONSTRAINT review_withdrawn_check CHECK ((state = 'withdrawn') = (withdrawn_at IS NOT NULL)),
     CONSTRAINT review_score_check CHECK (state NOT IN ('submitted') OR score IS NOT NULL)
 );
+CREATE UNIQUE INDEX review_role_key ON uso.review (submission_id, stage_id, role) WHERE role IS NOT NULL;
 CREATE INDEX review_reviewer_open_idx ON uso.review (reviewer_id) WHERE state IN ('pending', 'open');
 CREATE INDEX review_submission_idx ON uso.review (submission_id, stage_id);
 CREATE INDEX review_stage_idx ON uso.review (stage_id);
 CREATE INDEX review_due_idx ON uso.review (due_date) WHERE state = 'open';
-COMMENT ON TABLE uso.review IS 'One reviewer''s review of a submission at one stage.';
+COMMENT ON TABLE uso.review IS 'One review of a submission at one stage, by a reviewer or by a role (a committee: every active holder may do it).';
 COMMENT ON COLUMN uso.review.id IS 'Review id.';
 COMMENT ON COLUMN uso.review.submission_id IS 'The submission reviewed.';
 COMMENT ON COLUMN uso.review.stage_id IS 'The stage it belongs to.';
-COMMENT ON COLUMN uso.review.reviewer_id IS 'Who reviews.';
-COMMENT ON COLUMN uso.review.state IS 'pending (created), open (reviewer asked), submitted (scored), closed (stage decided).';
+COMMENT ON COLUMN uso.review.reviewer_id IS 'Who reviews; NULL when a role reviews.';
+COMMENT ON COLUMN uso.review.role IS 'The role that reviews (app_user.roles, e.g. committee) instead of one reviewer: open to every active holder, counted once.';
+COMMENT ON COLUMN uso.review.state IS 'pending (created), open (reviewer asked), submitted (scored), closed (stage decided), withdrawn (its reviewer became inactive; AdvanceReviewWorkflow assigns a replacement).';
 COMMENT ON COLUMN uso.review.due_date IS 'When the review is due.';
 COMMENT ON COLUMN uso.review.score IS 'The reviewer''s score.';
 COMMENT ON COLUMN uso.review.created_at IS 'When it was created.';
 COMMENT ON COLUMN uso.review.opened_at IS 'When StartReviews opened it.';
 COMMENT ON COLUMN uso.review.submitted_at IS 'When the reviewer submitted it.';
 COMMENT ON COLUMN uso.review.reminded_at IS 'When RemindReviewers last reminded the reviewer of it.';
+COMMENT ON COLUMN uso.review.withdrawn_at IS 'When AdvanceReviewWorkflow withdrew it because its reviewer is no longer active.';
 COMMENT ON COLUMN uso.review.reminded_due IS 'The due date that reminder was about (never reminded twice for one due date).';
 
 -- ---------------------------------------------------------------- projects and beamtime

@@ -13,10 +13,11 @@
 CREATE FUNCTION uso.local_zone() RETURNS text
     LANGUAGE sql STABLE
     SET search_path = pg_catalog, pg_temp
-    AS $$ SELECT coalesce(nullif(current_setting('uso_tasks.timezone', true), ''),
+    AS $$ SELECT coalesce(nullif(current_setting('uso.timezone', true), ''),
+                          nullif(current_setting('uso_tasks.timezone', true), ''),
                           current_setting('TimeZone')) $$;
 COMMENT ON FUNCTION uso.local_zone() IS
-    'The facility time zone: uso_tasks.timezone, or the session TimeZone when that is empty.';
+    'The facility time zone: uso_tasks.timezone, or the session TimeZone when that is empty; the session setting uso.timezone overrides both (uso_tasks.timezone is SIGHUP-level: tests SET uso.timezone).';
 
 CREATE FUNCTION uso.local_date(as_of timestamptz DEFAULT NULL) RETURNS date
     LANGUAGE sql STABLE
@@ -129,12 +130,29 @@ DECLARE
     today     date := uso.local_date(as_of);
     years     integer := uso.config_int(cfg, 'years_ahead', 2);
     ct        uso.cycle_type;
+    bad       record;
     n         integer;
     created   integer := 0;
     skipped   integer := 0;
 BEGIN
     FOR ct IN SELECT * FROM uso.cycle_type WHERE active ORDER BY code LOOP
         BEGIN
+            -- the cycle CHECK, with a message that names the cycle and its dates
+            SELECT format('%s-%s', y, ct.code) AS name, d.* INTO bad
+            FROM generate_series(extract(year FROM today)::integer - 1,
+                                 extract(year FROM today)::integer + years) AS y,
+                 LATERAL uso.cycle_dates(ct, y) AS d
+            WHERE (y >= extract(year FROM today) OR d.end_date > today)
+              AND NOT (d.open_date <= d.close_date AND d.close_date <= d.due_date AND d.due_date <= d.alloc_date
+                       AND d.alloc_date <= d.start_date AND d.start_date < d.end_date)
+            ORDER BY y LIMIT 1;
+            IF FOUND THEN
+                RAISE EXCEPTION 'cycle % would have its dates out of order (call % to %, reviews due %, allocation %, start %, end %): check the type''s offsets',
+                    bad.name, to_char(bad.open_date, 'YYYY-MM-DD'), to_char(bad.close_date, 'YYYY-MM-DD'),
+                    to_char(bad.due_date, 'YYYY-MM-DD'), to_char(bad.alloc_date, 'YYYY-MM-DD'),
+                    to_char(bad.start_date, 'YYYY-MM-DD'), to_char(bad.end_date, 'YYYY-MM-DD')
+                    USING ERRCODE = 'check_violation';
+            END IF;
             INSERT INTO uso.cycle (cycle_type_id, year, name, open_date, close_date, due_date,
                                    alloc_date, start_date, end_date)
             SELECT ct.id, y, format('%s-%s', y, ct.code), d.open_date, d.close_date, d.due_date,
@@ -187,7 +205,7 @@ BEGIN
                         WHEN today >= c.due_date THEN 5
                         WHEN today > c.close_date AND EXISTS (
                             SELECT FROM uso.submission s JOIN uso.review rv ON rv.submission_id = s.id
-                            WHERE s.cycle_id = c.id AND rv.state <> 'pending') THEN 4
+                            WHERE s.cycle_id = c.id AND rv.state NOT IN ('pending', 'withdrawn')) THEN 4
                         WHEN today > c.close_date THEN 3
                         WHEN today >= c.open_date THEN 2
                         ELSE 1 END AS rank
@@ -215,6 +233,66 @@ COMMENT ON FUNCTION uso.cycle_state_manager(timestamptz, jsonb) IS
 -- ---------------------------------------------------------------- review workflow
 
 /*
+ * Who a review goes to: the reviewer's user while active; for a review by a
+ * role (a committee), every active holder of the role who is not on the
+ * proposal's team. Inactive users get no reviews and no mail.
+ */
+CREATE VIEW uso.review_recipient AS
+SELECT r.id AS review_id, u.id AS user_id
+FROM uso.review r
+JOIN uso.reviewer rv ON rv.id = r.reviewer_id
+JOIN uso.app_user u ON u.id = rv.user_id AND u.active
+UNION ALL
+SELECT r.id, u.id
+FROM uso.review r
+JOIN uso.submission s ON s.id = r.submission_id
+JOIN uso.proposal p ON p.id = s.proposal_id
+JOIN uso.app_user u ON u.active AND u.roles @> ARRAY[r.role] AND u.id <> p.spokesperson_id
+WHERE r.role IS NOT NULL
+  AND NOT EXISTS (SELECT FROM uso.proposal_member m WHERE m.proposal_id = p.id AND m.user_id = u.id);
+COMMENT ON VIEW uso.review_recipient IS
+    'Who a review is open to and who is mailed about it: the reviewer''s user while active, or every active holder of the review''s role outside the proposal team.';
+COMMENT ON COLUMN uso.review_recipient.review_id IS 'The review.';
+COMMENT ON COLUMN uso.review_recipient.user_id IS 'A user it is open to.';
+
+/*
+ * A review still pending or open for a user who is no longer active would
+ * keep its submission waiting for ever: it is withdrawn (state 'withdrawn',
+ * no longer counted), and advance_submission then assigns a replacement
+ * to another active reviewer of the track. Returns how many were withdrawn.
+ */
+CREATE FUNCTION uso.withdraw_inactive_reviews(sub_id bigint, at timestamptz) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    r  record;
+    n  integer := 0;
+BEGIN
+    FOR r IN
+        WITH w AS (
+            UPDATE uso.review x SET state = 'withdrawn', withdrawn_at = at
+            FROM uso.reviewer rv, uso.app_user u
+            WHERE x.submission_id = sub_id AND x.state IN ('pending', 'open')
+              AND rv.id = x.reviewer_id AND u.id = rv.user_id AND NOT u.active
+            RETURNING x.stage_id, x.state, u.username)
+        SELECT p.code, st.position, st.kind, w.username
+        FROM w JOIN uso.review_stage st ON st.id = w.stage_id,
+             uso.submission s JOIN uso.proposal p ON p.id = s.proposal_id
+        WHERE s.id = sub_id
+        ORDER BY st.position, w.username
+    LOOP
+        RAISE NOTICE 'submission % (%): review of stage % (%) by % withdrawn: the user is inactive',
+            sub_id, r.code, r.position, r.kind, r.username;
+        n := n + 1;
+    END LOOP;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION uso.withdraw_inactive_reviews(bigint, timestamptz) IS
+    'Withdraws the pending and open reviews of a submission whose reviewer''s user is inactive (a replacement is assigned next); returns how many.';
+
+/*
  * Assigns up to need reviewers to one stage of one submission: active
  * reviewers of the track, not on the proposal's team, not yet reviewing this
  * stage of it, fewest open (pending or open) assignments first. Returns how
@@ -227,8 +305,18 @@ CREATE FUNCTION uso.assign_reviews(submission_id bigint, stage_id bigint, need i
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
-    n integer;
+    n     integer;
+    role  text := (SELECT st.reviewer_role FROM uso.review_stage st WHERE st.id = assign_reviews.stage_id);
 BEGIN
+    IF role IS NOT NULL THEN
+        -- a committee: one review assigned to the role (need is 1)
+        INSERT INTO uso.review (submission_id, stage_id, role, state, due_date, created_at)
+        SELECT assign_reviews.submission_id, assign_reviews.stage_id, role, 'pending', due, created
+        WHERE need > 0
+        ON CONFLICT DO NOTHING;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        RETURN n;
+    END IF;
     INSERT INTO uso.review (submission_id, stage_id, reviewer_id, state, due_date, created_at)
     SELECT s.id, assign_reviews.stage_id, rv.id, 'pending', due, created
     FROM uso.submission s
@@ -251,7 +339,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION uso.assign_reviews(bigint, bigint, integer, date, timestamptz) IS
-    'Creates up to need pending reviews for a stage of a submission, fairest reviewers first (fewest open assignments, never the proposal team).';
+    'Creates up to need pending reviews for a stage of a submission, fairest reviewers first (fewest open assignments, never the proposal team); for a stage reviewed by a role, the one review of the role.';
 
 /*
  * Walks one submission's stages in order and does the next step: create the
@@ -286,7 +374,7 @@ BEGIN
 
     FOR st IN SELECT * FROM uso.review_stage WHERE track_id = sub.track_id ORDER BY position LOOP
         stages := stages + 1;
-        SELECT count(*) AS total,
+        SELECT count(*) FILTER (WHERE state <> 'withdrawn') AS total,
                count(*) FILTER (WHERE state IN ('pending', 'open')) AS outstanding,
                count(*) FILTER (WHERE state = 'closed') AS closed,
                avg(score) FILTER (WHERE state IN ('submitted', 'closed')) AS avg_score
@@ -304,14 +392,20 @@ BEGIN
             IF NOT st.auto_create THEN
                 RETURN 'waiting';           -- an administrator assigns this stage
             END IF;
-            due := CASE WHEN sub.due_date > today THEN least(sub.due_date, today + review_days)
+            due := CASE WHEN sub.due_date >= today THEN least(sub.due_date, today + review_days)
                         ELSE today + review_days END;
             n := uso.assign_reviews(sub.id, st.id, (st.min_reviews - rv.total)::integer, due, at);
             IF n > 0 THEN
                 RAISE NOTICE 'submission % (%): % review(s) created for stage % (%)',
                     sub.id, sub.code, n, st.position, st.kind;
             END IF;
-            IF n < st.min_reviews - rv.total THEN
+            IF st.reviewer_role IS NOT NULL THEN
+                IF NOT EXISTS (SELECT FROM uso.review x JOIN uso.review_recipient rr ON rr.review_id = x.id
+                               WHERE x.submission_id = sub.id AND x.stage_id = st.id AND x.role IS NOT NULL) THEN
+                    RAISE WARNING 'submission % (%): stage % (%) is reviewed by role %, which no active user outside the proposal team holds',
+                        sub.id, sub.code, st.position, st.kind, st.reviewer_role;
+                END IF;
+            ELSIF n < st.min_reviews - rv.total THEN
                 RAISE WARNING 'submission % (%): stage % (%) needs % more reviewer(s) than track % has available',
                     sub.id, sub.code, st.position, st.kind, st.min_reviews - rv.total - n, sub.acronym;
             END IF;
@@ -367,9 +461,11 @@ DECLARE
     at        timestamptz := coalesce(as_of, now());
     sub       record;
     outcome   text;
+    n         integer;
     created   integer := 0;
     approved  integer := 0;
     rejected  integer := 0;
+    withdrawn integer := 0;
     skipped   integer := 0;
 BEGIN
     FOR sub IN
@@ -384,7 +480,9 @@ BEGIN
         ORDER BY s.id
     LOOP
         BEGIN
+            n := uso.withdraw_inactive_reviews(sub.id, at);
             outcome := uso.advance_submission(sub.id, today, days, at);
+            withdrawn := withdrawn + n;
             IF outcome LIKE 'created:%' THEN
                 created := created + split_part(outcome, ':', 2)::integer;
             ELSIF outcome = 'approved' THEN
@@ -398,7 +496,11 @@ BEGIN
         END;
     END LOOP;
     RETURN uso.with_skipped(format('%s review(s) created, %s submission(s) approved, %s rejected',
-                                   created, approved, rejected), skipped, 'submission(s)');
+                                   created, approved, rejected)
+                            || CASE WHEN withdrawn > 0
+                                    THEN format(', %s review(s) of inactive users withdrawn', withdrawn)
+                                    ELSE '' END,
+                            skipped, 'submission(s)');
 END
 $$;
 COMMENT ON FUNCTION uso.advance_review_workflow(timestamptz, jsonb) IS
@@ -406,9 +508,12 @@ COMMENT ON FUNCTION uso.advance_review_workflow(timestamptz, jsonb) IS
 
 /*
  * StartReviews: opens the pending reviews of auto-start stages (due date set
- * if missing) and queues ONE 'review-request' per reviewer listing all the
- * reviews opened for them in this run; pending submissions with an open
- * review become started.
+ * if missing) and queues ONE 'review-request' per user listing all the
+ * reviews opened for them in this run: the reviewer's, or, for a review by a
+ * role, every active holder's (uso.review_recipient); a review counts once
+ * however many holders it goes to. A review whose reviewer is inactive is
+ * not opened (AdvanceReviewWorkflow withdraws and replaces it). Pending
+ * submissions with an open review become started.
  */
 CREATE FUNCTION uso.start_reviews(as_of timestamptz DEFAULT NULL, config jsonb DEFAULT NULL)
     RETURNS text
@@ -420,49 +525,70 @@ DECLARE
     today     date := uso.local_date(as_of);
     days      integer := uso.config_int(cfg, 'review_days', 14);
     at        timestamptz := coalesce(as_of, now());
+    ids       bigint[];
     r         record;
-    opened    integer := 0;
+    opened    integer;
     notified  integer := 0;
     started   integer;
 BEGIN
+    WITH opened AS (
+        UPDATE uso.review rv
+        SET state = 'open', opened_at = at,
+            due_date = coalesce(rv.due_date,
+                                CASE WHEN c.due_date >= today THEN least(c.due_date, today + days)
+                                     ELSE today + days END)
+        FROM uso.review_stage st, uso.submission s, uso.cycle c
+        WHERE st.id = rv.stage_id AND st.auto_start AND rv.state = 'pending'
+          AND s.id = rv.submission_id AND c.id = s.cycle_id
+          AND (rv.role IS NOT NULL
+               OR EXISTS (SELECT FROM uso.review_recipient rr WHERE rr.review_id = rv.id))
+        RETURNING rv.id
+    )
+    SELECT coalesce(array_agg(id ORDER BY id), '{}') INTO ids FROM opened;
+    opened := cardinality(ids);
+
     FOR r IN
-        WITH opened AS (
-            UPDATE uso.review rv
-            SET state = 'open', opened_at = at,
-                due_date = coalesce(rv.due_date,
-                                    CASE WHEN c.due_date > today THEN least(c.due_date, today + days)
-                                         ELSE today + days END)
-            FROM uso.review_stage st, uso.submission s, uso.cycle c
-            WHERE st.id = rv.stage_id AND st.auto_start AND rv.state = 'pending'
-              AND s.id = rv.submission_id AND c.id = s.cycle_id
-            RETURNING rv.id, rv.reviewer_id, rv.submission_id, rv.due_date, st.kind
-        ), per_reviewer AS (
+        WITH per_user AS (
             SELECT u.id AS user_id, u.username, u.email, u.first_name, count(*) AS n,
-                   string_agg(format('  - %s "%s" (%s review), due %s', p.code, p.title, o.kind, o.due_date),
-                              E'\n' ORDER BY o.due_date, p.code, o.id) AS lines,
-                   jsonb_agg(o.id ORDER BY o.id) AS review_ids
-            FROM opened o
-            JOIN uso.reviewer rvr ON rvr.id = o.reviewer_id
-            JOIN uso.app_user u ON u.id = rvr.user_id
-            JOIN uso.submission s ON s.id = o.submission_id
+                   string_agg(format('  - %s "%s" (%s review%s), due %s', p.code, p.title, st.kind,
+                                     CASE WHEN rv.role IS NOT NULL THEN format(' for the %s', rv.role) ELSE '' END,
+                                     rv.due_date),
+                              E'\n' ORDER BY rv.due_date, p.code, rv.id) AS lines,
+                   jsonb_agg(rv.id ORDER BY rv.id) AS review_ids
+            FROM uso.review rv
+            JOIN uso.review_recipient rr ON rr.review_id = rv.id
+            JOIN uso.app_user u ON u.id = rr.user_id
+            JOIN uso.review_stage st ON st.id = rv.stage_id
+            JOIN uso.submission s ON s.id = rv.submission_id
             JOIN uso.proposal p ON p.id = s.proposal_id
+            WHERE rv.id = ANY (ids)
             GROUP BY u.id
         ), queued AS (
             INSERT INTO uso.notification (kind, user_id, recipient, subject, body, context, created_at, send_after)
-            SELECT 'review-request', pr.user_id, pr.email,
-                   format('Review request: %s proposal(s) to review', pr.n),
+            SELECT 'review-request', pu.user_id, pu.email,
+                   format('Review request: %s proposal(s) to review', pu.n),
                    format(E'Dear %s,\n\nyou have been assigned the following review(s):\n%s\n\n'
                           'Please submit them in the User Office before their due dates.\n',
-                          coalesce(nullif(pr.first_name, ''), pr.username), pr.lines),
-                   jsonb_build_object('reviews', pr.review_ids), at, at
-            FROM per_reviewer pr
+                          coalesce(nullif(pu.first_name, ''), pu.username), pu.lines),
+                   jsonb_build_object('reviews', pu.review_ids), at, at
+            FROM per_user pu
             RETURNING user_id, jsonb_array_length(context->'reviews') AS n
         )
         SELECT u.username, q.n FROM queued q JOIN uso.app_user u ON u.id = q.user_id ORDER BY u.username
     LOOP
         RAISE NOTICE 'reviewer % asked for % review(s)', r.username, r.n;
-        opened := opened + r.n;
         notified := notified + 1;
+    END LOOP;
+    FOR r IN
+        SELECT p.code, st.kind, rv.role
+        FROM uso.review rv JOIN uso.review_stage st ON st.id = rv.stage_id
+        JOIN uso.submission s ON s.id = rv.submission_id JOIN uso.proposal p ON p.id = s.proposal_id
+        WHERE rv.id = ANY (ids) AND rv.role IS NOT NULL
+          AND NOT EXISTS (SELECT FROM uso.review_recipient rr WHERE rr.review_id = rv.id)
+        ORDER BY p.code, rv.id
+    LOOP
+        RAISE WARNING 'proposal %: the % review for role % was opened, but no active user outside the proposal team holds the role',
+            r.code, r.kind, r.role;
     END LOOP;
 
     UPDATE uso.submission s SET state = 'started'
@@ -477,12 +603,14 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION uso.start_reviews(timestamptz, jsonb) IS
-    'StartReviews task: opens pending reviews of auto-start stages and queues one combined review-request per reviewer.';
+    'StartReviews task: opens pending reviews of auto-start stages and queues one combined review-request per reviewer (every active holder for a review by a role).';
 
 /*
- * RemindReviewers: one 'review-reminder' per reviewer for their open reviews
- * due between today and today + lead_days, never twice for the same review
- * and due date (reminded_due remembers which due date was reminded).
+ * RemindReviewers: one 'review-reminder' per user for the open reviews due
+ * between today and today + lead_days that are open to them (their own, and
+ * those of a role they hold: uso.review_recipient), never twice for the same
+ * review and due date (reminded_due remembers which due date was reminded).
+ * Reviews nobody active can be reminded of are left alone.
  */
 CREATE FUNCTION uso.remind_reviewers(as_of timestamptz DEFAULT NULL, config jsonb DEFAULT NULL)
     RETURNS text
@@ -494,47 +622,53 @@ DECLARE
     today     date := uso.local_date(as_of);
     lead      integer := uso.config_int(cfg, 'lead_days', 1);
     at        timestamptz := coalesce(as_of, now());
+    ids       bigint[];
     r         record;
-    reviews   integer := 0;
     reviewers integer := 0;
 BEGIN
+    WITH marked AS (
+        UPDATE uso.review rv
+        SET reminded_at = at, reminded_due = rv.due_date
+        WHERE rv.state = 'open' AND rv.due_date BETWEEN today AND today + lead
+          AND rv.reminded_due IS DISTINCT FROM rv.due_date
+          AND EXISTS (SELECT FROM uso.review_recipient rr WHERE rr.review_id = rv.id)
+        RETURNING rv.id
+    )
+    SELECT coalesce(array_agg(id ORDER BY id), '{}') INTO ids FROM marked;
+
     FOR r IN
-        WITH marked AS (
-            UPDATE uso.review rv
-            SET reminded_at = at, reminded_due = rv.due_date
-            WHERE rv.state = 'open' AND rv.due_date BETWEEN today AND today + lead
-              AND rv.reminded_due IS DISTINCT FROM rv.due_date
-            RETURNING rv.id, rv.reviewer_id, rv.submission_id, rv.stage_id, rv.due_date
-        ), per_reviewer AS (
+        WITH per_user AS (
             SELECT u.id AS user_id, u.username, u.email, u.first_name, count(*) AS n,
-                   string_agg(format('  - %s "%s" (%s review), due %s', p.code, p.title, st.kind, m.due_date),
+                   string_agg(format('  - %s "%s" (%s review%s), due %s', p.code, p.title, st.kind,
+                                     CASE WHEN m.role IS NOT NULL THEN format(' for the %s', m.role) ELSE '' END,
+                                     m.due_date),
                               E'\n' ORDER BY m.due_date, p.code, m.id) AS lines,
                    jsonb_agg(m.id ORDER BY m.id) AS review_ids
-            FROM marked m
-            JOIN uso.reviewer rvr ON rvr.id = m.reviewer_id
-            JOIN uso.app_user u ON u.id = rvr.user_id
+            FROM uso.review m
+            JOIN uso.review_recipient rr ON rr.review_id = m.id
+            JOIN uso.app_user u ON u.id = rr.user_id
             JOIN uso.review_stage st ON st.id = m.stage_id
             JOIN uso.submission s ON s.id = m.submission_id
             JOIN uso.proposal p ON p.id = s.proposal_id
+            WHERE m.id = ANY (ids)
             GROUP BY u.id
         ), queued AS (
             INSERT INTO uso.notification (kind, user_id, recipient, subject, body, context, created_at, send_after)
-            SELECT 'review-reminder', pr.user_id, pr.email,
-                   format('Reminder: %s review(s) due soon', pr.n),
+            SELECT 'review-reminder', pu.user_id, pu.email,
+                   format('Reminder: %s review(s) due soon', pu.n),
                    format(E'Dear %s,\n\nthe following review(s) are due soon:\n%s\n',
-                          coalesce(nullif(pr.first_name, ''), pr.username), pr.lines),
-                   jsonb_build_object('reviews', pr.review_ids), at, at
-            FROM per_reviewer pr
+                          coalesce(nullif(pu.first_name, ''), pu.username), pu.lines),
+                   jsonb_build_object('reviews', pu.review_ids), at, at
+            FROM per_user pu
             RETURNING user_id, jsonb_array_length(context->'reviews') AS n
         )
         SELECT u.username, q.n FROM queued q JOIN uso.app_user u ON u.id = q.user_id ORDER BY u.username
     LOOP
         RAISE NOTICE 'reminded % of % review(s)', r.username, r.n;
-        reviews := reviews + r.n;
         reviewers := reviewers + 1;
     END LOOP;
-    RETURN format('%s reviewer(s) reminded of %s review(s)', reviewers, reviews);
+    RETURN format('%s reviewer(s) reminded of %s review(s)', reviewers, cardinality(ids));
 END
 $$;
 COMMENT ON FUNCTION uso.remind_reviewers(timestamptz, jsonb) IS
-    'RemindReviewers task: one combined review-reminder per reviewer for open reviews due within config lead_days (default 1); never twice per due date.';
+    'RemindReviewers task: one combined review-reminder per reviewer (every active holder for a review by a role) for open reviews due within config lead_days (default 1); never twice per due date.';

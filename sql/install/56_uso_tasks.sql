@@ -1,6 +1,5 @@
 -- uso_tasks: the USO task pack, part 3: projects, beamtime sessions, users'
--- registrations and institutions, the notification outbox, and the cycle
--- trigger that schedules the date-driven tasks.
+-- registrations and institutions, the notification outbox.
 
 -- ---------------------------------------------------------------- projects
 
@@ -31,9 +30,11 @@ BEGIN
     FOR sub IN
         SELECT s.id, s.proposal_id, s.cycle_id, p.code, p.spokesperson_id, c.start_date,
                c.name AS cycle,
-               -- the end of the duration_cycles-th cycle from this one (of any type), or
-               -- an estimate from the cycle length while those cycles do not exist yet
-               coalesce((SELECT c2.end_date FROM uso.cycle c2 WHERE c2.start_date >= c.start_date
+               -- the end of the duration_cycles-th cycle of the submission's own cycle
+               -- type from this one, or an estimate from the cycle length while those
+               -- cycles do not exist yet
+               coalesce((SELECT c2.end_date FROM uso.cycle c2
+                         WHERE c2.cycle_type_id = c.cycle_type_id AND c2.start_date >= c.start_date
                          ORDER BY c2.start_date, c2.id OFFSET t.duration_cycles - 1 LIMIT 1),
                         (c.start_date + make_interval(months => t.duration_cycles * ct.duration_months))::date) AS end_date
         FROM uso.submission s
@@ -96,7 +97,7 @@ CREATE FUNCTION uso.create_call_projects(as_of timestamptz DEFAULT NULL, config 
     SET search_path = pg_catalog, pg_temp
     AS $$ SELECT uso.create_projects(true, as_of, uso.task_config('CreateCallProjects', config)) $$;
 COMMENT ON FUNCTION uso.create_call_projects(timestamptz, jsonb) IS
-    'CreateCallProjects task (00:15 on a cycle''s allocation date): projects and allocations for approved call-track submissions, plus renewals.';
+    'CreateCallProjects task (daily at 00:15, acting on cycles whose allocation date has come): projects and allocations for approved call-track submissions, plus renewals.';
 
 CREATE FUNCTION uso.create_non_call_projects(as_of timestamptz DEFAULT NULL, config jsonb DEFAULT NULL)
     RETURNS text
@@ -107,10 +108,14 @@ COMMENT ON FUNCTION uso.create_non_call_projects(timestamptz, jsonb) IS
     'CreateNonCallProjects task: projects and allocations for approved rapid-access submissions.';
 
 /*
- * NotifyProjects: once a cycle's allocation date has passed, every decided
- * submission in it gets its result: 'submission-success' to the project's
- * spokesperson (once the project exists), 'submission-fail' to the
- * proposal's; the submission becomes complete, so nobody is told twice.
+ * NotifyProjects (daily at 00:30): every decided submission gets its result
+ * the day after it is due: call tracks the day after their cycle's
+ * allocation date, rapid access (no call) the day after its project was
+ * created (or, rejected, after it was decided). 'submission-success' goes to
+ * the project's spokesperson (once the project exists), 'submission-fail' to
+ * the proposal's; the submission becomes complete, so nobody is told twice.
+ * An inactive spokesperson gets no mail; the submission is complete anyway.
+ * Running daily, a run after days without one (the task disabled) catches up.
  */
 CREATE FUNCTION uso.notify_projects(as_of timestamptz DEFAULT NULL, config jsonb DEFAULT NULL)
     RETURNS text
@@ -119,22 +124,28 @@ CREATE FUNCTION uso.notify_projects(as_of timestamptz DEFAULT NULL, config jsonb
     AS $$
 DECLARE
     today    date := uso.local_date(as_of);
+    zone     text := uso.local_zone();
     at       timestamptz := coalesce(as_of, now());
     r        record;
     success  integer := 0;
     fail     integer := 0;
+    untold   integer := 0;
 BEGIN
     FOR r IN
         WITH cand AS (
             SELECT s.id, s.approved, p.code, p.title, c.name AS cycle, pr.id AS project_id,
-                   u.id AS user_id, u.email, coalesce(nullif(u.first_name, ''), u.username) AS dear
+                   u.id AS user_id, u.username, u.active, u.email,
+                   coalesce(nullif(u.first_name, ''), u.username) AS dear
             FROM uso.submission s
             JOIN uso.proposal p ON p.id = s.proposal_id
+            JOIN uso.review_track t ON t.id = s.track_id
             JOIN uso.cycle c ON c.id = s.cycle_id
             LEFT JOIN uso.project pr ON pr.submission_id = s.id
             JOIN uso.app_user u ON u.id = coalesce(pr.spokesperson_id, p.spokesperson_id)
-            WHERE s.state = 'reviewed' AND c.alloc_date < today
+            WHERE s.state = 'reviewed'
               AND (NOT s.approved OR pr.id IS NOT NULL)
+              AND CASE WHEN t.require_call THEN c.alloc_date < today
+                       ELSE (coalesce(pr.created_at, s.decided_at, '-infinity') AT TIME ZONE zone)::date < today END
             FOR UPDATE OF s
         ), queued AS (
             INSERT INTO uso.notification (kind, user_id, recipient, subject, body, context, created_at, send_after)
@@ -147,24 +158,32 @@ BEGIN
                         ELSE format(E'Dear %s,\n\nwe regret that your proposal %s "%s" was not successful in cycle %s.\n',
                                     dear, code, title, cycle) END,
                    jsonb_build_object('submission', id, 'project', project_id), at, at
-            FROM cand
+            FROM cand WHERE active
         ), done AS (
-            UPDATE uso.submission s SET state = 'complete', notified_at = at
+            UPDATE uso.submission s SET state = 'complete', notified_at = CASE WHEN cand.active THEN at END
             FROM cand WHERE s.id = cand.id
-            RETURNING cand.cycle, cand.approved
+            RETURNING cand.cycle, cand.approved, cand.active, cand.code, cand.username
         )
-        SELECT cycle, count(*) FILTER (WHERE approved) AS ok, count(*) FILTER (WHERE NOT approved) AS ko
+        SELECT cycle, count(*) FILTER (WHERE approved AND active) AS ok,
+               count(*) FILTER (WHERE NOT approved AND active) AS ko,
+               count(*) FILTER (WHERE NOT active) AS gone,
+               string_agg(format('%s (%s)', code, username), ', ' ORDER BY code) FILTER (WHERE NOT active) AS gone_list
         FROM done GROUP BY cycle ORDER BY cycle
     LOOP
         RAISE NOTICE 'cycle %: % success and % fail notification(s)', r.cycle, r.ok, r.ko;
+        IF r.gone > 0 THEN
+            RAISE NOTICE 'cycle %: complete without a notification, the spokesperson is inactive: %', r.cycle, r.gone_list;
+        END IF;
         success := success + r.ok;
         fail := fail + r.ko;
+        untold := untold + r.gone;
     END LOOP;
-    RETURN format('%s submission(s) notified (%s successful, %s not)', success + fail, success, fail);
+    RETURN format('%s submission(s) notified (%s successful, %s not)', success + fail, success, fail)
+        || CASE WHEN untold > 0 THEN format(', %s not told (spokesperson inactive)', untold) ELSE '' END;
 END
 $$;
 COMMENT ON FUNCTION uso.notify_projects(timestamptz, jsonb) IS
-    'NotifyProjects task (00:30 the day after an allocation date): result notifications; reviewed submissions become complete.';
+    'NotifyProjects task (daily at 00:30): result notifications the day after the allocation date (call tracks) or the day after the project was created (rapid access); reviewed submissions become complete.';
 
 -- ---------------------------------------------------------------- beamtime
 
@@ -259,10 +278,14 @@ CREATE FUNCTION uso.clean_registrations(as_of timestamptz DEFAULT NULL, config j
 DECLARE
     cfg   jsonb := uso.task_config('CleanRegistrations', config);
     age   interval := uso.config_interval(cfg, 'max_age', '7 days');
+    zone  text := uso.local_zone();
+    -- days of max_age are calendar days of the facility, not of the session
+    -- (7 days across a DST change are 167 or 169 hours)
+    cutoff timestamptz := ((coalesce(as_of, now()) AT TIME ZONE zone) - age) AT TIME ZONE zone;
     n     integer;
 BEGIN
     DELETE FROM uso.registration
-    WHERE activated_at IS NULL AND created_at <= coalesce(as_of, now()) - age;
+    WHERE activated_at IS NULL AND created_at <= cutoff;
     GET DIAGNOSTICS n = ROW_COUNT;
     IF n > 0 THEN
         RAISE NOTICE 'deleted % registration(s) unverified for %', n, age;
@@ -271,7 +294,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION uso.clean_registrations(timestamptz, jsonb) IS
-    'CleanRegistrations task: deletes registrations unverified for config max_age (default 7 days).';
+    'CleanRegistrations task: deletes registrations unverified for config max_age (default 7 days, counted in the facility time zone).';
 
 /*
  * NotifyNewInstitutions: one 'new-institutions' notice per active holder of
@@ -335,7 +358,11 @@ COMMENT ON FUNCTION uso.notify_new_institutions(timestamptz, jsonb) IS
  * its send: the one duplicate possible is a crash between the SMTP server's
  * acceptance and the commit (at-least-once, documented in docs/uso.md).
  * A failed send counts an attempt and waits backoff * 2^(attempts-1); after
- * max_attempts the message is given up ('failed').
+ * max_attempts the message is given up ('failed'). After stop_after_failures
+ * failures in a row the SMTP server is taken to be unavailable (refusing,
+ * stalling, dropping connections): the run stops, and the rest of the batch
+ * waits for the next run untouched, so a stalled server costs a few
+ * timeouts, not one per message of the batch.
  */
 CREATE FUNCTION uso.deliver_notifications(as_of timestamptz DEFAULT NULL, config jsonb DEFAULT NULL)
     RETURNS text
@@ -349,6 +376,9 @@ DECLARE
     backoff   interval := uso.config_interval(cfg, 'backoff', '1 minute');
     batch     integer := uso.config_int(cfg, 'batch', 100);
     sender    text := cfg->>'sender';
+    stop_at   integer := uso.config_int(cfg, 'stop_after_failures', 3);
+    in_a_row  integer := 0;
+    left_over integer := 0;
     m         uso.notification;
     sent      integer := 0;
     failed    integer := 0;
@@ -361,6 +391,10 @@ BEGIN
         LIMIT batch
         FOR UPDATE SKIP LOCKED
     LOOP
+        IF stop_at > 0 AND in_a_row >= stop_at THEN
+            left_over := left_over + 1;
+            CONTINUE;
+        END IF;
         BEGIN
             PERFORM @extschema@.uso_send_mail(m.recipient, m.subject, m.body, sender);
             UPDATE uso.notification
@@ -368,7 +402,9 @@ BEGIN
             WHERE id = m.id;
             RAISE NOTICE 'sent % #% to %', m.kind, m.id, m.recipient;
             sent := sent + 1;
+            in_a_row := 0;
         EXCEPTION WHEN OTHERS THEN
+            in_a_row := in_a_row + 1;
             UPDATE uso.notification
             SET attempts = attempts + 1, last_error = SQLERRM,
                 status = CASE WHEN attempts + 1 >= tries THEN 'failed' ELSE 'pending' END,
@@ -383,91 +419,16 @@ BEGIN
             END IF;
         END;
     END LOOP;
+    IF left_over > 0 THEN
+        RAISE WARNING 'stopped after % failed sends in a row (the SMTP server looks unavailable): % notification(s) left for the next run',
+            in_a_row, left_over;
+    END IF;
     RETURN format('%s notification(s) sent', sent)
         || CASE WHEN failed > 0 THEN format(', %s failed (will retry)', failed) ELSE '' END
-        || CASE WHEN gaveup > 0 THEN format(', %s given up', gaveup) ELSE '' END;
+        || CASE WHEN gaveup > 0 THEN format(', %s given up', gaveup) ELSE '' END
+        || CASE WHEN left_over > 0 THEN format(', stopped after %s failures in a row (%s left for the next run)',
+                                              in_a_row, left_over) ELSE '' END;
 END
 $$;
 COMMENT ON FUNCTION uso.deliver_notifications(timestamptz, jsonb) IS
-    'DeliverNotifications task: sends due outbox messages through SMTP (config max_attempts 5, backoff 1 minute doubling, batch 100, sender).';
-
--- ---------------------------------------------------------------- date-driven runs
-
-/*
- * Queues a one-off run of task at instant at through uso_run_at, unless one
- * is queued for that instant already or the instant has passed. Does nothing
- * while the runtime's uso_run_at is not installed.
- */
-CREATE FUNCTION uso.schedule_once(task text, at timestamptz) RETURNS void
-    LANGUAGE plpgsql
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-BEGIN
-    IF at <= now() OR to_regprocedure('@extschema@.uso_run_at(text, timestamp with time zone)') IS NULL THEN
-        RETURN;
-    END IF;
-    IF EXISTS (SELECT FROM @extschema@.uso_task_run r JOIN @extschema@.uso_task t ON t.id = r.task_id
-               WHERE t.name = task AND r.trigger = 'once' AND r.status = 'queued' AND r.scheduled_for = at) THEN
-        RETURN;
-    END IF;
-    PERFORM @extschema@.uso_run_at(task, at);
-EXCEPTION WHEN OTHERS THEN
-    RAISE WARNING 'could not schedule % at %: %', task, at, SQLERRM;
-END
-$$;
-COMMENT ON FUNCTION uso.schedule_once(text, timestamptz) IS
-    'Queues a one-off run of a task at an instant (uso_run_at) unless already queued or past.';
-
-CREATE FUNCTION uso.unschedule_once(task text, at timestamptz) RETURNS void
-    LANGUAGE plpgsql
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-DECLARE
-    rid bigint;
-BEGIN
-    IF to_regprocedure('@extschema@.uso_cancel(bigint)') IS NULL THEN
-        RETURN;
-    END IF;
-    FOR rid IN SELECT r.id FROM @extschema@.uso_task_run r JOIN @extschema@.uso_task t ON t.id = r.task_id
-               WHERE t.name = task AND r.trigger = 'once' AND r.status = 'queued' AND r.scheduled_for = at
-    LOOP
-        PERFORM @extschema@.uso_cancel(rid);
-    END LOOP;
-EXCEPTION WHEN OTHERS THEN
-    RAISE WARNING 'could not cancel % at %: %', task, at, SQLERRM;
-END
-$$;
-COMMENT ON FUNCTION uso.unschedule_once(text, timestamptz) IS
-    'Cancels the queued one-off runs of a task at an instant (uso_cancel).';
-
-/*
- * Keeps the one-off runs of CreateCallProjects (00:15 local on the allocation
- * date) and NotifyProjects (00:30 local the day after) in step with the
- * cycles: queued when a cycle appears, moved when its allocation date
- * changes, dropped when the last cycle with that date goes.
- */
-CREATE FUNCTION uso.cycle_schedule_trigger() RETURNS trigger
-    LANGUAGE plpgsql
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-BEGIN
-    IF TG_OP IN ('UPDATE', 'DELETE')
-       AND NOT EXISTS (SELECT FROM uso.cycle c WHERE c.alloc_date = OLD.alloc_date AND c.id <> OLD.id) THEN
-        PERFORM uso.unschedule_once('CreateCallProjects', uso.local_instant(OLD.alloc_date, '00:15'));
-        PERFORM uso.unschedule_once('NotifyProjects', uso.local_instant(OLD.alloc_date + 1, '00:30'));
-    END IF;
-    IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        PERFORM uso.schedule_once('CreateCallProjects', uso.local_instant(NEW.alloc_date, '00:15'));
-        PERFORM uso.schedule_once('NotifyProjects', uso.local_instant(NEW.alloc_date + 1, '00:30'));
-    END IF;
-    RETURN NULL;
-END
-$$;
-COMMENT ON FUNCTION uso.cycle_schedule_trigger() IS
-    'Trigger: queues/moves/cancels the one-off CreateCallProjects and NotifyProjects runs of a cycle''s allocation date.';
-
-CREATE TRIGGER cycle_schedule_runs AFTER INSERT OR DELETE ON uso.cycle
-    FOR EACH ROW EXECUTE FUNCTION uso.cycle_schedule_trigger();
-CREATE TRIGGER cycle_schedule_moved AFTER UPDATE OF alloc_date ON uso.cycle
-    FOR EACH ROW WHEN (OLD.alloc_date IS DISTINCT FROM NEW.alloc_date)
-    EXECUTE FUNCTION uso.cycle_schedule_trigger();
+    'DeliverNotifications task: sends due outbox messages through SMTP (config max_attempts 5, backoff 1 minute doubling, batch 100, stop_after_failures 3, sender).';

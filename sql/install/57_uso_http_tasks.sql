@@ -63,6 +63,29 @@ $$;
 COMMENT ON FUNCTION uso.http_text(text, jsonb) IS
     'GET a text document with the task config''s headers and timeout; errors on non-2xx.';
 
+-- An ISO 8601 date (or date-time: its first 10 characters) from a reply, with
+-- an error that names the field and the value when it is not one.
+CREATE FUNCTION uso.reply_date(val text, field text) RETURNS date
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF val IS NULL THEN
+        RETURN NULL;
+    END IF;
+    IF val !~ '^\d{4}-\d{2}-\d{2}' THEN
+        RAISE EXCEPTION '% is not a date: "%"', field, left(val, 40)
+            USING ERRCODE = 'invalid_datetime_format';
+    END IF;
+    RETURN left(val, 10)::date;
+EXCEPTION WHEN datetime_field_overflow OR invalid_datetime_format THEN
+    RAISE EXCEPTION '% is not a date: "%"', field, left(val, 40)
+        USING ERRCODE = 'invalid_datetime_format';
+END
+$$;
+COMMENT ON FUNCTION uso.reply_date(text, text) IS
+    'The date of an ISO 8601 date or date-time from a reply; an error naming the field and the value otherwise.';
+
 -- ---------------------------------------------------------------- CrossRef
 
 /*
@@ -93,6 +116,9 @@ BEGIN
                 RAISE EXCEPTION 'the CrossRef reply has no message.is-referenced-by-count';
             END IF;
             n := (j #>> '{message,is-referenced-by-count}')::integer;
+            IF n < 0 THEN
+                RAISE EXCEPTION 'CrossRef reports a negative citation count (%)', n;
+            END IF;
             UPDATE uso.publication SET citations = n, citations_checked_at = at WHERE id = p.id;
             IF n IS DISTINCT FROM p.citations THEN
                 INSERT INTO uso.publication_history (publication_id, at, line)
@@ -112,6 +138,25 @@ END
 $$;
 COMMENT ON FUNCTION uso.fetch_citations(timestamptz, jsonb) IS
     'FetchCitations task: citation counts from CrossRef (config crossref_url, headers, timeout).';
+
+-- CrossRef's issued.date-parts[0] ([year], [year, month] or [year, month,
+-- day]) as a date, missing parts the first; an error naming the value.
+CREATE FUNCTION uso.issued_date(dp jsonb) RETURNS date
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF dp IS NULL OR dp->>0 IS NULL THEN
+        RETURN NULL;
+    END IF;
+    RETURN make_date((dp->>0)::integer, coalesce((dp->>1)::integer, 1), coalesce((dp->>2)::integer, 1));
+EXCEPTION WHEN OTHERS THEN
+    RAISE EXCEPTION 'issued date-parts % is not a date', left(dp::text, 40)
+        USING ERRCODE = 'invalid_datetime_format';
+END
+$$;
+COMMENT ON FUNCTION uso.issued_date(jsonb) IS
+    'CrossRef issued date-parts ([y], [y, m], [y, m, d]) as a date; an error naming the value otherwise.';
 
 /*
  * UpdatePublications: CrossRef metadata (title, authors, subjects, volume,
@@ -157,10 +202,7 @@ BEGIN
                 volume = coalesce(m->>'volume', u.volume),
                 issue = coalesce(m->>'issue', u.issue),
                 pages = coalesce(m->>'page', u.pages),
-                published = coalesce(CASE WHEN dp->>0 IS NOT NULL
-                                          THEN make_date((dp->>0)::integer, coalesce((dp->>1)::integer, 1),
-                                                         coalesce((dp->>2)::integer, 1)) END,
-                                     u.published),
+                published = coalesce(uso.issued_date(dp), u.published),
                 journal_id = coalesce((SELECT j.id FROM uso.journal j
                                        WHERE j.issn IN (SELECT upper(replace(x, '-', ''))
                                                         FROM jsonb_array_elements_text(coalesce(m->'ISSN', '[]')) AS x)
@@ -253,8 +295,8 @@ BEGIN
                 END IF;
                 INSERT INTO uso.pdb_deposit AS d (pdb_code, beamline_id, title, deposited, released, doi, fetched_at)
                 VALUES (code, b.id, h #>> '{struct,title}',
-                        left(h #>> '{rcsb_accession_info,deposit_date}', 10)::date,
-                        left(h #>> '{rcsb_accession_info,initial_release_date}', 10)::date,
+                        uso.reply_date(h #>> '{rcsb_accession_info,deposit_date}', 'deposit_date'),
+                        uso.reply_date(h #>> '{rcsb_accession_info,initial_release_date}', 'initial_release_date'),
                         lower(h #>> '{rcsb_primary_citation,pdbx_database_id_doi}'), at)
                 ON CONFLICT (pdb_code) DO UPDATE
                 SET title = excluded.title, deposited = excluded.deposited, released = excluded.released,
@@ -436,6 +478,8 @@ DECLARE
     rec          record;
     ext          text;
     seen         text[] := '{}';
+    uname        text;
+    badkeys      text;
     inserted     boolean;
     u            record;
     created      integer := 0;
@@ -468,6 +512,8 @@ BEGIN
     FOR rec IN SELECT value AS r, ordinality AS i FROM jsonb_array_elements(j->'results') WITH ORDINALITY LOOP
         ext := CASE WHEN jsonb_typeof(rec.r) = 'object'
                     THEN nullif(btrim(coalesce(rec.r->>'external_id', rec.r->>'id')), '') END;
+        uname := CASE WHEN jsonb_typeof(rec.r) = 'object' AND jsonb_typeof(rec.r->'username') = 'string'
+                      THEN rec.r->>'username' END;
         BEGIN
             IF ext IS NULL THEN
                 RAISE EXCEPTION 'no id: %', left(rec.r::text, 100);
@@ -476,8 +522,24 @@ BEGIN
                 RAISE EXCEPTION 'duplicate id %', ext;
             END IF;
             seen := seen || ext;
+            -- the checks of uso.app_user's constraints, with messages that say what is wrong
+            SELECT string_agg(k, ', ' ORDER BY k) INTO badkeys
+            FROM unnest(ARRAY['username', 'email', 'first_name', 'last_name', 'institution']) AS k
+            WHERE jsonb_typeof(rec.r->k) NOT IN ('string', 'null');
+            IF badkeys IS NOT NULL THEN
+                RAISE EXCEPTION 'not text: %', badkeys;
+            END IF;
             IF coalesce(rec.r->>'username', '') = '' OR coalesce(rec.r->>'email', '') = '' THEN
                 RAISE EXCEPTION 'username and email are required';
+            END IF;
+            IF uname !~ '^[A-Za-z0-9_.@+-]{1,150}$' THEN
+                RAISE EXCEPTION 'username "%" may hold only letters, digits and _ . @ + - (at most 150)', left(uname, 160);
+            END IF;
+            IF rec.r->>'email' !~ '^[^@\s]+@[^@\s]+$' THEN
+                RAISE EXCEPTION 'e-mail "%" is not an e-mail address', left(rec.r->>'email', 100);
+            END IF;
+            IF EXISTS (SELECT FROM uso.app_user a WHERE a.username = uname AND a.external_id IS DISTINCT FROM ext) THEN
+                RAISE EXCEPTION 'username "%" is already taken by another user', uname;
             END IF;
             INSERT INTO uso.app_user AS a (external_id, username, first_name, last_name, email, institution_id,
                                            active, created_at, updated_at)
@@ -502,7 +564,8 @@ BEGIN
                 updated := updated + 1;
             END IF;
         EXCEPTION WHEN OTHERS THEN
-            RAISE WARNING 'user record % (id %) skipped: %', rec.i, coalesce(ext, '?'), SQLERRM;
+            RAISE WARNING '%', format('user record %s (id %s%s) skipped: %s', rec.i, coalesce(ext, '?'),
+                CASE WHEN uname IS NOT NULL THEN format(', username "%s"', uname) ELSE '' END, SQLERRM);
             skipped := skipped + 1;
         END;
     END LOOP;

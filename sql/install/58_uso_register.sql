@@ -3,9 +3,10 @@
 -- times of day), the seed's descriptions and the app they belong to. The
 -- owner is the role running CREATE EXTENSION (uso_task.username's default);
 -- next_run_at is left to the scheduler. CreateCallProjects and NotifyProjects
--- never fire by themselves ('@manual'): uso.cycle's trigger queues their
--- one-off runs on the allocation dates, and config.frequency is what the
--- admin view shows for them.
+-- run every day (00:15, 00:30) and act on every cycle whose allocation date
+-- has come (and NotifyProjects on rapid-access projects of the day before),
+-- so no allocation date is lost while one of them is disabled: the first run
+-- after re-enabling catches up.
 
 INSERT INTO @extschema@.uso_task (name, category, schedule, command, config, description) VALUES
 ('AdvanceReviewWorkflow', 'proposals', 'PT15M', 'SELECT uso.advance_review_workflow()',
@@ -26,15 +27,15 @@ INSERT INTO @extschema@.uso_task (name, category, schedule, command, config, des
 ('AutoSignOff', 'projects', 'PT4H', 'SELECT uso.auto_sign_off()',
  '{"after": "8 hours"}',
  'Signs off project sessions automatically if users have not signed off after their session ends.'),
-('CreateCallProjects', 'projects', '@manual', 'SELECT uso.create_call_projects()',
- '{"frequency": "at 00:15 on the allocation date"}',
- 'Creates projects for submissions to review tracks that require a call. Runs only at 00:15 on the allocation date of the cycle.'),
+('CreateCallProjects', 'projects', 'T00:15', 'SELECT uso.create_call_projects()',
+ '{}',
+ 'Creates projects for submissions to review tracks that require a call, at 00:15 on the allocation date of the cycle (checked daily, so a missed date is caught up).'),
 ('CreateNonCallProjects', 'projects', 'PT15M', 'SELECT uso.create_non_call_projects()',
  '{}',
  'Creates projects for submissions to review tracks that do not require a call.'),
-('NotifyProjects', 'projects', '@manual', 'SELECT uso.notify_projects()',
- '{"frequency": "at 00:30 on the day after the allocation date"}',
- 'Sends notifications to users about the result of their submissions and projects, after reviews are completed and allocations have been performed. Runs at 00:30 on the day after the allocation date.'),
+('NotifyProjects', 'projects', 'T00:30', 'SELECT uso.notify_projects()',
+ '{}',
+ 'Sends notifications to users about the result of their submissions and projects, after reviews are completed and allocations have been performed: at 00:30 on the day after the allocation date, and the day after a rapid-access project is created.'),
 ('FetchBioSync', 'publications', 'P7D', 'SELECT uso.fetch_bio_sync()',
  '{"biosync_url": "https://biosync.rcsb.org/api/beamlines", "pdb_url": "https://data.rcsb.org/rest/v1", "timeout": "30 seconds"}',
  'Fetches PDB deposits data from the BioSync database.'),
@@ -57,5 +58,5 @@ INSERT INTO @extschema@.uso_task (name, category, schedule, command, config, des
  '{"users_url": "", "removed": "deactivate", "timeout": "30 seconds"}',
  'Synchronizes user data with the external user management system (if configured).'),
 ('DeliverNotifications', 'notifications', 'every 1 minute', 'SELECT uso.deliver_notifications()',
- '{"max_attempts": 5, "backoff": "1 minute", "batch": 100}',
+ '{"max_attempts": 5, "backoff": "1 minute", "batch": 100, "stop_after_failures": 3}',
  'Sends the notification outbox by e-mail through SMTP, retrying failed messages with backoff, never sending one twice.');

@@ -113,8 +113,9 @@ like($log, qr/ERROR:  GET .*_status\/500 returned HTTP 500/, 'a 500 for the expo
 my $users = sub { my ($file, $extra) = @_; $extra //= ''; return qq{'{"users_url": "$base/users/$file"$extra}'}; };
 ($msg, $log) = task('SELECT uso.sync_users(config => ' . $users->('users.json') . ')');
 is($msg, '1 user(s) created, 0 updated, 2 deactivated, 3 record(s) skipped (see warnings)', 'SyncUsers: counts');
-like($log, qr/WARNING:  user record 4 \(id ext-6\) skipped: .*app_user_email_check/, 'malformed record is a warning');
-like($log, qr/WARNING:  user record 5 \(id \?\) skipped: no id/, 'record without id is a warning');
+like($log, qr/WARNING:  user record 4 \(id ext-6, username "frank"\) skipped: e-mail "not an address" is not an e-mail address/,
+	'malformed record is a warning naming the user and what is wrong');
+like($log, qr/WARNING:  user record 5 \(id \?, username "nobody"\) skipped: no id/, 'record without id is a warning naming the user');
 like($log, qr/NOTICE:  user dana deactivated/, 'removed users are deactivated');
 is(query("SELECT string_agg(username || ':' || active, ' ' ORDER BY username) FROM uso.app_user WHERE external_id IS NOT NULL"),
 	'alice:true bob:true dana:false erin:true kim:false', 'users after the sync');
@@ -177,7 +178,7 @@ is(scalar(UsoFixtures::mails($smtp)), 1, 'the e-mail arrived exactly once');
 # the admin page lists the 17 tasks with the seed's wording for the date-driven ones
 is(query("SELECT count(*) FROM uso_background_tasks b JOIN uso_task t USING (name) WHERE t.command LIKE 'SELECT uso.%'"), '17', '17 USO tasks listed');
 is(query("SELECT frequency FROM uso_background_tasks WHERE name = 'CreateCallProjects'"),
-	'at 00:15 on the allocation date', 'CreateCallProjects frequency');
+	'at 00:15 every day', 'CreateCallProjects frequency (daily; it acts on cycles whose allocation date has come)');
 
 $node->stop;
 done_testing();
