@@ -10,7 +10,7 @@ trap 'rm -rf "$out"' EXIT
 clang-14 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	-DUSO_LIBFUZZER -Wall -Wno-unused-parameter -Wno-ignored-attributes \
 	-I"$root/src" -I"$(pg_config --includedir-server)" \
-	"$root/test/fuzz/schedule_fuzz.c" "$root/src/schedule.c" "$root/src/schedule_describe.c" \
+	"$root/test/fuzz/schedule_fuzz.c" "$root/src/schedule.c" "$root/src/schedule_cron.c" "$root/src/schedule_describe.c" \
 	-L"$(pg_config --libdir)" -L"$(pg_config --pkglibdir)" -lpgcommon -lpgport -lm \
 	-o "$out/schedule_libfuzzer"
 mkdir -p "$out/corpus"
