@@ -20,5 +20,5 @@ for s in '*/5 * * * *' '0 2 * * *' '0 0 $ * *' '0 9 * * MON-FRI' '@yearly' '@reb
 	'0 0 29 2 *' '1-30/5 1,2,3 * JAN-MAR 0,7' 'P1DT12H'; do
 	printf '%s' "$s" > "$out/corpus/seed$i"; i=$((i + 1))
 done
-"$out/schedule_libfuzzer" -max_total_time="${1:-600}" -max_len=300 -print_final_stats=1 \
+"$out/schedule_libfuzzer" -max_total_time="${1:-600}" -max_len=1100 -print_final_stats=1 \
 	"$out/corpus" 2>&1 | tail -25
