@@ -41,10 +41,10 @@ FROM unnest(ARRAY[
     'P', 'PT', 'P0D', 'PT0M', 'P1.5D', 'P1H', 'PT1D', 'P1D1Y', 'P15', 'P1DT', 'PXD',
     'P1000Y',
     -- time of day
-    'T25:00', 'T12:60', 'T12', 'T12:00:30', 'T1200', 'T12:5', 'T', 'T-1:00',
+    'T25:00', 'T12:60', 'T12', 'T12:00:60', 'T1200', 'T12:5', 'T', 'T-1:00',
     'T02:00 daily',
     -- duration with a time of day
-    'PT6H T12:00', 'P7D 12:00', 'P7D T12:00 x', 'P7D T25:00',
+    'PT5H T12:00', 'P1DT12H T02:00', 'P7D T12:00 x', 'P7D T25:00',
     -- not a schedule at all
     'hello', 'every day at noon', repeat('* ', 1000),
     -- control and non-ASCII characters

@@ -15,8 +15,29 @@
 #include "datatype/timestamp.h"
 #include "pgtime.h"
 
-/* Longest schedule text we accept; longer input is refused, not truncated. */
-#define USO_SCHEDULE_MAX_LEN	256
+/*
+ * Longest schedule text we accept; longer input is refused, not truncated.
+ * pg_cron refuses 1000 characters and more, and a valid cron line with long
+ * lists ('0,1,2,...,59 0,1,...,23 ...') can exceed 300, so the limit is
+ * pg_cron's.
+ */
+#define USO_SCHEDULE_MAX_LEN	999
+
+/*
+ * Which grammar to parse.  USO_GRAMMAR_USO is uso_tasks' own (everything
+ * pg_cron accepts, minus the deliberate refusals listed in docs/cron.md,
+ * plus 'every ...', ISO 8601 forms, times of day and @manual).
+ * USO_GRAMMAR_PG_CRON is what pg_cron 1.6 accepts, exactly, for the cron
+ * layer (cron.schedule, cron.alter_job): 5-field cron with pg_cron's step
+ * limits (at most the field's maximum), '$' only as a whole day-of-month
+ * field, pg_cron's lower-case @ keywords (with @restart), and 'N seconds'.
+ * A text both grammars accept parses to the same struct.
+ */
+typedef enum UsoGrammar
+{
+	USO_GRAMMAR_USO,
+	USO_GRAMMAR_PG_CRON
+} UsoGrammar;
 
 typedef enum UsoScheduleKind
 {
@@ -44,6 +65,12 @@ typedef struct UsoSchedule
 	bool		days_star;		/* day-of-month field began with '*' */
 	bool		weekdays_star;	/* day-of-week field began with '*' */
 
+	/*
+	 * USO_SCHED_CRON: no allowed month has any allowed day ('0 0 30 2 *'),
+	 * so it never fires; UsoScheduleNeverFires() says why.
+	 */
+	bool		never_fires;
+
 	/* USO_SCHED_INTERVAL: added to the anchor in the task's time zone */
 	int32		iv_months;
 	int32		iv_days;
@@ -52,9 +79,11 @@ typedef struct UsoSchedule
 	/*
 	 * USO_SCHED_TIME_OF_DAY, or USO_SCHED_INTERVAL with a time of day
 	 * ('P7D T12:00': the date from the interval, the time from here).
-	 * Minutes after local midnight, or -1 when absent.
+	 * Minutes after local midnight, or -1 when absent; and the seconds
+	 * within that minute ('T02:00:30'), 0-59.
 	 */
 	int			time_of_day;
+	int			time_of_day_sec;
 } UsoSchedule;
 
 /* All 24 hours allowed: the cron schedule follows elapsed time across DST. */
@@ -68,6 +97,18 @@ typedef struct UsoSchedule
 #define USO_SCHEDULE_ERRBUF	256
 extern bool UsoScheduleParse(const char *text, UsoSchedule *out,
 							 char *errbuf);
+/* The same, in the grammar given (UsoScheduleParse is USO_GRAMMAR_USO). */
+extern bool UsoScheduleParseGrammar(const char *text, UsoGrammar grammar,
+									UsoSchedule *out, char *errbuf);
+
+/*
+ * Why a parsed schedule can never fire by the clock, or NULL when it can
+ * (or is @reboot / @manual, which are not meant to).  The reason is written
+ * into buf: 'February has no 30th', 'April, June, September and November
+ * have no 31st'.
+ */
+extern const char *UsoScheduleNeverFires(const UsoSchedule *s, char *buf,
+										 size_t buflen);
 
 /* The accepted forms, for error hints and docs. */
 #define USO_SCHEDULE_FORMS \
@@ -77,16 +118,56 @@ extern bool UsoScheduleParse(const char *text, UsoSchedule *out,
 	"ISO 8601 durations (\"PT15M\", \"P1D\", \"P3M\"), a time of day (\"T02:00\") " \
 	"or both (\"P7D T12:00\")."
 
+/* The forms the pg_cron layer accepts (USO_GRAMMAR_PG_CRON). */
+#define USO_PG_CRON_FORMS \
+	"pg_cron accepts 5-field cron (\"*/5 * * * *\", \"0 0 $ * *\"), " \
+	"@hourly @daily @midnight @weekly @monthly @yearly @annually @reboot @restart " \
+	"and \"N seconds\" (1-59)."
+
 /*
- * The first fire time strictly after 'after'.
+ * UsoScheduleNextFrom: the first fire time strictly after 'after', counted
+ * from an anchor.  This is the one function fire times come from: the
+ * preview (uso_next_runs) and the scheduler must both use it, so that what
+ * the admin page shows is what happens.
  *
- * anchor: the start of the last run (interval kinds count from it), or
- * DT_NOBEGIN when the task never ran; an interval task that never ran is due
- * at 'after' itself (the one exception to "strictly after").  Cron and
- * time-of-day kinds ignore the anchor.
+ * anchor: the instant the period counts from -- the start (slot) of the run
+ * that began the current grid, NOT simply the previous run.  Interval kinds
+ * fire at anchor + k * interval for k = 1, 2, ... (the anchor itself is a
+ * run that already happened), and the result is the first of those strictly
+ * after 'after':
+ *	- months are added to the anchor's local date and the anchor's day of
+ *	  month is kept, clamped to the month's length: P1M from 01-31 gives
+ *	  02-28, 03-31, 04-30, 05-31 (never 03-28: each step is computed from
+ *	  the anchor, not from the previous clamped result);
+ *	- days are added to the local date keeping the anchor's wall-clock time
+ *	  (a time skipped by spring-forward fires at the jump that day only);
+ *	- the time part (hours, minutes, seconds) is added as elapsed time;
+ *	- with a time of day ('P1M T00:15'): the local date of anchor + k *
+ *	  interval, at that time.
+ * So calling it again with the result as 'after' and the SAME anchor walks
+ * the grid; keep the anchor until the grid is meant to move.  The grid
+ * moves when the caller says so: a manual (or one-off) run of an interval
+ * task makes that run's start the new anchor (its day of month becomes the
+ * kept day).  Whether downtime moves it is the caller's policy, not this
+ * function's.
+ * anchor = DT_NOBEGIN: the task never ran; an interval task is then due at
+ * 'after' itself (the one exception to "strictly after"), or with a time of
+ * day at the next such local time.  DT_NOEND: nothing.
+ * Cron and time-of-day kinds ignore the anchor (the clock alone decides).
  * tz: the time zone wall-clock fields are evaluated in.
- * Returns DT_NOEND when there is none (@reboot, @manual, or an impossible
- * date such as 30 February).
+ * Returns DT_NOEND when there is no next time (@reboot, @manual, a schedule
+ * that never fires, or beyond the timestamp range).
+ * Cost: O(1) for elapsed-time intervals, a few steps otherwise, even for an
+ * anchor years back.
+ */
+extern TimestampTz UsoScheduleNextFrom(const UsoSchedule *s, TimestampTz after,
+									   TimestampTz anchor, pg_tz *tz);
+
+/*
+ * The older name, same arithmetic: callers that pass the last start as the
+ * anchor (the trigger's next_run_at, today's scheduler) get a grid that
+ * restarts at every run, so month steps drift after a clamped month
+ * (01-31 -> 02-28 -> 03-28).  Pass the grid's anchor to avoid that.
  */
 extern TimestampTz UsoScheduleNext(const UsoSchedule *s, TimestampTz after,
 								   TimestampTz anchor, pg_tz *tz);
@@ -101,6 +182,17 @@ extern void UsoScheduleDescribe(const UsoSchedule *s, char *buf, size_t buflen);
  * A NULL time zone name means UsoDefaultTimezone().
  */
 extern void UsoScheduleParseOrError(const char *text, UsoSchedule *out);
+extern void UsoScheduleParseGrammarOrError(const char *text, UsoGrammar grammar,
+										   UsoSchedule *out);
 extern pg_tz *UsoTimezoneOrError(const char *name);
+
+/*
+ * A warning (palloc'd) for a time zone name that does not mean what it
+ * seems to, or NULL: POSIX-style specifications such as 'CET+1' (UTC-01:00:
+ * in POSIX rules + lies west of Greenwich) and the Etc/GMT+N zones, whose
+ * sign is POSIX's too.  The text says what the name means and suggests an
+ * IANA name.  tz is the zone the name resolved to (UsoTimezoneOrError).
+ */
+extern char *UsoTimezoneWarning(const char *name, pg_tz *tz);
 
 #endif							/* USO_SCHEDULE_H */

@@ -436,6 +436,15 @@ put_period(Out *o, const UsoSchedule *s)
 	}
 }
 
+/* '02:00', or '02:00:30' when the time has seconds. */
+static void
+put_time_of_day(Out *o, const UsoSchedule *s)
+{
+	put(o, "%02d:%02d", s->time_of_day / 60, s->time_of_day % 60);
+	if (s->time_of_day_sec != 0)
+		put(o, ":%02d", s->time_of_day_sec);
+}
+
 /*
  * Describe a parsed schedule into buf (always NUL-terminated; cut short if
  * buflen is too small -- 200 bytes is plenty for every form).
@@ -457,15 +466,27 @@ UsoScheduleDescribe(const UsoSchedule *s, char *buf, size_t buflen)
 			put(&o, "on demand");
 			break;
 		case USO_SCHED_TIME_OF_DAY:
-			put(&o, "at %02d:%02d every day", s->time_of_day / 60, s->time_of_day % 60);
+			put(&o, "at ");
+			put_time_of_day(&o, s);
+			put(&o, " every day");
 			break;
 		case USO_SCHED_INTERVAL:
 			put_period(&o, s);
 			if (s->time_of_day >= 0)
-				put(&o, " at %02d:%02d", s->time_of_day / 60, s->time_of_day % 60);
+			{
+				put(&o, " at ");
+				put_time_of_day(&o, s);
+			}
 			break;
 		case USO_SCHED_CRON:
 			put_cron_days(&o, s, put_cron_times(&o, s));
+			if (s->never_fires)
+			{
+				char		why[160];
+
+				/* say it where the admin reads the schedule */
+				put(&o, " (never: %s)", UsoScheduleNeverFires(s, why, sizeof(why)));
+			}
 			break;
 	}
 }

@@ -26,8 +26,13 @@
 
 #include "schedule.h"
 
-/* Impossible dates are searched for this long before giving up. */
-#define SEARCH_YEARS	10
+/*
+ * How far the cron search looks before giving up.  Schedules whose days can
+ * never come (30 February) are known at parse time and not searched at all;
+ * every other one matches within 28 years or so (29 February on a given
+ * weekday, across a century year that is not leap), hence the margin.
+ */
+#define SEARCH_YEARS	50
 
 /* Seconds from the Unix epoch (pg_time_t) to the PostgreSQL epoch. */
 #define EPOCH_DIFF_SECS \
@@ -359,7 +364,8 @@ interval_step(const UsoSchedule *s, TimestampTz anchor, int64 k, pg_tz *tz)
 		return DT_NOEND;
 	if (s->time_of_day >= 0)
 		return resolve_local((jd - POSTGRES_EPOCH_JDATE) * USECS_PER_DAY +
-							 s->time_of_day * USECS_PER_MINUTE, tz);
+							 s->time_of_day * USECS_PER_MINUTE +
+							 s->time_of_day_sec * USECS_PER_SEC, tz);
 	if (s->iv_months != 0 || s->iv_days != 0)
 		r = resolve_local((jd - POSTGRES_EPOCH_JDATE) * USECS_PER_DAY + rem, tz);
 	else
@@ -427,11 +433,26 @@ next_interval(const UsoSchedule *s, TimestampTz after, TimestampTz anchor,
 }
 
 /*
- * The first fire time strictly after 'after' (schedule.h has the contract).
+ * A daily time of day with seconds ('T02:00:30'): the minute search from
+ * 'after' minus the seconds, then the seconds added, so the result is the
+ * first such time strictly after 'after'.
+ */
+static TimestampTz
+next_daily(const UsoSchedule *s, TimestampTz after, pg_tz *tz)
+{
+	int64		sec = (int64) s->time_of_day_sec * USECS_PER_SEC;
+	TimestampTz t = next_wallclock(s, after - sec, tz);
+
+	return t == DT_NOEND ? DT_NOEND : t + sec;
+}
+
+/*
+ * The first fire time strictly after 'after', on the grid of 'anchor'
+ * (schedule.h has the contract).
  */
 TimestampTz
-UsoScheduleNext(const UsoSchedule *s, TimestampTz after, TimestampTz anchor,
-				pg_tz *tz)
+UsoScheduleNextFrom(const UsoSchedule *s, TimestampTz after, TimestampTz anchor,
+					pg_tz *tz)
 {
 	TimestampTz t;
 
@@ -440,11 +461,13 @@ UsoScheduleNext(const UsoSchedule *s, TimestampTz after, TimestampTz anchor,
 	switch (s->kind)
 	{
 		case USO_SCHED_CRON:
+			if (s->never_fires)
+				return DT_NOEND;
 			t = s->hours == USO_ALL_HOURS ? next_elapsed(s, after, tz)
 				: next_wallclock(s, after, tz);
 			break;
 		case USO_SCHED_TIME_OF_DAY:
-			t = next_wallclock(s, after, tz);
+			t = next_daily(s, after, tz);
 			break;
 		case USO_SCHED_INTERVAL:
 			if (TIMESTAMP_IS_NOEND(anchor))
@@ -464,7 +487,9 @@ UsoScheduleNext(const UsoSchedule *s, TimestampTz after, TimestampTz anchor,
 				daily.months = 0x1FFE;
 				daily.weekdays = 0x7F;
 				daily.days_star = daily.weekdays_star = true;
-				t = next_wallclock(&daily, after, tz);
+				daily.time_of_day = s->time_of_day;
+				daily.time_of_day_sec = s->time_of_day_sec;
+				t = next_daily(&daily, after, tz);
 			}
 			else
 				t = next_interval(s, after, anchor, tz);
@@ -475,4 +500,12 @@ UsoScheduleNext(const UsoSchedule *s, TimestampTz after, TimestampTz anchor,
 	if (!IS_VALID_TIMESTAMP(t))
 		return DT_NOEND;
 	return t;
+}
+
+/* The older entry point: the same arithmetic (schedule.h). */
+TimestampTz
+UsoScheduleNext(const UsoSchedule *s, TimestampTz after, TimestampTz anchor,
+				pg_tz *tz)
+{
+	return UsoScheduleNextFrom(s, after, anchor, tz);
 }

@@ -2,9 +2,10 @@
  * schedule_sql.c
  *	  SQL-callable functions over the schedule grammar: uso_next_runs,
  *	  uso_describe_schedule, uso_validate_schedule, uso_schedule_next,
- *	  uso_validate_timezone, uso_bench_schedule; and the ereport-ing
+ *	  uso_validate_timezone, uso_bench_schedule, uso_validate_cron_schedule,
+ *	  uso_schedule_never_fires, uso_timezone_warning; and the ereport-ing
  *	  helpers the management API shares (UsoScheduleParseOrError,
- *	  UsoTimezoneOrError).
+ *	  UsoTimezoneOrError, UsoTimezoneWarning).
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -35,6 +36,9 @@ PG_FUNCTION_INFO_V1(uso_validate_schedule);
 PG_FUNCTION_INFO_V1(uso_schedule_next);
 PG_FUNCTION_INFO_V1(uso_validate_timezone);
 PG_FUNCTION_INFO_V1(uso_bench_schedule);
+PG_FUNCTION_INFO_V1(uso_validate_cron_schedule);
+PG_FUNCTION_INFO_V1(uso_schedule_never_fires);
+PG_FUNCTION_INFO_V1(uso_timezone_warning);
 
 /*
  * The schedule text as it can safely appear inside an error message: at
@@ -122,19 +126,29 @@ echo_reason(const char *reason)
 void
 UsoScheduleParseOrError(const char *text, UsoSchedule *out)
 {
+	UsoScheduleParseGrammarOrError(text, USO_GRAMMAR_USO, out);
+}
+
+/* The same in a given grammar; the hint lists that grammar's forms. */
+void
+UsoScheduleParseGrammarOrError(const char *text, UsoGrammar grammar,
+							   UsoSchedule *out)
+{
 	char		errbuf[USO_SCHEDULE_ERRBUF];
 
 	if (text == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("schedule must not be NULL"),
-				 errhint("Use '@manual' for a task that runs only when asked.")));
-	if (!UsoScheduleParse(text, out, errbuf))
+				 grammar == USO_GRAMMAR_USO ?
+				 errhint("Use '@manual' for a task that runs only when asked.") : 0));
+	if (!UsoScheduleParseGrammar(text, grammar, out, errbuf))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid schedule \"%s\": %s", echo_text(text),
 						echo_reason(errbuf)),
-				 errhint("%s", USO_SCHEDULE_FORMS)));
+				 errhint("%s", grammar == USO_GRAMMAR_USO ? USO_SCHEDULE_FORMS
+						 : USO_PG_CRON_FORMS)));
 }
 
 /*
@@ -176,7 +190,10 @@ require_finite(TimestampTz t, const char *what)
  * uso_next_runs(schedule, after, n, timezone): the next n fire times after
  * 'after', as a preview.  Interval kinds count from 'after' itself (as if
  * the task had just started), so 'every 15 minutes' from 12:00 gives 12:15,
- * 12:30, ...  NULL schedule, after or n give no rows.
+ * 12:30, ...: each row is UsoScheduleNextFrom(previous row, anchor =
+ * 'after'), exactly what the scheduler computes for a task anchored there,
+ * so month steps keep the anchor's day (P1M from 01-31: 02-28, 03-31).
+ * NULL schedule, after or n give no rows.
  */
 Datum
 uso_next_runs(PG_FUNCTION_ARGS)
@@ -209,7 +226,8 @@ uso_next_runs(PG_FUNCTION_ARGS)
 		bool		isnull = false;
 
 		CHECK_FOR_INTERRUPTS();
-		t = UsoScheduleNext(&sched, t, after, tz);
+		/* the scheduler's own arithmetic, on the grid anchored at 'after' */
+		t = UsoScheduleNextFrom(&sched, t, after, tz);
 		if (t == DT_NOEND)
 			break;
 		value = TimestampTzGetDatum(t);
@@ -320,4 +338,54 @@ uso_bench_schedule(PG_FUNCTION_ARGS)
 	INSTR_TIME_SUBTRACT(duration, start);
 	(void) sink;
 	PG_RETURN_FLOAT8(INSTR_TIME_GET_DOUBLE(duration));
+}
+
+/*
+ * uso_validate_cron_schedule(schedule): raises 22023 naming the bad part
+ * unless pg_cron 1.6 would accept the schedule (USO_GRAMMAR_PG_CRON); for
+ * the cron layer (cron.schedule, cron.alter_job).
+ */
+Datum
+uso_validate_cron_schedule(PG_FUNCTION_ARGS)
+{
+	UsoSchedule sched;
+
+	UsoScheduleParseGrammarOrError(text_arg_or_null(fcinfo, 0), USO_GRAMMAR_PG_CRON,
+								   &sched);
+	PG_RETURN_VOID();
+}
+
+/*
+ * uso_schedule_never_fires(schedule): NULL, or why the schedule can never
+ * fire by the clock ('February has no 30th').  Raises for a bad schedule.
+ */
+Datum
+uso_schedule_never_fires(PG_FUNCTION_ARGS)
+{
+	UsoSchedule sched;
+	char		buf[200];
+	const char *why;
+
+	UsoScheduleParseOrError(text_to_cstring(PG_GETARG_TEXT_PP(0)), &sched);
+	why = UsoScheduleNeverFires(&sched, buf, sizeof(buf));
+	if (why == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(why));
+}
+
+/*
+ * uso_timezone_warning(tz): NULL, or a warning for a time zone name that
+ * does not mean what it seems to (UsoTimezoneWarning).  Raises 22023 for a
+ * name the server does not know.
+ */
+Datum
+uso_timezone_warning(PG_FUNCTION_ARGS)
+{
+	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	pg_tz	   *tz = UsoTimezoneOrError(name);
+	char	   *warning = UsoTimezoneWarning(name, tz);
+
+	if (warning == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(warning));
 }

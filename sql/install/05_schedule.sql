@@ -49,3 +49,30 @@ CREATE FUNCTION @extschema@.uso_bench_schedule(schedule text, n int,
 COMMENT ON FUNCTION @extschema@.uso_bench_schedule(text, int, text) IS
 'Benchmark: seconds spent on n next-fire-time computations of a schedule (from instants 59 s '
 'apart starting 2026-01-01 UTC). Used by test/bench/schedule_bench.sh.';
+
+CREATE FUNCTION @extschema@.uso_validate_cron_schedule(schedule text)
+    RETURNS void
+    LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'uso_validate_cron_schedule';
+COMMENT ON FUNCTION @extschema@.uso_validate_cron_schedule(text) IS
+'Raises 22023 naming the bad part unless pg_cron 1.6 accepts the schedule: 5-field cron with '
+'pg_cron''s limits, its lower-case @ keywords (@restart too) and ''N seconds'' (1-59); 22004 for '
+'NULL. Everything it accepts, uso_validate_schedule accepts with the same meaning. For the '
+'pg_cron layer (cron.schedule, cron.alter_job); docs/cron.md lists what pg_cron accepts and '
+'uso_tasks refuses on purpose.';
+
+CREATE FUNCTION @extschema@.uso_schedule_never_fires(schedule text)
+    RETURNS text
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'uso_schedule_never_fires';
+COMMENT ON FUNCTION @extschema@.uso_schedule_never_fires(text) IS
+'NULL when the schedule can fire, else why it never will (''February has no 30th'' for '
+'''0 0 30 2 *''). @reboot and @manual give NULL: they are not meant to fire by the clock. '
+'Raises 22023 for an invalid schedule.';
+
+CREATE FUNCTION @extschema@.uso_timezone_warning(tz text)
+    RETURNS text
+    LANGUAGE c STABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'uso_timezone_warning';
+COMMENT ON FUNCTION @extschema@.uso_timezone_warning(text) IS
+'NULL, or a warning for a time zone name that does not mean what it seems to: a POSIX-style '
+'specification such as ''CET+1'' (UTC-01:00, because in POSIX rules + lies west of Greenwich) or '
+'an Etc/GMT+N zone (same sign). The text says what the zone means and suggests an IANA name. '
+'Raises 22023 for a name the server does not know.';

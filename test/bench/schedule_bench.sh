@@ -10,7 +10,7 @@
 set -uo pipefail
 N=${USO_BENCH_N:-1000000}
 SCHEDULES=('*/5 * * * *' '0 2 * * *' '0 9 * * 1-5' '0 0 $ * *' '0 0 29 2 *'
-	'T02:00' 'every 15 minutes' 'every 1 day' 'P3M' 'P7D T12:00')
+	'T02:00' 'every 15 minutes' 'every 1 day' 'P3M' 'P7D T12:00' '0 0 30 2 *' 'PT6H T12:00')
 ZONES=(UTC America/New_York Europe/Berlin)
 
 sql=$(

@@ -10,7 +10,7 @@ trap 'rm -rf "$out"' EXIT
 clang-14 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	-DUSO_LIBFUZZER -Wall -Wno-unused-parameter -Wno-ignored-attributes \
 	-I"$root/src" -I"$(pg_config --includedir-server)" \
-	"$root/test/fuzz/schedule_fuzz.c" "$root/src/schedule.c" "$root/src/schedule_describe.c" \
+	"$root/test/fuzz/schedule_fuzz.c" "$root/src/schedule.c" "$root/src/schedule_cron.c" "$root/src/schedule_describe.c" \
 	-L"$(pg_config --libdir)" -L"$(pg_config --pkglibdir)" -lpgcommon -lpgport -lm \
 	-o "$out/schedule_libfuzzer"
 mkdir -p "$out/corpus"
@@ -20,5 +20,5 @@ for s in '*/5 * * * *' '0 2 * * *' '0 0 $ * *' '0 9 * * MON-FRI' '@yearly' '@reb
 	'0 0 29 2 *' '1-30/5 1,2,3 * JAN-MAR 0,7' 'P1DT12H'; do
 	printf '%s' "$s" > "$out/corpus/seed$i"; i=$((i + 1))
 done
-"$out/schedule_libfuzzer" -max_total_time="${1:-600}" -max_len=300 -print_final_stats=1 \
+"$out/schedule_libfuzzer" -max_total_time="${1:-600}" -max_len=1100 -print_final_stats=1 \
 	"$out/corpus" 2>&1 | tail -25

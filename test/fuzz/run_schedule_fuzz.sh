@@ -9,7 +9,7 @@ trap 'rm -rf "$out"' EXIT
 gcc -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-Wall -Wno-unused-parameter \
 	-I"$root/src" -I"$(pg_config --includedir-server)" \
-	"$root/test/fuzz/schedule_fuzz.c" "$root/src/schedule.c" "$root/src/schedule_describe.c" \
+	"$root/test/fuzz/schedule_fuzz.c" "$root/src/schedule.c" "$root/src/schedule_cron.c" "$root/src/schedule_describe.c" \
 	-L"$(pg_config --libdir)" -L"$(pg_config --pkglibdir)" -lpgcommon -lpgport -lm \
 	-o "$out/schedule_fuzz"
 "$out/schedule_fuzz" "${1:-1000000}"

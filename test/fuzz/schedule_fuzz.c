@@ -21,13 +21,16 @@ static const char *const pieces[] = {
 	"12", "23", "29", "31", "59", "60", "99", "100000000", "jan", "DEC", "sun",
 	"SAT", "mon", "@daily", "@yearly", "@reboot", "@manual", "every", "second",
 	"seconds", "minutes", "h", "mon", "years", "P", "T", "D", "M", "W", "Y",
-	"H", "S", ":", "00", "02:00", "and", ".", "x", "\x01", "\xc3\xb6", "e"
+	"H", "S", ":", "00", "02:00", "and", ".", "x", "\x01", "\xc3\xb6", "e",
+	"@restart", "@DAILY", "+", "second ", "30", "02:00:30", "12:00", "PT6H", "P1DT12H"
 };
 
 static const char *const valid[] = {
 	"*/5 * * * *", "0 2 * * 1-5", "0 0 $ * *", "0 0 1 */3 *", "@hourly",
 	"30 seconds", "every 15 minutes", "every 3 months", "PT15M", "P1DT12H",
-	"T02:00", "P7D T12:00", "0 9-17/2 1,15 JAN-MAR MON-FRI"
+	"T02:00", "P7D T12:00", "0 9-17/2 1,15 JAN-MAR MON-FRI", "5seconds",
+	"+7 second", "@restart", "PT6H T12:00", "PT15M T00:05", "T02:00:30", "12:00",
+	"0 0 30 2 *", "0 0 31 4,6,9,11 *", "*/59 */23 */31 */12 */7"
 };
 
 static unsigned long long rng = 88172645463325252ULL;
@@ -159,6 +162,43 @@ check_one(const char *in, bool *accepted)
 		fprintf(stderr, "empty description: \"%s\"\n", in);
 		return 1;
 	}
+	if (a.never_fires != (UsoScheduleNeverFires(&a, desc, sizeof(desc)) != NULL))
+	{
+		fprintf(stderr, "never-fires flag and reason disagree: \"%s\"\n", in);
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * The two grammars agree: whatever pg_cron's accepts, ours accepts with the
+ * same meaning (the same struct), so a pg_cron job runs as it would there.
+ */
+static int
+check_grammars(const char *in, bool *accepted)
+{
+	UsoSchedule c,
+				u;
+	char		err[USO_SCHEDULE_ERRBUF];
+
+	memset(&c, 0, sizeof(c));
+	memset(&u, 0, sizeof(u));
+	*accepted = UsoScheduleParseGrammar(in, USO_GRAMMAR_PG_CRON, &c, err);
+	if (!*accepted)
+	{
+		if (err[0] == '\0')
+		{
+			fprintf(stderr, "pg_cron grammar: failure without a message: \"%s\"\n", in);
+			return 1;
+		}
+		return 0;
+	}
+	if (!UsoScheduleParse(in, &u, err) || memcmp(&c, &u, sizeof(c)) != 0)
+	{
+		fprintf(stderr, "pg_cron grammar accepts \"%s\" but ours %s\n", in,
+				memcmp(&c, &u, sizeof(c)) != 0 ? "parses it differently" : "refuses it");
+		return 1;
+	}
 	return 0;
 }
 
@@ -176,7 +216,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size = sizeof(in) - 1;
 	memcpy(in, data, size);
 	in[size] = '\0';
-	if (check_one(in, &accepted) != 0)
+	if (check_one(in, &accepted) != 0 || check_grammars(in, &accepted) != 0)
 		abort();
 	return 0;
 }
@@ -187,6 +227,7 @@ main(int argc, char **argv)
 	long		iterations = argc > 1 ? atol(argv[1]) : 1000000;
 	long		i;
 	long		accepted = 0;
+	long		cron_accepted = 0;
 	char		in[USO_SCHEDULE_MAX_LEN * 2];
 
 	for (i = 0; i < iterations; i++)
@@ -197,9 +238,12 @@ main(int argc, char **argv)
 		if (check_one(in, &ok) != 0)
 			return 1;
 		accepted += ok ? 1 : 0;
+		if (check_grammars(in, &ok) != 0)
+			return 1;
+		cron_accepted += ok ? 1 : 0;
 	}
-	printf("schedule fuzz: %ld inputs, %ld accepted, no failures\n",
-		   iterations, accepted);
+	printf("schedule fuzz: %ld inputs, %ld accepted (%ld by the pg_cron grammar), no failures\n",
+		   iterations, accepted, cron_accepted);
 	return 0;
 }
 #endif
