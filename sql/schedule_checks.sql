@@ -36,3 +36,21 @@ FROM unnest(ARRAY[
 ]) z;
 SELECT uso_timezone_warning(NULL) IS NULL AS null_is_null;
 SELECT uso_timezone_warning('Mars/Olympus_Mons');
+
+-- What the API and the cron layer do with the answers: uso_schedule and
+-- uso_alter_task refuse a schedule that never fires (22023) and change
+-- nothing; pg_cron accepts one, so the cron layer (and a direct write)
+-- accepts it with a WARNING; a POSIX-style time zone is accepted with a
+-- WARNING that says what it means.
+\set VERBOSITY default
+\set SHOW_CONTEXT never
+SELECT uso_schedule('never_api', '0 0 30 2 *', 'SELECT 1');
+SELECT uso_schedule('never_api', '0 0 1 * *', 'SELECT 1') > 0 AS created;
+SELECT uso_alter_task('never_api', schedule => '0 0 31 4,6,9,11 *');
+SELECT schedule FROM uso_task WHERE name = 'never_api';
+SELECT cron.schedule('never_cron', '* * 31 2 *', 'SELECT 1') > 0 AS accepted_by_cron;
+INSERT INTO uso_task (name, schedule, command) VALUES ('never_direct', '0 0 30 2 *', 'SELECT 1');
+SELECT name, next_run_at FROM uso_task WHERE name IN ('never_cron', 'never_direct') ORDER BY name;
+SELECT uso_alter_task('never_api', timezone => 'CET+1');
+SELECT timezone FROM uso_task WHERE name = 'never_api';
+DELETE FROM uso_task WHERE name IN ('never_api', 'never_cron', 'never_direct');

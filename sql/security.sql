@@ -179,7 +179,7 @@ SELECT s AS attack, sec_try(s) AS outcome FROM unnest(ARRAY[
       command => 'ALTER ROLE sec_admin_login SUPERUSER')$$,
     $$SELECT cron.alter_job((SELECT id FROM uso_task WHERE name = 'CreateCycles'), database => 'postgres')$$,
     $$SELECT cron.alter_job((SELECT id FROM uso_task WHERE name = 'sec_bob_task'), command => 'SELECT 2')$$,
-    $$SELECT cron.schedule_in_database('CreateCycles', 'P1D', 'ALTER ROLE sec_admin_login SUPERUSER',
+    $$SELECT cron.schedule_in_database('CreateCycles', '0 0 * * *', 'ALTER ROLE sec_admin_login SUPERUSER',
       current_database(), 'postgres')$$,
     $$SELECT uso_import_pg_cron()$$
 ]) s;

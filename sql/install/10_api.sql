@@ -123,6 +123,12 @@ BEGIN
         RAISE EXCEPTION 'schedule must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     ELSIF ins OR NEW.schedule IS DISTINCT FROM OLD.schedule THEN
         PERFORM @extschema@.uso_validate_schedule(NEW.schedule);
+        -- uso_schedule and uso_alter_task refuse these; pg_cron accepts them,
+        -- so its layer and direct writes get a warning.
+        IF @extschema@.uso_schedule_never_fires(NEW.schedule) IS NOT NULL THEN
+            RAISE WARNING 'schedule "%" never fires: %', @extschema@.uso_shorten(NEW.schedule),
+                @extschema@.uso_schedule_never_fires(NEW.schedule);
+        END IF;
     END IF;
 
     IF NEW.command IS NULL THEN
@@ -153,6 +159,9 @@ BEGIN
     IF NEW.timezone = '' THEN
         NEW.timezone := NULL;
     ELSIF NEW.timezone IS NOT NULL AND (ins OR NEW.timezone IS DISTINCT FROM OLD.timezone) THEN
+        IF @extschema@.uso_timezone_warning(NEW.timezone) IS NOT NULL THEN
+            RAISE WARNING '%', @extschema@.uso_timezone_warning(NEW.timezone);
+        END IF;
         NEW.timezone := @extschema@.uso_validate_timezone(NEW.timezone);
     END IF;
 
@@ -274,6 +283,25 @@ GRANT INSERT (name, description, category, schedule, command, config, database, 
     ON @extschema@.uso_task TO PUBLIC;
 GRANT USAGE ON SEQUENCE @extschema@.uso_task_id_seq TO PUBLIC;
 
+-- A schedule that can never fire (30 February) is a mistake in the API;
+-- pg_cron accepts it, so the cron layer and direct writes only warn (trigger).
+CREATE FUNCTION @extschema@.uso_refuse_never_firing(schedule text) RETURNS void
+LANGUAGE plpgsql STABLE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    why constant text := @extschema@.uso_schedule_never_fires(schedule);
+BEGIN
+    IF why IS NOT NULL THEN
+        RAISE EXCEPTION 'schedule "%" never fires: %', @extschema@.uso_shorten(schedule), why
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use a day every month named has, or $ for the last day of the month.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.uso_refuse_never_firing(text) IS
+    'Internal (uso_schedule, uso_alter_task): 22023 for a schedule that can never fire, naming why.';
+
 -- uso_schedule: create a task, or replace the schedule and command of the
 -- caller's task of that name (other arguments: NULL keeps what is there).
 CREATE FUNCTION @extschema@.uso_schedule(
@@ -301,6 +329,7 @@ BEGIN
     ELSIF uso_schedule.command IS NULL THEN
         RAISE EXCEPTION 'command must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
+    PERFORM @extschema@.uso_refuse_never_firing(uso_schedule.schedule);
 
     FOR attempt IN 1..2 LOOP
         SELECT t.id INTO task_id FROM @extschema@.uso_task t
@@ -411,6 +440,9 @@ AS $$
 DECLARE
     task_id bigint := @extschema@.uso_task_id_by_name(uso_alter_task.name, true);
 BEGIN
+    IF uso_alter_task.schedule IS NOT NULL THEN
+        PERFORM @extschema@.uso_refuse_never_firing(uso_alter_task.schedule);
+    END IF;
     UPDATE @extschema@.uso_task t SET
         name        = coalesce(uso_alter_task.new_name, t.name),
         schedule    = coalesce(uso_alter_task.schedule, t.schedule),

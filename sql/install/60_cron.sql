@@ -61,7 +61,8 @@ AS $$
 DECLARE
     why text;
 BEGIN
-    PERFORM @extschema@.uso_validate_schedule(schedule);
+    -- pg_cron's grammar exactly (docs/cron.md lists what we refuse on purpose).
+    PERFORM @extschema@.uso_validate_cron_schedule(schedule);
 EXCEPTION WHEN invalid_parameter_value THEN
     GET STACKED DIAGNOSTICS why = MESSAGE_TEXT;
     RAISE EXCEPTION 'invalid schedule: %', @extschema@.uso_shorten(schedule)
