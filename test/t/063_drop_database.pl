@@ -1,6 +1,8 @@
 # Nobody stops another database's scheduler: DROP DATABASE stops a
 # database's scheduler and workers only when the drop is going to proceed,
-# and a drop that fails after the stop brings the scheduler back at once.
+# a drop that fails after the stop brings the scheduler back at once, and
+# the launcher never restarts a scheduler in a loop (a database closed to
+# connections gets none, said once in the log).
 use strict;
 use warnings;
 use lib 't/lib';
@@ -97,6 +99,23 @@ $x->(q{COMMIT PREPARED 'px'});
 # --- the owner's DROP DATABASE that proceeds stops everything and leaves no scheduler behind
 $q->(q{DROP DATABASE dbx});
 is($q->(q{SELECT count(*) FROM pg_stat_activity WHERE datname = 'dbx'}), '0', 'dbx is gone');
+
+# --- a database closed to connections: no scheduler, no restart loop
+my $offset = -s $node->logfile;
+$q->(q{CREATE DATABASE noconn ALLOW_CONNECTIONS false});
+my $said = qr/uso_tasks starts no scheduler for database "noconn": it does not allow connections/;
+$node->wait_for_log($said, $offset);
+ok(1, 'the launcher says once why noconn gets no scheduler');
+# Longer than the old restart period (1 s) several times over: a run in
+# another database that takes 3 s.
+uso_task($node, name => 'three', schedule => '@manual', command => 'SELECT pg_sleep(3)');
+$run = $q->(q{SELECT uso_run_now('three')});
+is($q->("SELECT uso_wait($run)"), 'succeeded', 'a run elsewhere completes meanwhile');
+my $log = slurp_file($node->logfile, $offset);
+my @said = $log =~ /$said/g;
+is(scalar @said, 1, 'the message was logged once');
+unlike($log, qr/database "noconn" is not currently accepting connections/,
+	'no scheduler tried to connect to noconn');
 
 $node->stop;
 done_testing();
