@@ -150,18 +150,21 @@ OtherSessionsConnected(Oid dboid)
 
 /*
  * Will this DROP DATABASE proceed, as far as can be told before it runs?
- * The checks are PostgreSQL's own, in dropdb()'s order: the database
- * exists, the caller owns it (or is superuser), it is not a template nor
- * the current database, and, without FORCE, nobody else is connected.
+ * The checks are PostgreSQL's own, in their order: not in a transaction
+ * block nor a function, the database exists, the caller owns it (or is
+ * superuser), it is not a template nor the current database, and, without
+ * FORCE, nobody else is connected.
  */
 static bool
-DropWillProceed(DropdbStmt *stmt, Oid dboid)
+DropWillProceed(DropdbStmt *stmt, Oid dboid, ProcessUtilityContext context)
 {
 	HeapTuple	tup;
 	bool		istemplate;
 	bool		force = false;
 	ListCell   *lc;
 
+	if (context != PROCESS_UTILITY_TOPLEVEL || IsTransactionBlock())
+		return false;
 	if (!OidIsValid(dboid) || dboid == MyDatabaseId ||
 		!pg_database_ownercheck(dboid, GetUserId()))
 		return false;
@@ -225,7 +228,7 @@ uso_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTre
 		DropdbStmt *stmt = (DropdbStmt *) parsetree;
 		Oid			dboid = get_database_oid(stmt->dbname, true);
 
-		if (DropWillProceed(stmt, dboid))
+		if (DropWillProceed(stmt, dboid, context))
 		{
 			StopDatabaseProcesses(dboid);
 			PG_TRY();

@@ -2,7 +2,8 @@
 # database's scheduler and workers only when the drop is going to proceed,
 # a drop that fails after the stop brings the scheduler back at once, and
 # the launcher never restarts a scheduler in a loop (a database closed to
-# connections gets none, said once in the log).
+# connections gets none, said once in the log) and never gives up on one
+# that should run.
 use strict;
 use warnings;
 use lib 't/lib';
@@ -48,6 +49,11 @@ is($q->($sched_q), $sched, 'the scheduler of dbx kept running (same pid)');
 is($q->(q{SELECT count(*) FROM pg_stat_activity
 	WHERE backend_type = 'uso_tasks scheduler' AND datname = 'postgres'}), '1',
 	'so did the scheduler of postgres');
+# Nor does the owner's DROP DATABASE inside a transaction block.
+my (undef, undef, $txerr) = $node->psql('postgres', "BEGIN; DROP DATABASE dbx; ROLLBACK");
+like($txerr, qr/DROP DATABASE cannot run inside a transaction block/,
+	"the owner's DROP DATABASE in a transaction block fails");
+is($q->($sched_q), $sched, 'the scheduler of dbx kept running (same pid)');
 $x->(q{INSERT INTO go DEFAULT VALUES});
 is($x->("SELECT uso_wait($run, '30 seconds')"), 'succeeded', 'the run started before it succeeds');
 $x->(q{DELETE FROM go});
@@ -100,22 +106,57 @@ $x->(q{COMMIT PREPARED 'px'});
 $q->(q{DROP DATABASE dbx});
 is($q->(q{SELECT count(*) FROM pg_stat_activity WHERE datname = 'dbx'}), '0', 'dbx is gone');
 
-# --- a database closed to connections: no scheduler, no restart loop
+# --- databases closed to connections: no scheduler, no restart loop.
+# noconn is created closed; dbz has the extension and its scheduler, then
+# is closed and its scheduler terminated.
 my $offset = -s $node->logfile;
-$q->(q{CREATE DATABASE noconn ALLOW_CONNECTIONS false});
-my $said = qr/uso_tasks starts no scheduler for database "noconn": it does not allow connections/;
-$node->wait_for_log($said, $offset);
-ok(1, 'the launcher says once why noconn gets no scheduler');
+$q->(q{CREATE DATABASE noconn ALLOW_CONNECTIONS false; CREATE DATABASE dbz});
+$node->safe_psql('dbz', 'CREATE EXTENSION uso_tasks');
+my $dbz_q = q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'uso_tasks scheduler' AND datname = 'dbz'};
+uso_wait_for($node, "SELECT count(*) = 1 FROM ($dbz_q) s", 'dbz has a scheduler');
+my $dbz_sched = $q->($dbz_q);
+$q->(q{ALTER DATABASE dbz ALLOW_CONNECTIONS false});
+is($q->($dbz_q), $dbz_sched, 'closing dbz to new connections leaves its scheduler running');
+$q->("SELECT pg_terminate_backend($dbz_sched)");
+my %said;
+for my $db ('noconn', 'dbz')
+{
+	$said{$db} = qr/uso_tasks starts no scheduler for database "$db": it does not allow connections/;
+	$node->wait_for_log($said{$db}, $offset);
+	ok(1, "the launcher says once why $db gets no scheduler");
+}
 # Longer than the old restart period (1 s) several times over: a run in
 # another database that takes 3 s.
 uso_task($node, name => 'three', schedule => '@manual', command => 'SELECT pg_sleep(3)');
 $run = $q->(q{SELECT uso_run_now('three')});
 is($q->("SELECT uso_wait($run)"), 'succeeded', 'a run elsewhere completes meanwhile');
 my $log = slurp_file($node->logfile, $offset);
-my @said = $log =~ /$said/g;
-is(scalar @said, 1, 'the message was logged once');
-unlike($log, qr/database "noconn" is not currently accepting connections/,
-	'no scheduler tried to connect to noconn');
+for my $db ('noconn', 'dbz')
+{
+	my @said = $log =~ /$said{$db}/g;
+	is(scalar @said, 1, "the message about $db was logged once");
+	unlike($log, qr/database "$db" is not currently accepting connections/,
+		"no scheduler tried to connect to $db");
+}
+$q->(q{ALTER DATABASE dbz ALLOW_CONNECTIONS true});
+uso_wait_for($node, "SELECT count(*) = 1 FROM ($dbz_q) s", 'dbz open again: its scheduler is back');
+
+# --- a terminated launcher: the new one adopts the running schedulers, and
+# a scheduler that dies after that still comes back
+my $launcher_q = q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'uso_tasks launcher'};
+my $launcher = $q->($launcher_q);
+my $pg_q = q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'uso_tasks scheduler' AND datname = 'postgres'};
+my $pg_sched = $q->($pg_q);
+$q->("SELECT pg_terminate_backend($launcher)");
+uso_wait_for($node, "SELECT count(*) = 1 FROM ($launcher_q) s WHERE pid <> $launcher", 'the launcher is back');
+is($q->($pg_q), $pg_sched, 'the scheduler of postgres kept running, alone');
+$q->("SELECT pg_terminate_backend($pg_sched)");
+uso_wait_for($node, "SELECT count(*) = 1 FROM ($pg_q) s WHERE pid <> $pg_sched",
+	'a scheduler terminated under the new launcher comes back');
+uso_task($node, name => 'quick', schedule => '@manual', command => 'SELECT 1');
+$run = $q->(q{SELECT uso_run_now('quick')});
+is($q->("SELECT uso_wait($run)"), 'succeeded', 'and runs');
+is($q->(q{SELECT count(*) FROM uso_task_run WHERE finished_at IS NULL}), '0', 'no run left open in postgres');
 
 $node->stop;
 done_testing();
