@@ -64,8 +64,13 @@ typedef struct LauncherDb
 	TimestampTz next_start;		/* when to (re)start it; 0 = not planned */
 	TimestampTz started_at;
 	int			backoff_ms;		/* delay before the next restart */
-	bool		logged;			/* said once why it does not run */
+	int			logged;			/* LOGGED_* said once since it last ran */
 } LauncherDb;
+
+/* What the log was told about a database, so it is told once. */
+#define LOGGED_NO_CONNECTIONS	0x01
+#define LOGGED_NO_SLOT			0x02
+#define LOGGED_NO_REGISTER		0x04
 
 static HTAB *Dbs = NULL;
 
@@ -183,7 +188,7 @@ HandleStartRequest(Oid dboid, TimestampTz now)
 	}
 	db->next_start = now;
 	db->backoff_ms = RESTART_MIN_MS;
-	db->logged = false;
+	db->logged = 0;				/* asked again: say again why not, if so */
 }
 
 /* A scheduler we know of stopped: restart it, later, or not at all. */
@@ -200,6 +205,9 @@ HandleStopped(LauncherDb *db, TimestampTz now)
 	}
 	db->adopted_pid = 0;
 
+	/* It got as far as its slot: a problem seen before is over. */
+	if (reason != USO_SCHED_EXIT_NO_SLOT)
+		db->logged = 0;
 	if (db->start_requested)
 	{
 		db->start_requested = false;
@@ -220,14 +228,14 @@ HandleStopped(LauncherDb *db, TimestampTz now)
 				db->next_start = now;
 			break;
 		case USO_SCHED_EXIT_NO_SLOT:
-			if (!db->logged)
+			if (!(db->logged & LOGGED_NO_SLOT))
 				ereport(WARNING,
 						(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 						 errmsg("uso_tasks supports at most %d databases with schedulers; "
-								"database %u waits for a free slot", USO_MAX_DATABASES,
+								"the database with OID %u waits for a free slot", USO_MAX_DATABASES,
 								db->dboid),
 						 errhint("DROP EXTENSION uso_tasks in a database that does not need it.")));
-			db->logged = true;
+			db->logged |= LOGGED_NO_SLOT;
 			PlanRestart(db, now);
 			break;
 		case USO_SCHED_EXIT_NONE:
@@ -288,13 +296,14 @@ StartDue(TimestampTz now)
 			/* Nothing to run there: no restart, and its slot is free again. */
 			db->next_start = 0;
 			UsoFreeSchedulerSlot(db->dboid);
-			if (exists && !allowconn && !db->logged)
+			if (exists && !allowconn && !(db->logged & LOGGED_NO_CONNECTIONS))
 				ereport(LOG,
 						(errmsg("uso_tasks starts no scheduler for database \"%s\": "
 								"it does not allow connections", name),
 						 errhint("ALTER DATABASE \"%s\" ALLOW_CONNECTIONS true starts it.",
 								 name)));
-			db->logged = true;
+			if (!allowconn)
+				db->logged |= LOGGED_NO_CONNECTIONS;
 			if (!exists)
 				hash_search(Dbs, &db->dboid, HASH_REMOVE, NULL);
 			continue;
@@ -303,13 +312,13 @@ StartDue(TimestampTz now)
 		db->handle = RegisterScheduler(db->dboid);
 		if (db->handle == NULL)
 		{
-			if (!db->logged)
+			if (!(db->logged & LOGGED_NO_REGISTER))
 				ereport(WARNING,
 						(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 						 errmsg("uso_tasks could not start a scheduler for database \"%s\"; "
 								"it tries again", name),
 						 errhint("Increase max_worker_processes.")));
-			db->logged = true;
+			db->logged |= LOGGED_NO_REGISTER;
 			db->started_at = 0;
 			PlanRestart(db, now);
 			next = Min(next, db->next_start);
@@ -317,7 +326,7 @@ StartDue(TimestampTz now)
 		}
 		db->next_start = 0;
 		db->started_at = now;
-		db->logged = false;
+		db->logged &= ~LOGGED_NO_REGISTER;
 	}
 	CommitTransactionCommand();
 	list_free(due);
