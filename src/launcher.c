@@ -30,6 +30,7 @@
 #include "access/tableam.h"
 #include "access/table.h"
 #include "access/xact.h"
+#include "catalog/indexing.h"
 #include "catalog/pg_database.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -42,7 +43,7 @@
 #include "utils/memutils.h"
 #include "utils/hsearch.h"
 #include "utils/snapmgr.h"
-#include "utils/syscache.h"
+#include "utils/fmgroids.h"
 #include "utils/timestamp.h"
 
 #include "uso_tasks.h"
@@ -245,6 +246,41 @@ HandleStopped(LauncherDb *db, TimestampTz now)
 }
 
 /*
+ * Read a database's pg_database row; false when there is none.  A table
+ * scan with this transaction's catalog snapshot, not the syscache: a start
+ * request is sent at commit, before the committing backend's invalidation
+ * messages, so a cached row could still say ALLOW_CONNECTIONS false.
+ */
+static bool
+ReadDatabase(Oid dboid, bool *allowconn, bool *istemplate, char **name)
+{
+	Relation	rel;
+	SysScanDesc scan;
+	ScanKeyData key;
+	HeapTuple	tup;
+	bool		found = false;
+
+	ScanKeyInit(&key, Anum_pg_database_oid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(dboid));
+	rel = table_open(DatabaseRelationId, AccessShareLock);
+	/* No index: connected to no database, the launcher cannot open one. */
+	scan = systable_beginscan(rel, DatabaseOidIndexId, false, NULL, 1, &key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+	{
+		Form_pg_database form = (Form_pg_database) GETSTRUCT(tup);
+
+		found = true;
+		*allowconn = form->datallowconn;
+		*istemplate = form->datistemplate;
+		*name = pstrdup(NameStr(form->datname));
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return found;
+}
+
+/*
  * Start the schedulers whose time has come, if their database may have one.
  * Returns the next planned start (DT_NOEND: none).
  */
@@ -273,24 +309,13 @@ StartDue(TimestampTz now)
 	StartTransactionCommand();
 	foreach(lc, due)
 	{
-		HeapTuple	tup;
 		bool		exists,
 					allowconn = false,
 					istemplate = false;
 		char	   *name = NULL;
 
 		db = lfirst(lc);
-		tup = SearchSysCache1(DATABASEOID, ObjectIdGetDatum(db->dboid));
-		exists = HeapTupleIsValid(tup);
-		if (exists)
-		{
-			Form_pg_database form = (Form_pg_database) GETSTRUCT(tup);
-
-			allowconn = form->datallowconn;
-			istemplate = form->datistemplate;
-			name = pstrdup(NameStr(form->datname));
-			ReleaseSysCache(tup);
-		}
+		exists = ReadDatabase(db->dboid, &allowconn, &istemplate, &name);
 		if (!exists || istemplate || !allowconn)
 		{
 			/* Nothing to run there: no restart, and its slot is free again. */

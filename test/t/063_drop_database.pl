@@ -26,8 +26,8 @@ uso_task($node, _db => 'dbx', name => 'quick', schedule => '@manual', command =>
 
 my $sched_q = q{SELECT pid FROM pg_stat_activity
 	WHERE backend_type = 'uso_tasks scheduler' AND datname = 'dbx'};
+uso_wait_for($node, "SELECT count(*) = 1 FROM ($sched_q) s", 'dbx has a scheduler');
 my $sched = $q->($sched_q);
-ok($sched =~ /^\d+$/, 'dbx has a scheduler');
 
 sub start_waiting_run
 {
