@@ -195,6 +195,18 @@ RunStatus(int64 run_id, bool *own_xact)
 	return status;
 }
 
+/*
+ * Does worker slot w have the run run_id of this database?  A run belongs to
+ * the database of the scheduler that queued it (its catalog holds the row),
+ * also when its task runs in another database; caller holds the lock.
+ */
+static bool
+SlotHasRun(const UsoWorkerSlot *w, int64 run_id)
+{
+	return w->state != USO_WORKER_FREE && w->run_id == run_id &&
+		w->sched_dboid == MyDatabaseId;
+}
+
 static bool
 IsFinal(const char *status)
 {
@@ -308,13 +320,17 @@ uso_cancel(PG_FUNCTION_ARGS)
 	if (IsFinal(status))
 		PG_RETURN_BOOL(false);
 
-	/* A worker that has it: ask it to stop. */
+	/*
+	 * A worker that has it: ask it to stop.  Run ids are per database, so
+	 * the slot must belong to this database's scheduler (whose catalog holds
+	 * the run), not merely carry the same id.
+	 */
 	LWLockAcquire(UsoShared->lock, LW_EXCLUSIVE);
 	for (int i = 0; i < UsoShared->max_workers; i++)
 	{
 		UsoWorkerSlot *w = &UsoShared->workers[i];
 
-		if (w->state != USO_WORKER_FREE && w->run_id == run_id)
+		if (SlotHasRun(w, run_id))
 		{
 			w->cancel_requested = true;
 			pid = w->pid;
@@ -386,7 +402,14 @@ uso_progress(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
-/* uso_live_progress(run_id) returns real: progress of a running run, or NULL. */
+/*
+ * uso_live_progress(run_id) returns real: progress of a running run, or
+ * NULL when no worker reports any or the caller cannot see the run.
+ *
+ * The views call it for every row, so shared memory is looked at first and
+ * the run's visibility (row-level security) is checked only when a worker
+ * of this database really has it.
+ */
 Datum
 uso_live_progress(PG_FUNCTION_ARGS)
 {
@@ -398,12 +421,11 @@ uso_live_progress(PG_FUNCTION_ARGS)
 	LWLockAcquire(UsoShared->lock, LW_SHARED);
 	for (int i = 0; i < UsoShared->max_workers; i++)
 	{
-		if (UsoShared->workers[i].state != USO_WORKER_FREE &&
-			UsoShared->workers[i].run_id == run_id)
+		if (SlotHasRun(&UsoShared->workers[i], run_id))
 			progress = UsoShared->workers[i].progress;
 	}
 	LWLockRelease(UsoShared->lock);
-	if (progress < 0)
+	if (progress < 0 || RunStatus(run_id, NULL) == NULL)
 		PG_RETURN_NULL();
 	PG_RETURN_FLOAT4(progress);
 }

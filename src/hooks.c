@@ -5,17 +5,27 @@
  *	  created from a template that has the extension.
  *
  * DROP DATABASE fails while other sessions are connected, and ours would
- * be, so they are asked to leave first.  DROP EXTENSION stops the scheduler
- * at commit (a rolled back DROP changes nothing).
+ * be, so they are asked to leave first -- but only when the drop is going
+ * to proceed: the caller may drop the database and nobody else is
+ * connected.  A DROP DATABASE that fails anyway after that (a session that
+ * connected in between, a prepared transaction, a replication slot) asks
+ * the launcher to start the scheduler again, which closes what the stop
+ * left open.  DROP EXTENSION stops the scheduler at commit (a rolled back
+ * DROP changes nothing).
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
 #include "access/xact.h"
+#include "catalog/pg_database.h"
 #include "commands/dbcommands.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "tcop/utility.h"
+#include "utils/acl.h"
+#include "utils/backend_status.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "uso_tasks.h"
@@ -94,6 +104,119 @@ StopDatabaseProcesses(Oid dboid)
 	}
 }
 
+/* Is pid one of the uso_tasks processes (scheduler or worker)? */
+static bool
+IsOurProcess(pid_t pid)
+{
+	bool		ours = false;
+
+	LWLockAcquire(UsoShared->lock, LW_SHARED);
+	for (int i = 0; i < USO_MAX_DATABASES && !ours; i++)
+		ours = UsoShared->schedulers[i].pid == pid;
+	for (int i = 0; i < UsoShared->max_workers && !ours; i++)
+		ours = UsoShared->workers[i].state != USO_WORKER_FREE &&
+			UsoShared->workers[i].pid == pid;
+	LWLockRelease(UsoShared->lock);
+	return ours;
+}
+
+/*
+ * Is a session other than ours (and autovacuum, which DROP DATABASE stops
+ * itself) connected to the database?  Then DROP DATABASE without FORCE
+ * fails, and our processes must stay.
+ */
+static bool
+OtherSessionsConnected(Oid dboid)
+{
+	int			n;
+
+	pgstat_clear_backend_activity_snapshot();
+	n = pgstat_fetch_stat_numbackends();
+	for (int i = 1; i <= n; i++)
+	{
+		LocalPgBackendStatus *local = pgstat_fetch_stat_local_beentry(i);
+		PgBackendStatus *be;
+
+		if (local == NULL)
+			continue;
+		be = &local->backendStatus;
+		if (be->st_databaseid != dboid || be->st_procpid == 0 ||
+			be->st_procpid == MyProcPid || be->st_backendType == B_AUTOVAC_WORKER)
+			continue;
+		if (!IsOurProcess(be->st_procpid))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Will this DROP DATABASE proceed, as far as can be told before it runs?
+ * The checks are PostgreSQL's own, in their order: not in a transaction
+ * block nor a function, the database exists, the caller owns it (or is
+ * superuser), it is not a template nor the current database, and, without
+ * FORCE, nobody else is connected.
+ */
+static bool
+DropWillProceed(DropdbStmt *stmt, Oid dboid, ProcessUtilityContext context)
+{
+	HeapTuple	tup;
+	bool		istemplate;
+	bool		force = false;
+	ListCell   *lc;
+
+	if (context != PROCESS_UTILITY_TOPLEVEL || IsTransactionBlock())
+		return false;
+	if (!OidIsValid(dboid) || dboid == MyDatabaseId ||
+		!pg_database_ownercheck(dboid, GetUserId()))
+		return false;
+	tup = SearchSysCache1(DATABASEOID, ObjectIdGetDatum(dboid));
+	if (!HeapTupleIsValid(tup))
+		return false;
+	istemplate = ((Form_pg_database) GETSTRUCT(tup))->datistemplate;
+	ReleaseSysCache(tup);
+	if (istemplate)
+		return false;
+	foreach(lc, stmt->options)
+	{
+		DefElem    *opt = lfirst_node(DefElem, lc);
+
+		if (strcmp(opt->defname, "force") == 0)
+			force = true;
+	}
+	return force || !OtherSessionsConnected(dboid);
+}
+
+/* Run the statement through the next hook or the standard one. */
+static void
+CallNext(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
+		 ProcessUtilityContext context, ParamListInfo params,
+		 QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
+{
+	if (prev_ProcessUtility)
+		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+							queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+								queryEnv, dest, qc);
+}
+
+/* Does ALTER DATABASE change whether the database may have a scheduler? */
+static bool
+ChangesSchedulability(AlterDatabaseStmt *stmt)
+{
+	ListCell   *lc;
+
+	foreach(lc, stmt->options)
+	{
+		DefElem    *opt = lfirst_node(DefElem, lc);
+
+		if (strcmp(opt->defname, "allow_connections") == 0 ||
+			strcmp(opt->defname, "is_template") == 0)
+			return true;
+	}
+	return false;
+}
+
 static void
 uso_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 				   ProcessUtilityContext context, ParamListInfo params,
@@ -105,18 +228,29 @@ uso_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTre
 		UsoGuardLockStmt((LockStmt *) parsetree);
 	if (IsA(parsetree, DropdbStmt))
 	{
-		Oid			dboid = get_database_oid(((DropdbStmt *) parsetree)->dbname, true);
+		DropdbStmt *stmt = (DropdbStmt *) parsetree;
+		Oid			dboid = get_database_oid(stmt->dbname, true);
 
-		if (OidIsValid(dboid))
+		if (DropWillProceed(stmt, dboid, context))
+		{
 			StopDatabaseProcesses(dboid);
+			PG_TRY();
+			{
+				CallNext(pstmt, queryString, readOnlyTree, context, params,
+						 queryEnv, dest, qc);
+			}
+			PG_CATCH();
+			{
+				/* The database stays: so does its scheduler. */
+				UsoRequestSchedulerStart(dboid);
+				PG_RE_THROW();
+			}
+			PG_END_TRY();
+			return;
+		}
 	}
 
-	if (prev_ProcessUtility)
-		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
-							queryEnv, dest, qc);
-	else
-		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
-								queryEnv, dest, qc);
+	CallNext(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
 
 	if (IsA(parsetree, DropStmt) && DropsOurExtension((DropStmt *) parsetree))
 	{
@@ -127,6 +261,13 @@ uso_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTre
 	{
 		RegisterCallbackOnce();
 		start_at_commit = get_database_oid(((CreatedbStmt *) parsetree)->dbname, true);
+	}
+	/* Connections allowed again, or no longer a template: it may want one. */
+	if (IsA(parsetree, AlterDatabaseStmt) &&
+		ChangesSchedulability((AlterDatabaseStmt *) parsetree))
+	{
+		RegisterCallbackOnce();
+		start_at_commit = get_database_oid(((AlterDatabaseStmt *) parsetree)->dbname, true);
 	}
 }
 

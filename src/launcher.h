@@ -9,7 +9,6 @@
 #include "fmgr.h"
 
 extern void UsoLauncherRegister(void);
-extern bool UsoStartSchedulerWorker(Oid dboid);
 
 extern PGDLLEXPORT void uso_launcher_main(Datum arg);
 

@@ -528,6 +528,11 @@ SchedSweepUnseen(void)
 
 /* ---------- the worker ---------- */
 
+/*
+ * Take the database's slot in shared memory.  The exits before it is taken
+ * leave a note for the launcher, which decides whether and when to try
+ * again (and logs why, once).
+ */
 static void
 ClaimSlot(Oid dboid)
 {
@@ -546,14 +551,16 @@ ClaimSlot(Oid dboid)
 		else
 		{
 			if (slot == NULL)
+			{
 				slot = UsoFindScheduler(InvalidOid);
+				/* A slot another database used: its @reboot state is not ours. */
+				if (slot != NULL)
+					slot->reboot_done = false;
+			}
 			if (slot == NULL)
 			{
 				LWLockRelease(UsoShared->lock);
-				ereport(WARNING,
-						(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-						 errmsg("uso_tasks supports at most %d databases with schedulers",
-								USO_MAX_DATABASES)));
+				UsoNoteSchedulerExit(dboid, USO_SCHED_EXIT_NO_SLOT);
 				proc_exit(0);
 			}
 			slot->dboid = dboid;
@@ -568,9 +575,14 @@ ClaimSlot(Oid dboid)
 		if (!busy)
 			return;
 		/* Another scheduler runs here; wait only while it is on its way out. */
-		if (!slot->stop_requested ||
-			TimestampDifferenceExceeds(start, GetCurrentTimestamp(), 10000))
+		if (!slot->stop_requested)
+		{
+			UsoNoteSchedulerExit(dboid, USO_SCHED_EXIT_DUPLICATE);
 			proc_exit(0);
+		}
+		/* Stuck on its way out: no note, so the launcher tries again later. */
+		if (TimestampDifferenceExceeds(start, GetCurrentTimestamp(), 10000))
+			proc_exit(1);
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 50L, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
@@ -593,6 +605,13 @@ ReleaseSlot(int code, Datum arg)
 			MySchedSlot->dboid = InvalidOid;
 	}
 	LWLockRelease(UsoShared->lock);
+	/*
+	 * Every clean exit means this database wants no scheduler (no extension,
+	 * a template, extension or database dropped): the launcher starts one
+	 * again only when asked.  Any other exit is restarted by the launcher.
+	 */
+	if (code == 0)
+		UsoNoteSchedulerExit(DatumGetObjectId(arg), USO_SCHED_EXIT_UNWANTED);
 }
 
 static void
@@ -625,8 +644,6 @@ uso_scheduler_main(Datum arg)
 	BackgroundWorkerUnblockSignals();
 	UsoShmemAttach();
 
-	ClaimSlot(dboid);
-	before_shmem_exit(ReleaseSlot, 0);
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
 	pgstat_report_appname("uso_tasks scheduler");
 	/*
@@ -661,7 +678,18 @@ uso_scheduler_main(Datum arg)
 	}
 	CommitTransactionCommand();
 	if (SchedSchema == NULL)
+	{
+		UsoNoteSchedulerExit(dboid, USO_SCHED_EXIT_UNWANTED);
 		proc_exit(0);
+	}
+
+	/*
+	 * Only a database with the extension takes one of the USO_MAX_DATABASES
+	 * slots: on a server with many databases, those without it never crowd
+	 * out one that has it.
+	 */
+	ClaimSlot(dboid);
+	before_shmem_exit(ReleaseSlot, ObjectIdGetDatum(dboid));
 
 	InitState();
 	loop_cxt = AllocSetContextCreate(TopMemoryContext, "uso_tasks scheduler loop",

@@ -124,16 +124,75 @@ void
 UsoRequestSchedulerStart(Oid dboid)
 {
 	Latch	   *latch;
+	bool		queued = false;
 
 	if (UsoShared == NULL)
 		return;
 	LWLockAcquire(UsoShared->lock, LW_EXCLUSIVE);
-	if (UsoShared->n_start_requests < USO_MAX_DATABASES)
+	/* A database asked twice before the launcher looked needs one entry. */
+	for (int i = 0; i < UsoShared->n_start_requests && !queued; i++)
+		queued = UsoShared->start_requests[i] == dboid;
+	if (!queued && UsoShared->n_start_requests < USO_MAX_DATABASES)
 		UsoShared->start_requests[UsoShared->n_start_requests++] = dboid;
 	latch = UsoShared->launcher_latch;
 	LWLockRelease(UsoShared->lock);
 	if (latch != NULL)
 		SetLatch(latch);
+}
+
+void
+UsoNoteSchedulerExit(Oid dboid, UsoSchedExitReason reason)
+{
+	UsoSchedExitNote *note = NULL;
+
+	LWLockAcquire(UsoShared->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < USO_MAX_DATABASES && note == NULL; i++)
+		if (UsoShared->exit_notes[i].dboid == dboid)
+			note = &UsoShared->exit_notes[i];
+	for (int i = 0; i < USO_MAX_DATABASES && note == NULL; i++)
+		if (UsoShared->exit_notes[i].dboid == InvalidOid)
+			note = &UsoShared->exit_notes[i];
+	/* Full (more databases exiting at once than slots): no note, a restart. */
+	if (note != NULL)
+	{
+		note->dboid = dboid;
+		note->reason = reason;
+	}
+	LWLockRelease(UsoShared->lock);
+}
+
+UsoSchedExitReason
+UsoTakeSchedulerExit(Oid dboid)
+{
+	UsoSchedExitReason reason = USO_SCHED_EXIT_NONE;
+
+	LWLockAcquire(UsoShared->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < USO_MAX_DATABASES; i++)
+	{
+		if (UsoShared->exit_notes[i].dboid == dboid)
+		{
+			reason = UsoShared->exit_notes[i].reason;
+			UsoShared->exit_notes[i].dboid = InvalidOid;
+			UsoShared->exit_notes[i].reason = USO_SCHED_EXIT_NONE;
+		}
+	}
+	LWLockRelease(UsoShared->lock);
+	return reason;
+}
+
+void
+UsoFreeSchedulerSlot(Oid dboid)
+{
+	UsoSchedulerSlot *slot;
+
+	LWLockAcquire(UsoShared->lock, LW_EXCLUSIVE);
+	slot = UsoFindScheduler(dboid);
+	if (slot != NULL && slot->pid == 0)
+	{
+		slot->dboid = InvalidOid;
+		slot->latch = NULL;
+	}
+	LWLockRelease(UsoShared->lock);
 }
 
 void

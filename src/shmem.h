@@ -89,6 +89,25 @@ typedef struct UsoSchedulerSlot
 	int			runs_waiting;	/* ready runs its last dispatch could not place */
 } UsoSchedulerSlot;
 
+/*
+ * Why a scheduler exited on purpose, for the launcher, which owns the
+ * restart policy (schedulers are never restarted by the postmaster).  A
+ * scheduler that leaves no note died (terminated, FATAL on connect, crash).
+ */
+typedef enum UsoSchedExitReason
+{
+	USO_SCHED_EXIT_NONE = 0,
+	USO_SCHED_EXIT_UNWANTED,	/* no extension, template, stop requested */
+	USO_SCHED_EXIT_NO_SLOT,		/* all USO_MAX_DATABASES slots taken */
+	USO_SCHED_EXIT_DUPLICATE	/* another scheduler runs this database */
+} UsoSchedExitReason;
+
+typedef struct UsoSchedExitNote
+{
+	Oid			dboid;			/* InvalidOid = unused */
+	UsoSchedExitReason reason;
+} UsoSchedExitNote;
+
 typedef struct UsoSharedState
 {
 	LWLock	   *lock;
@@ -98,6 +117,7 @@ typedef struct UsoSharedState
 	int			n_start_requests;
 	ConditionVariable run_finished; /* broadcast when any run ends */
 	UsoSchedulerSlot schedulers[USO_MAX_DATABASES];
+	UsoSchedExitNote exit_notes[USO_MAX_DATABASES];	/* scheduler -> launcher */
 	int			max_workers;
 	UsoWorkerSlot workers[FLEXIBLE_ARRAY_MEMBER];
 } UsoSharedState;
@@ -118,6 +138,13 @@ extern void UsoWakeScheduler(Oid dboid, bool catalog_changed, bool runs_queued);
 
 /* Ask the launcher to start the scheduler of a database. */
 extern void UsoRequestSchedulerStart(Oid dboid);
+
+/* A scheduler leaves a note saying why it exits; the launcher takes it. */
+extern void UsoNoteSchedulerExit(Oid dboid, UsoSchedExitReason reason);
+extern UsoSchedExitReason UsoTakeSchedulerExit(Oid dboid);
+
+/* Give back the slot of a database whose scheduler is gone for good. */
+extern void UsoFreeSchedulerSlot(Oid dboid);
 
 /* Ask the scheduler of a database to exit (extension or database dropped). */
 extern void UsoRequestSchedulerStop(Oid dboid, bool terminate_workers);
