@@ -569,6 +569,7 @@ ClaimSlot(Oid dboid)
 			slot->stop_requested = false;
 			slot->catalog_changed = false;
 			slot->runs_queued = false;
+			slot->runs_waiting = 0;
 			MySchedSlot = slot;
 		}
 		LWLockRelease(UsoShared->lock);
