@@ -8,12 +8,17 @@
 # lacks, so PGXS is only included once pg_config exists.
 
 EXTENSION    = uso_tasks
-EXTVERSION   = 0.1
+EXTVERSION   = 0.2
 MODULE_big   = uso_tasks
 OBJS         = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+# 0.1 is released: its install script was generated once from commit f5434e7
+# and is never edited or regenerated.  Every schema change since then ships in
+# an update script (sql/uso_tasks--<from>--<to>.sql), and test/t/090_upgrade.pl
+# checks that an upgraded catalog equals a fresh install.
+DATA         = sql/$(EXTENSION)--0.1.sql $(wildcard sql/$(EXTENSION)--*--*.sql)
+# The current version's install script is assembled from sql/install/ in
+# file-name order, so each part (catalog, API, views, cron layer) stays one file.
 DATA_built   = sql/$(EXTENSION)--$(EXTVERSION).sql
-# The install script is assembled from sql/install/ in file-name order, so
-# each part (catalog, API, views, cron layer, USO pack) stays one file.
 INSTALL_PARTS = $(sort $(wildcard sql/install/*.sql))
 REGRESS      = $(basename $(notdir $(sort $(filter-out sql/$(EXTENSION)--%,$(wildcard sql/*.sql)))))
 REGRESS_OPTS = --load-extension=$(EXTENSION)
