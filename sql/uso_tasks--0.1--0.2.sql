@@ -206,3 +206,55 @@ END
 $$;
 COMMENT ON FUNCTION @extschema@.uso_task_check() IS
     'Trigger: validates a new or changed uso_task row (schedule, time zone, role, database, limits) and computes next_run_at.';
+
+-- Two extensions from one repository (0.2): the engine registers only
+-- uso_housekeeping; the USO pack is extension uso_office.  Each task row says
+-- which extension registered it (00_catalog.sql, 90_packs.sql).
+ALTER TABLE @extschema@.uso_task ADD COLUMN extension name;
+COMMENT ON COLUMN @extschema@.uso_task.extension IS 'The extension that registered the task (uso_tasks, uso_office); DROP EXTENSION deletes its tasks and their history. NULL for users'' tasks.';
+UPDATE @extschema@.uso_task SET extension = 'uso_tasks' WHERE builtin AND name = 'uso_housekeeping';
+
+CREATE FUNCTION @extschema@.uso_extension_dropped() RETURNS event_trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    gone name[];
+BEGIN
+    SELECT pg_catalog.array_agg(o.object_identity::name) INTO gone
+      FROM pg_catalog.pg_event_trigger_dropped_objects() o
+     WHERE o.object_type = 'extension' AND o.object_identity <> 'uso_tasks';
+    -- DROP EXTENSION uso_tasks takes uso_task itself with it.
+    IF gone IS NOT NULL AND pg_catalog.to_regclass('@extschema@.uso_task') IS NOT NULL THEN
+        DELETE FROM @extschema@.uso_task WHERE extension = ANY (gone);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.uso_extension_dropped() IS
+    'Event trigger: deletes the tasks (with their runs and log lines) that a dropped extension registered.';
+
+CREATE EVENT TRIGGER uso_extension_dropped ON sql_drop
+    EXECUTE FUNCTION @extschema@.uso_extension_dropped();
+COMMENT ON EVENT TRIGGER uso_extension_dropped IS
+    'Deletes the tasks of a task pack (uso_task.extension) when its extension is dropped.';
+
+-- The USO pack that 0.1 installed (schema uso, its tables, functions and 17
+-- tasks) stays, with every row, and becomes extension uso_office: PostgreSQL
+-- runs no CREATE EXTENSION inside an extension script, so the utility hook of
+-- the library (src/office_adopt.c) does, right after this script, in the
+-- same transaction: CREATE EXTENSION uso_office VERSION '0.1' (which moves
+-- the pack's objects from uso_tasks to uso_office) and ALTER EXTENSION
+-- uso_office UPDATE.  That hook is in the 0.2 library, so the server must
+-- run it (be restarted after installing 0.2) before this update.
+DO $$
+BEGIN
+    EXECUTE $f$CREATE FUNCTION @extschema@.uso_library_version() RETURNS text
+    LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'uso_library_version'$f$;
+EXCEPTION WHEN undefined_function THEN
+    RAISE EXCEPTION 'the server runs an older uso_tasks library than this update needs'
+        USING ERRCODE = 'object_not_in_prerequisite_state',
+              HINT = 'Restart PostgreSQL after installing uso_tasks 0.2 (shared_preload_libraries loads the library at start), then run ALTER EXTENSION uso_tasks UPDATE again.';
+END
+$$;
+COMMENT ON FUNCTION @extschema@.uso_library_version() IS
+    'The catalog version the loaded uso_tasks library speaks; the scheduler and the API wait for pg_extension.extversion to equal it (ALTER EXTENSION uso_tasks UPDATE).';
