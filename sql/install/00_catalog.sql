@@ -39,7 +39,6 @@ CREATE TABLE @extschema@.uso_task (
     builtin       boolean NOT NULL DEFAULT false,
     last_run_at   timestamptz,
     next_run_at   timestamptz,
-    extension     name,
     CONSTRAINT uso_task_name_key UNIQUE (name),
     CONSTRAINT uso_task_name_check CHECK (name <> '' AND pg_catalog.length(name) <= 200),
     CONSTRAINT uso_task_command_check CHECK (command <> ''),
@@ -80,7 +79,6 @@ COMMENT ON COLUMN @extschema@.uso_task.created_at IS 'When the task was first sc
 COMMENT ON COLUMN @extschema@.uso_task.builtin IS 'Registered by CREATE EXTENSION (task pack, housekeeping); left out of pg_dump, since restoring recreates it.';
 COMMENT ON COLUMN @extschema@.uso_task.last_run_at IS 'Start of the most recent run (interval schedules count from it).';
 COMMENT ON COLUMN @extschema@.uso_task.next_run_at IS 'When the scheduler will start it next; NULL when never (disabled, @reboot).';
-COMMENT ON COLUMN @extschema@.uso_task.extension IS 'The extension that registered the task (uso_tasks, uso_office); DROP EXTENSION deletes its tasks and their history. NULL for users'' tasks.';
 
 CREATE TABLE @extschema@.uso_task_run (
     id              bigserial PRIMARY KEY,
