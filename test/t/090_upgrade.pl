@@ -8,7 +8,8 @@
 # kept, the pack becomes extension uso_office, scheduling resumes by itself.
 # Then every member object of both extensions is compared with a fresh 0.2
 # install of both in another database (test/t/lib/UsoCatalog.pm): any
-# difference fails and is listed.  Last, a catalog newer than the library.
+# difference fails and is listed.  Last, a catalog newer than the library,
+# with a run in flight: the run finishes and is recorded, the scheduler waits.
 use strict;
 use warnings;
 use lib 't/lib';
@@ -109,7 +110,13 @@ is($u->(q{SELECT count(*) FROM uso_task_log l JOIN uso_task_run r ON r.id = l.ru
 	'users\' log lines are kept');
 is($u->(q{SELECT count(*) FROM pg_namespace WHERE nspname = 'uso'}), '0', 'and its schema');
 
-# -- a catalog newer than the library (a package downgraded)
+# -- a catalog newer than the library (ALTER EXTENSION to a newer version
+# before the restart, or a package downgraded), with a run in flight
+$e->(q{CREATE TABLE release (x int); GRANT SELECT ON release TO PUBLIC});
+$e->(q{SELECT uso_schedule('slow', '@manual',
+	$c$DO $b$ BEGIN WHILE NOT EXISTS (SELECT FROM release) LOOP PERFORM pg_sleep(0.02); END LOOP; END $b$$c$)});
+my $slow = $e->(q{SELECT uso_run_now('slow')});
+uso_wait_for($node, "SELECT status = 'running' FROM uso_task_run WHERE id = $slow", 'a run is in flight', 'engine');
 $e->(q{UPDATE pg_extension SET extversion = '9.1' WHERE extname = 'uso_tasks'});
 $e->(q{SELECT uso_schedule('wake', '@manual', 'SELECT 1')});    # wakes the scheduler
 ok(poll_log(qr/uso_tasks scheduler of database "engine" waits: its catalog is version 9\.1, the library speaks 0\.2/),
@@ -118,6 +125,14 @@ like(slurp_file($node->logfile), qr/HINT:  The catalog is newer than the library
 	'saying which library to install');
 ($ret, $out, $err) = $node->psql('engine', q{SELECT uso_run_now('wake')});
 like($err, qr/catalog version 9\.1 does not match the library's version 0\.2/, 'the API refuses too');
+$e->(q{INSERT INTO release VALUES (1)});
+uso_wait_for($node, "SELECT status = 'succeeded' AND finished_at IS NOT NULL FROM uso_task_run WHERE id = $slow",
+	'the run in flight finishes and is recorded', 'engine');
+$e->(q{UPDATE pg_extension SET extversion = '0.2' WHERE extname = 'uso_tasks'; SELECT uso_disable('wake')});
+ok(poll_log(qr/uso_tasks catalog of database "engine" is now version 0\.2: scheduling resumes/),
+	'back in step, the scheduler resumes');
+my $again = $e->(q{SELECT uso_run_now('slow')});
+is($e->("SELECT uso_wait($again, '60 s')"), 'succeeded', 'and runs tasks');
 unlike(slurp_file($node->logfile), qr/PANIC|TRAP:|terminated by signal/, 'nothing crashed');
 $node->stop;
 done_testing();
