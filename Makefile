@@ -3,6 +3,8 @@
 #   make            build              make install   install (as root)
 #   make demo       USO demo server    make test      everything CI checks
 #   make bench      benchmarks against pg_cron
+#   make deb        Debian package postgresql-15-uso-tasks (build/deb/)
+#   make uninstall  remove what make install installed (as root)
 #
 # `make demo` and `make test` first install what a fresh Debian 12 machine
 # lacks, so PGXS is only included once pg_config exists.
@@ -57,12 +59,15 @@ sql/uso_tasks--$(EXTVERSION).sql: $(INSTALL_PARTS)
 sql/uso_office--$(EXTVERSION).sql: $(OFFICE_PARTS)
 	cat $^ > $@
 
-.PHONY: test demo bench print-regress
+.PHONY: test demo bench deb print-regress
 test:
 	bash test/run
 demo:
 	bash test/demo
 bench:
 	bash test/bench/run
+# The Debian package postgresql-15-uso-tasks (debian/, pg_buildext), under build/deb/.
+deb:
+	bash test/deb_build.sh
 print-regress:
 	@echo $(REGRESS)
