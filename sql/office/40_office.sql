@@ -19,3 +19,22 @@ BEGIN
     END IF;
 END
 $$;
+
+-- The pack registers its tasks under their seed names: say which ones are
+-- taken rather than fail on uso_task_name_key.
+DO $$
+DECLARE
+    taken text := (SELECT pg_catalog.string_agg(t.name, ', ' ORDER BY t.name) FROM @extschema@.uso_task t
+                    WHERE t.name IN ('AdvanceReviewWorkflow', 'CreateCycles', 'CycleStateManager', 'RemindReviewers',
+                                     'StartReviews', 'AutoSignOff', 'CreateCallProjects', 'CreateNonCallProjects',
+                                     'NotifyProjects', 'FetchBioSync', 'UpdateMetrics', 'FetchCitations',
+                                     'UpdatePublications', 'CleanRegistrations', 'NotifyNewInstitutions', 'SyncUsers',
+                                     'DeliverNotifications'));
+BEGIN
+    IF taken IS NOT NULL THEN
+        RAISE EXCEPTION 'uso_office registers its tasks under names that are taken: %', taken
+            USING ERRCODE = 'unique_violation',
+                  HINT = 'Rename or unschedule those tasks (uso_alter_task(name, new_name => ...)), then create the extension.';
+    END IF;
+END
+$$;

@@ -18,6 +18,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use UsoNode;
 use UsoCatalog;
+use Digest::MD5 qw(md5_hex);
 
 my $fixtures = $ENV{USO_FIXTURES} // 'fixtures';
 my $node = PostgreSQL::Test::Cluster->new('upgrade');
@@ -30,6 +31,12 @@ $node->append_conf('postgresql.conf', join("\n",
 $node->start;
 $node->safe_psql('postgres', 'CREATE DATABASE upgraded; CREATE DATABASE fresh; CREATE DATABASE engine');
 my $u = sub { $node->safe_psql('upgraded', shift) };
+
+# -- 0.1 is released: its install script is frozen
+my $share = `pg_config --sharedir`;
+chomp $share;
+is(md5_hex(slurp_file("$share/extension/uso_tasks--0.1.sql")), '9bcb65ce5573f6ef09f3b126a016de5c',
+	'uso_tasks--0.1.sql is the released script (generated from f5434e7), unchanged');
 
 # -- 0.1's catalog under the 0.2 library
 $u->(q{CREATE EXTENSION uso_tasks VERSION '0.1'});
@@ -101,6 +108,29 @@ my $e = sub { $node->safe_psql('engine', shift) };
 $e->('CREATE EXTENSION uso_tasks');
 is($e->(q{SELECT string_agg(name, ',') FROM uso_task}), 'uso_housekeeping', 'uso_tasks alone registers only housekeeping');
 is($e->(q{SELECT count(*) FROM pg_namespace WHERE nspname = 'uso'}), '0', 'and creates no schema uso');
+# The role the pack's tasks run as: the creator by default, or uso_office.task_owner.
+is($node->safe_psql('fresh', q{SELECT string_agg(DISTINCT username, ',') FROM uso_task WHERE extension = 'uso_office'}),
+	'postgres', 'by default the pack\'s tasks run as the role that created uso_office');
+$e->(q{CREATE ROLE office_runner LOGIN; SELECT uso_schedule('CreateCycles', '@manual', 'SELECT 1')});
+($ret, $out, $err) = $node->psql('engine', 'CREATE EXTENSION uso_office');
+like($err, qr/ERROR:  uso_office registers its tasks under names that are taken: CreateCycles/,
+	'uso_office says which of its task names are taken');
+$e->(q{SELECT uso_unschedule('CreateCycles');
+	SET uso_office.task_owner = 'office_runner'; CREATE EXTENSION uso_office});
+is($e->(q{SELECT string_agg(DISTINCT username, ',') FROM uso_task WHERE extension = 'uso_office'}), 'office_runner',
+	'uso_office.task_owner names the role they run as');
+my $cc = $e->(q{SELECT uso_run_now('CreateCycles')});
+is($e->("SELECT uso_wait($cc, '60 s')"), 'succeeded', 'a pack task runs as that role, with its rights on schema uso');
+$node->safe_psql('engine', q{UPDATE uso_task SET command = 'SELECT 0' WHERE name = 'CreateCycles'},
+	extra_params => ['-U', 'office_runner']);
+is($e->(q{SELECT command FROM uso_task WHERE name = 'CreateCycles'}), 'SELECT 0', 'its owner may change what it runs');
+$e->(q{CREATE ROLE bystander LOGIN});
+($ret, $out, $err) = $node->psql('engine', q{UPDATE uso_task SET command = 'SELECT 2' WHERE name = 'CreateCycles'},
+	extra_params => ['-U', 'bystander']);
+is($e->(q{SELECT command FROM uso_task WHERE name = 'CreateCycles'}), 'SELECT 0',
+	'another role cannot change what it runs');
+$e->(q{DROP EXTENSION uso_office});
+
 $u->('DROP EXTENSION uso_office');
 is($u->(q{SELECT string_agg(name, ',' ORDER BY name) FROM uso_task}), 'alice_job,nightly,tick,uso_housekeeping',
 	'DROP EXTENSION uso_office removes its tasks and leaves users\' tasks and the engine');
