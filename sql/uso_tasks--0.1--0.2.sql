@@ -3,6 +3,28 @@
 -- compares an upgraded catalog with a fresh install, object by object).
 \echo Use "ALTER EXTENSION uso_tasks UPDATE" to load this file. \quit
 
+-- The USO pack that 0.1 installed (schema uso, its tables, functions and 17
+-- tasks) stays, with every row, and becomes extension uso_office: PostgreSQL
+-- runs no CREATE EXTENSION inside an extension script, so the utility hook of
+-- the library (src/office_adopt.c) does, right after this script, in the
+-- same transaction: CREATE EXTENSION uso_office VERSION '0.1' (which moves
+-- the pack's objects from uso_tasks to uso_office) and ALTER EXTENSION
+-- uso_office UPDATE.  That hook is in the 0.2 library, so the server must
+-- run it (be restarted after installing 0.2) before this update: checked
+-- first, so that an ALTER run before the restart changes nothing and says so.
+DO $$
+BEGIN
+    EXECUTE $f$CREATE FUNCTION @extschema@.uso_library_version() RETURNS text
+    LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'uso_library_version'$f$;
+EXCEPTION WHEN undefined_function THEN
+    RAISE EXCEPTION 'the server runs an older uso_tasks library than this update needs'
+        USING ERRCODE = 'object_not_in_prerequisite_state',
+              HINT = 'Restart PostgreSQL after installing uso_tasks 0.2 (shared_preload_libraries loads the library at start), then run ALTER EXTENSION uso_tasks UPDATE again.';
+END
+$$;
+COMMENT ON FUNCTION @extschema@.uso_library_version() IS
+    'The catalog version the loaded uso_tasks library speaks; the scheduler and the API wait for pg_extension.extversion to equal it (ALTER EXTENSION uso_tasks UPDATE).';
+
 -- Commands a task could never run are refused when the task is written
 -- (sql/install/20_runtime.sql, 10_api.sql).
 CREATE FUNCTION @extschema@.uso_check_command(command text) RETURNS void
@@ -237,24 +259,3 @@ CREATE EVENT TRIGGER uso_extension_dropped ON sql_drop
     EXECUTE FUNCTION @extschema@.uso_extension_dropped();
 COMMENT ON EVENT TRIGGER uso_extension_dropped IS
     'Deletes the tasks of a task pack (uso_task.extension) when its extension is dropped.';
-
--- The USO pack that 0.1 installed (schema uso, its tables, functions and 17
--- tasks) stays, with every row, and becomes extension uso_office: PostgreSQL
--- runs no CREATE EXTENSION inside an extension script, so the utility hook of
--- the library (src/office_adopt.c) does, right after this script, in the
--- same transaction: CREATE EXTENSION uso_office VERSION '0.1' (which moves
--- the pack's objects from uso_tasks to uso_office) and ALTER EXTENSION
--- uso_office UPDATE.  That hook is in the 0.2 library, so the server must
--- run it (be restarted after installing 0.2) before this update.
-DO $$
-BEGIN
-    EXECUTE $f$CREATE FUNCTION @extschema@.uso_library_version() RETURNS text
-    LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'uso_library_version'$f$;
-EXCEPTION WHEN undefined_function THEN
-    RAISE EXCEPTION 'the server runs an older uso_tasks library than this update needs'
-        USING ERRCODE = 'object_not_in_prerequisite_state',
-              HINT = 'Restart PostgreSQL after installing uso_tasks 0.2 (shared_preload_libraries loads the library at start), then run ALTER EXTENSION uso_tasks UPDATE again.';
-END
-$$;
-COMMENT ON FUNCTION @extschema@.uso_library_version() IS
-    'The catalog version the loaded uso_tasks library speaks; the scheduler and the API wait for pg_extension.extversion to equal it (ALTER EXTENSION uso_tasks UPDATE).';

@@ -44,7 +44,7 @@ is($u->(q{SELECT extversion FROM pg_extension WHERE extname = 'uso_tasks'}), '0.
 	'CREATE EXTENSION uso_tasks VERSION 0.1 works');
 is($u->(q{SELECT count(*) FROM uso_task WHERE builtin}), '18', '0.1 registers housekeeping and the 17 pack tasks');
 my $waits = qr/uso_tasks scheduler of database "upgraded" waits: its catalog is version 0\.1, the library speaks 0\.2/;
-ok(poll_log($waits), 'the scheduler logs that it waits for the catalog');
+ok(uso_poll_log($node, $waits), 'the scheduler logs that it waits for the catalog');
 like(slurp_file($node->logfile), qr/HINT:  Run ALTER EXTENSION uso_tasks UPDATE in database "upgraded"\./,
 	'and says what to run');
 my ($ret, $out, $err) = $node->psql('upgraded', q{SELECT uso_run_now('uso_housekeeping')});
@@ -71,7 +71,7 @@ is($u->(q{SELECT count(*) FROM ticks}), '0', 'the scheduler ran nothing under a 
 # until the rows are compared.
 $u->(q{UPDATE uso_task SET enabled = false WHERE builtin AND name <> 'uso_housekeeping'});
 my $maxrun = $u->(q{SELECT max(id) FROM uso_task_run});
-my $before = data_of('upgraded');
+my $before = uso_kept_rows($node, 'upgraded', $maxrun);
 
 # -- ALTER EXTENSION uso_tasks UPDATE while the scheduler runs (and waits)
 ($ret, $out, $err) = $node->psql('upgraded', 'ALTER EXTENSION uso_tasks UPDATE');
@@ -79,11 +79,11 @@ is($ret, 0, 'ALTER EXTENSION uso_tasks UPDATE works on a 0.1 database with data'
 like($err, qr/NOTICE:  the USO task pack of uso_tasks 0\.1 is now extension uso_office/, 'it says the pack moved');
 is($u->(q{SELECT string_agg(extname || ' ' || extversion, ', ' ORDER BY extname) FROM pg_extension
 	WHERE extname LIKE 'uso%'}), 'uso_office 0.2, uso_tasks 0.2', 'both extensions are at 0.2');
-is_deeply(data_of('upgraded'), $before, 'every task, run, log line and row of schema uso is kept');
+is_deeply(uso_kept_rows($node, 'upgraded', $maxrun), $before, 'every task, run, log line and row of schema uso is kept');
 is($u->(q{SELECT string_agg(name, ',' ORDER BY name) FROM uso_task WHERE extension = 'uso_tasks'}), 'uso_housekeeping',
 	'housekeeping belongs to uso_tasks');
 is($u->(q{SELECT count(*) FROM uso_task WHERE extension = 'uso_office'}), '17', 'the 17 pack tasks to uso_office');
-ok(poll_log(qr/uso_tasks catalog of database "upgraded" is now version 0\.2: scheduling resumes/),
+ok(uso_poll_log($node, qr/uso_tasks catalog of database "upgraded" is now version 0\.2: scheduling resumes/),
 	'the scheduler resumes by itself');
 uso_wait_for($node, q{SELECT count(*) >= 2 FROM ticks}, 'scheduled runs continue', 'upgraded');
 my $hk = $u->(q{SELECT uso_run_now('uso_housekeeping')});
@@ -149,7 +149,7 @@ my $slow = $e->(q{SELECT uso_run_now('slow')});
 uso_wait_for($node, "SELECT status = 'running' FROM uso_task_run WHERE id = $slow", 'a run is in flight', 'engine');
 $e->(q{UPDATE pg_extension SET extversion = '9.1' WHERE extname = 'uso_tasks'});
 $e->(q{SELECT uso_schedule('wake', '@manual', 'SELECT 1')});    # wakes the scheduler
-ok(poll_log(qr/uso_tasks scheduler of database "engine" waits: its catalog is version 9\.1, the library speaks 0\.2/),
+ok(uso_poll_log($node, qr/uso_tasks scheduler of database "engine" waits: its catalog is version 9\.1, the library speaks 0\.2/),
 	'a scheduler under a newer catalog stops and waits');
 like(slurp_file($node->logfile), qr/HINT:  The catalog is newer than the library: install uso_tasks 9\.1/,
 	'saying which library to install');
@@ -159,41 +159,10 @@ $e->(q{INSERT INTO release VALUES (1)});
 uso_wait_for($node, "SELECT status = 'succeeded' AND finished_at IS NOT NULL FROM uso_task_run WHERE id = $slow",
 	'the run in flight finishes and is recorded', 'engine');
 $e->(q{UPDATE pg_extension SET extversion = '0.2' WHERE extname = 'uso_tasks'; SELECT uso_disable('wake')});
-ok(poll_log(qr/uso_tasks catalog of database "engine" is now version 0\.2: scheduling resumes/),
+ok(uso_poll_log($node, qr/uso_tasks catalog of database "engine" is now version 0\.2: scheduling resumes/),
 	'back in step, the scheduler resumes');
 my $again = $e->(q{SELECT uso_run_now('slow')});
 is($e->("SELECT uso_wait($again, '60 s')"), 'succeeded', 'and runs tasks');
 unlike(slurp_file($node->logfile), qr/PANIC|TRAP:|terminated by signal/, 'nothing crashed');
 $node->stop;
 done_testing();
-
-# Every row the upgrade must keep: user tasks, runs, log lines, schema uso.
-sub data_of
-{
-	my ($db) = @_;
-	my %d;
-	$d{tasks} = $node->safe_psql($db, q{SELECT string_agg(format('%s|%s|%s|%s|%s|%s|%s', id, name, schedule, command,
-		username, enabled, builtin), E'\n' ORDER BY name) FROM uso_task});
-	$d{runs} = $node->safe_psql($db, q{SELECT string_agg(format('%s|%s|%s|%s', id, task_id, status, return_message),
-		E'\n' ORDER BY id) FROM uso_task_run WHERE id <= } . $maxrun);
-	$d{logs} = $node->safe_psql($db, q{SELECT string_agg(format('%s|%s|%s', run_id, seq, message), E'\n' ORDER BY run_id, seq)
-		FROM uso_task_log WHERE run_id <= } . $maxrun);
-	for my $t (split /\n/, $node->safe_psql($db, q{SELECT c.oid::regclass FROM pg_class c
-		WHERE c.relnamespace = 'uso'::regnamespace AND c.relkind = 'r' ORDER BY 1::text}))
-	{
-		$d{$t} = $node->safe_psql($db, "SELECT md5(COALESCE(string_agg(x::text, E'\\n' ORDER BY x::text), '')) FROM $t x");
-	}
-	return \%d;
-}
-
-sub poll_log
-{
-	my ($re) = @_;
-	my $deadline = time + $PostgreSQL::Test::Utils::timeout_default;
-	while (time < $deadline)
-	{
-		return 1 if slurp_file($node->logfile) =~ $re;
-		select(undef, undef, undef, 0.1);
-	}
-	return 0;
-}

@@ -25,7 +25,7 @@ use strict;
 use warnings;
 use Exporter 'import';
 
-our @EXPORT = qw(uso_catalog_snapshot uso_catalog_diff);
+our @EXPORT = qw(uso_catalog_snapshot uso_catalog_diff uso_kept_rows);
 
 my $snapshot_sql = <<'SQL';
 WITH ext AS (
@@ -186,6 +186,27 @@ sub uso_catalog_diff
 		}
 	}
 	return @diff;
+}
+
+# Every row an upgrade must keep, as a hash ref: the tasks (all but scheduler
+# state), the runs and log lines up to run id $maxrun, and a digest of each
+# table of schema uso.
+sub uso_kept_rows
+{
+	my ($node, $db, $maxrun) = @_;
+	my %d;
+	$d{tasks} = $node->safe_psql($db, q{SELECT string_agg(format('%s|%s|%s|%s|%s|%s|%s', id, name, schedule, command,
+		username, enabled, builtin), E'\n' ORDER BY name) FROM uso_task});
+	$d{runs} = $node->safe_psql($db, q{SELECT string_agg(format('%s|%s|%s|%s|%s', id, task_id, status, finished_at,
+		return_message), E'\n' ORDER BY id) FROM uso_task_run WHERE id <= } . $maxrun);
+	$d{logs} = $node->safe_psql($db, q{SELECT string_agg(format('%s|%s|%s', run_id, seq, message), E'\n' ORDER BY run_id, seq)
+		FROM uso_task_log WHERE run_id <= } . $maxrun);
+	for my $t (split /\n/, $node->safe_psql($db, q{SELECT c.oid::regclass FROM pg_class c
+		WHERE c.relnamespace = 'uso'::regnamespace AND c.relkind = 'r' ORDER BY 1::text}))
+	{
+		$d{$t} = $node->safe_psql($db, "SELECT md5(COALESCE(string_agg(x::text, E'\\n' ORDER BY x::text), '')) FROM $t x");
+	}
+	return \%d;
 }
 
 1;
