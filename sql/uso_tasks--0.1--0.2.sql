@@ -25,6 +25,10 @@ $$;
 COMMENT ON FUNCTION @extschema@.uso_library_version() IS
     'The catalog version the loaded uso_tasks library speaks; the scheduler and the API wait for pg_extension.extversion to equal it (ALTER EXTENSION uso_tasks UPDATE).';
 
+-- The hook is there only when the library is preloaded (a library first
+-- loaded by this script would come too late to run it after the script).
+SELECT @extschema@.uso_assert_preloaded();
+
 -- Commands a task could never run are refused when the task is written
 -- (sql/install/20_runtime.sql, 10_api.sql).
 CREATE FUNCTION @extschema@.uso_check_command(command text) RETURNS void
