@@ -20,3 +20,5 @@ INSERT INTO uso_task (name, schedule, command, config) VALUES ('x', '* * * * *',
 SHOW uso_tasks.max_workers;
 SET uso_tasks.timezone = 'Mars/Olympus';
 SET uso_tasks.nonexistent = 1;
+-- the library speaks this catalog's version
+SELECT uso_library_version() = extversion AS in_step FROM pg_extension WHERE extname = 'uso_tasks';

@@ -90,7 +90,9 @@ SELECT key, val FROM (
            concat_ws(' | ', pg_get_constraintdef(co.oid), 'comment ' || quote_nullable(obj_description(co.oid, 'pg_constraint')))
       FROM rel r JOIN pg_constraint co ON co.conrelid = r.reloid
     UNION ALL
-    SELECT 'index ' || r.identity || '.' || quote_ident(ic.relname), pg_get_indexdef(ix.indexrelid)
+    SELECT 'index ' || r.identity || '.' || quote_ident(ic.relname),
+           concat_ws(' | ', pg_get_indexdef(ix.indexrelid), 'options ' || COALESCE(ic.reloptions::text, '-'),
+                     'comment ' || quote_nullable(obj_description(ix.indexrelid, 'pg_class')))
       FROM rel r JOIN pg_index ix ON ix.indrelid = r.reloid JOIN pg_class ic ON ic.oid = ix.indexrelid
     UNION ALL
     SELECT 'trigger ' || r.identity || '.' || quote_ident(tg.tgname),
@@ -102,7 +104,8 @@ SELECT key, val FROM (
            concat_ws(' | ', 'cmd ' || p.polcmd::text, 'permissive ' || p.polpermissive,
                      'roles ' || (SELECT string_agg(CASE WHEN x = 0 THEN 'public' ELSE pg_get_userbyid(x) END, ',' ORDER BY 1)
                                     FROM unnest(p.polroles) x),
-                     'using ' || pg_get_expr(p.polqual, p.polrelid), 'check ' || pg_get_expr(p.polwithcheck, p.polrelid))
+                     'using ' || pg_get_expr(p.polqual, p.polrelid), 'check ' || pg_get_expr(p.polwithcheck, p.polrelid),
+                     'comment ' || quote_nullable(obj_description(p.oid, 'pg_policy')))
       FROM rel r JOIN pg_policy p ON p.polrelid = r.reloid
     UNION ALL
     SELECT 'view ' || r.identity || ' definition', pg_get_viewdef(r.reloid)
@@ -136,7 +139,11 @@ SELECT key, val FROM (
     SELECT 'extension ' || e.extname,
            concat_ws(' | ', 'version ' || e.extversion, 'schema ' || e.extnamespace::regnamespace,
                      'relocatable ' || e.extrelocatable, 'owner ' || pg_get_userbyid(e.extowner),
-                     'config ' || (SELECT count(*) FROM unnest(e.extconfig)))
+                     'config ' || (SELECT count(*) FROM unnest(e.extconfig)),
+                     'requires ' || COALESCE((SELECT string_agg(r.extname, ',' ORDER BY r.extname)
+                                                FROM pg_depend d JOIN pg_extension r ON r.oid = d.refobjid
+                                               WHERE d.classid = 'pg_extension'::regclass AND d.objid = e.oid
+                                                 AND d.refclassid = 'pg_extension'::regclass), '-'))
       FROM pg_extension e WHERE e.extname IN ('uso_tasks', 'uso_office')
     UNION ALL
     -- the built-in tasks, as registered (ids and scheduler state differ by design)
