@@ -3,20 +3,34 @@
 #   make            build              make install   install (as root)
 #   make demo       USO demo server    make test      everything CI checks
 #   make bench      benchmarks against pg_cron
+#   make deb        Debian package postgresql-15-uso-tasks (build/deb/)
+#   make uninstall  remove what make install installed (as root)
 #
 # `make demo` and `make test` first install what a fresh Debian 12 machine
 # lacks, so PGXS is only included once pg_config exists.
 
-EXTENSION    = uso_tasks
-EXTVERSION   = 0.1
+# Two extensions from one repository: uso_tasks (the engine) and uso_office
+# (the USO task pack, schema uso; requires uso_tasks).
+EXTENSION    = uso_tasks uso_office
+EXTVERSION   = 0.2
 MODULE_big   = uso_tasks
 OBJS         = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
-DATA_built   = sql/$(EXTENSION)--$(EXTVERSION).sql
-# The install script is assembled from sql/install/ in file-name order, so
-# each part (catalog, API, views, cron layer, USO pack) stays one file.
+# 0.1 is released: its install script was generated once from commit f5434e7
+# and is never edited or regenerated.  Every schema change since then ships in
+# an update script (sql/uso_tasks--<from>--<to>.sql, for the pack
+# sql/uso_office--<from>--<to>.sql), and test/t/090_upgrade.pl checks that an
+# upgraded catalog equals a fresh install.  uso_office--0.1.sql is the
+# adopting version: it takes over the pack that uso_tasks 0.1 installed.
+DATA         = sql/uso_tasks--0.1.sql sql/uso_office--0.1.sql \
+               $(wildcard sql/uso_tasks--*--*.sql sql/uso_office--*--*.sql)
+# The current versions' install scripts are assembled from their parts in
+# file-name order, so each part (catalog, API, views, cron layer; the pack's
+# model, tasks, registration) stays one file.
+DATA_built   = sql/uso_tasks--$(EXTVERSION).sql sql/uso_office--$(EXTVERSION).sql
 INSTALL_PARTS = $(sort $(wildcard sql/install/*.sql))
-REGRESS      = $(basename $(notdir $(sort $(filter-out sql/$(EXTENSION)--%,$(wildcard sql/*.sql)))))
-REGRESS_OPTS = --load-extension=$(EXTENSION)
+OFFICE_PARTS = $(sort $(wildcard sql/office/*.sql))
+REGRESS      = $(basename $(notdir $(sort $(filter-out sql/uso_tasks--% sql/uso_office--%,$(wildcard sql/*.sql)))))
+REGRESS_OPTS = --load-extension=uso_tasks --load-extension=uso_office
 
 PG_CPPFLAGS  = -Isrc -Wall -Wextra -Werror -Wno-unused-parameter \
                -Wno-missing-field-initializers -Wno-sign-compare
@@ -40,15 +54,20 @@ endif
 # Every object depends on every header: a struct change rebuilds all.
 $(OBJS): $(wildcard src/*.h)
 
-$(DATA_built): $(INSTALL_PARTS)
+sql/uso_tasks--$(EXTVERSION).sql: $(INSTALL_PARTS)
+	cat $^ > $@
+sql/uso_office--$(EXTVERSION).sql: $(OFFICE_PARTS)
 	cat $^ > $@
 
-.PHONY: test demo bench print-regress
+.PHONY: test demo bench deb print-regress
 test:
 	bash test/run
 demo:
 	bash test/demo
 bench:
 	bash test/bench/run
+# The Debian package postgresql-15-uso-tasks (debian/, pg_buildext), under build/deb/.
+deb:
+	bash test/deb_build.sh
 print-regress:
 	@echo $(REGRESS)

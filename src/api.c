@@ -33,6 +33,7 @@
 #include "catalog.h"
 #include "executor.h"
 #include "shmem.h"
+#include "version.h"
 
 PG_FUNCTION_INFO_V1(uso_run_now);
 PG_FUNCTION_INFO_V1(uso_run_at);
@@ -89,6 +90,7 @@ QueueRun(text *name, const char *trigger, TimestampTz at)
 	int			nestlevel;
 
 	UsoRequirePreload();
+	UsoRequireCatalogVersion();
 	SPI_connect();
 	nestlevel = UsoPinSearchPath();
 	schema = Schema();
@@ -228,6 +230,7 @@ uso_wait(PG_FUNCTION_ARGS)
 	bool		own = false;
 
 	UsoRequirePreload();
+	UsoRequireCatalogVersion();
 	if (PG_ARGISNULL(0))
 		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 						errmsg("run_id must not be NULL")));
@@ -308,6 +311,7 @@ uso_cancel(PG_FUNCTION_ARGS)
 	pid_t		pid = 0;
 
 	UsoRequirePreload();
+	UsoRequireCatalogVersion();
 	if (PG_ARGISNULL(0))
 		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 						errmsg("run_id must not be NULL")));

@@ -30,6 +30,7 @@
 
 #include "uso_tasks.h"
 #include "lock_guard.h"
+#include "office_adopt.h"
 #include "shmem.h"
 
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
@@ -257,6 +258,9 @@ uso_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTre
 		RegisterCallbackOnce();
 		stop_at_commit = true;
 	}
+	if (IsA(parsetree, AlterExtensionStmt) &&
+		strcmp(((AlterExtensionStmt *) parsetree)->extname, "uso_tasks") == 0)
+		UsoAfterUpdate();
 	if (IsA(parsetree, CreatedbStmt))
 	{
 		RegisterCallbackOnce();

@@ -34,6 +34,7 @@
 #include "utils/timestamp.h"
 
 #include "uso_tasks.h"
+#include "version.h"
 #include "catalog.h"
 #include "sched.h"
 
@@ -633,6 +634,18 @@ InitState(void)
 							HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 }
 
+/* ALTER EXTENSION uso_tasks UPDATE under a running scheduler (a newer catalog). */
+static bool
+CatalogStillMatches(void)
+{
+	bool		ok;
+
+	StartTransactionCommand();
+	ok = UsoCatalogVersionMatches(NULL);
+	CommitTransactionCommand();
+	return ok;
+}
+
 void
 uso_scheduler_main(Datum arg)
 {
@@ -691,6 +704,9 @@ uso_scheduler_main(Datum arg)
 	 */
 	ClaimSlot(dboid);
 	before_shmem_exit(ReleaseSlot, ObjectIdGetDatum(dboid));
+	/* A library and a catalog of different versions never work together. */
+	if (!UsoAwaitCatalogVersion(MySchedSlot))
+		proc_exit(0);
 
 	InitState();
 	loop_cxt = AllocSetContextCreate(TopMemoryContext, "uso_tasks scheduler loop",
@@ -732,6 +748,8 @@ uso_scheduler_main(Datum arg)
 			PoolCountLive(&live);
 			StoreCloseInterrupted(live);
 		}
+		if (catalog_changed && !first && !CatalogStillMatches())
+			proc_exit(1);		/* restarted: waits in UsoAwaitCatalogVersion */
 		if (catalog_changed)
 			StoreLoadTasks(now, first);
 		if (first)

@@ -51,6 +51,11 @@ CREATE FUNCTION @extschema@.uso_check_command(command text) RETURNS void
 COMMENT ON FUNCTION @extschema@.uso_check_command(text) IS
     'Raises 22023 when a task could not run this command: transaction control, or a statement that cannot run in a transaction block (VACUUM, CREATE DATABASE, ...) among others. A command that does not parse passes.';
 
+CREATE FUNCTION @extschema@.uso_library_version() RETURNS text
+    LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'uso_library_version';
+COMMENT ON FUNCTION @extschema@.uso_library_version() IS
+    'The catalog version the loaded uso_tasks library speaks; the scheduler and the API wait for pg_extension.extversion to equal it (ALTER EXTENSION uso_tasks UPDATE).';
+
 CREATE FUNCTION @extschema@.uso_scheduler_start() RETURNS void
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'uso_scheduler_start';
 COMMENT ON FUNCTION @extschema@.uso_scheduler_start() IS

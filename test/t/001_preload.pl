@@ -23,7 +23,7 @@ is($node->safe_psql('postgres', 'SHOW uso_tasks.max_workers'), '3',
 	'uso_tasks.max_workers is read from postgresql.conf');
 $node->safe_psql('postgres', 'CREATE EXTENSION uso_tasks');
 is($node->safe_psql('postgres',
-	"SELECT extversion FROM pg_extension WHERE extname = 'uso_tasks'"), '0.1',
+	"SELECT extversion FROM pg_extension WHERE extname = 'uso_tasks'"), '0.2',
 	'CREATE EXTENSION works when preloaded');
 $node->stop;
 done_testing();

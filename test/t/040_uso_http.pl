@@ -30,7 +30,7 @@ uso_tasks.timezone = 'America/Regina'
 uso_tasks.enabled = off
 });
 $node->start;
-$node->safe_psql('postgres', 'CREATE EXTENSION uso_tasks');
+$node->safe_psql('postgres', 'CREATE EXTENSION uso_office CASCADE');
 $node->command_ok(['psql', '-X', '-q', '-d', $node->connstr('postgres'), '-f', "$fixtures/uso_sample.sql"],
 	'the sample facility loads');
 

@@ -53,8 +53,8 @@ ok(scalar(grep { /^\d+$/ } @jobs) == 5, 'pg_cron accepted the jobs');
 my $jobs = join(',', @jobs);
 
 # -- CREATE EXTENSION uso_tasks next to pg_cron
-my ($ret, $out, $err) = $node->psql('postgres', 'CREATE EXTENSION uso_tasks');
-is($ret, 0, 'CREATE EXTENSION uso_tasks works while pg_cron is installed');
+my ($ret, $out, $err) = $node->psql('postgres', 'CREATE EXTENSION uso_tasks; CREATE EXTENSION uso_office');
+is($ret, 0, 'CREATE EXTENSION uso_tasks (and uso_office) works while pg_cron is installed');
 like($err, qr/WARNING:  schema "cron" already exists .*compatibility layer of uso_tasks was not installed/,
 	'a warning says the cron layer was skipped');
 like($err, qr/uso_import_pg_cron\(\).*DROP EXTENSION pg_cron.*uso_install_cron_compat\(\)/s,
@@ -74,7 +74,7 @@ like($report, qr/^imported 5 pg_cron jobs \(jobids \Q$named, $unnamed, $paused, 
 	'report: 5 imported, 1 skipped');
 like($report, qr/job $garbage skipped: invalid schedule/, 'report names the job with a bad schedule');
 like($report, qr/imported 3 runs from cron.job_run_details/, 'report counts the history');
-# The USO task pack registered its tasks at CREATE EXTENSION under negative
+# The USO task pack registered its tasks at CREATE EXTENSION uso_office under negative
 # ids, so none stands in the way of pg_cron's jobids.
 unlike($report, qr/moved from id/, 'no task had to move out of the way of a jobid');
 is(sql(q{SELECT count(*) FROM uso_task WHERE builtin AND id > 0}), '0', 'built-in tasks hold negative ids');
@@ -148,8 +148,8 @@ SKIP:
 	is(sql("SELECT count(*) FROM ran WHERE jobid = $alice"), '1', 'its command did its work');
 }
 
-# DROP EXTENSION uso_tasks takes the layer with it.
-sql('DROP EXTENSION uso_tasks');
+# DROP EXTENSION uso_tasks CASCADE takes the layer (and uso_office) with it.
+sql('DROP EXTENSION uso_tasks CASCADE');
 is(sql("SELECT count(*) FROM pg_namespace WHERE nspname = 'cron'"), '0', 'DROP EXTENSION removes schema cron');
 
 $node->stop;

@@ -1,5 +1,6 @@
-# pg_dump keeps user tasks and their history; a restore into a new database
-# does not duplicate the built-in tasks CREATE EXTENSION registers.
+# pg_dump keeps user tasks and their history and the USO pack's data; a
+# restore into a new database does not duplicate the built-in tasks that
+# CREATE EXTENSION uso_tasks and uso_office register.
 use strict;
 use warnings;
 use lib 't/lib';
@@ -8,11 +9,12 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use UsoNode;
 
-my $node = uso_node('dump');
+my $node = uso_office_node('dump');
 my $q = sub { $node->safe_psql('postgres', shift) };
 $q->(q{UPDATE uso_task SET enabled = false WHERE builtin});
 my $builtin = $q->(q{SELECT count(*) FROM uso_task WHERE builtin});
-ok($builtin > 0, "CREATE EXTENSION registered $builtin built-in tasks");
+is($builtin, '18', "CREATE EXTENSION registered $builtin built-in tasks (housekeeping and the pack's 17)");
+$q->(q{INSERT INTO uso.institution (name) VALUES ('Kept Institute')});
 uso_task($node, name => 'mine', schedule => '@manual', command => q{DO $$ BEGIN RAISE NOTICE 'hello'; END $$});
 my $run = $q->(q{SELECT uso_run_now('mine')});
 is($q->("SELECT uso_wait($run)"), 'succeeded', 'a user task ran');
@@ -27,5 +29,7 @@ is($r->(q{SELECT count(*) FROM uso_task WHERE builtin}), $builtin, 'built-in tas
 is($r->(q{SELECT count(*) FROM uso_task WHERE name = 'mine'}), '1', 'the user task came back');
 is($r->(q{SELECT string_agg(l.message, ',') FROM uso_task_log l JOIN uso_task_run r ON r.id = l.run_id
 	JOIN uso_task t ON t.id = r.task_id WHERE t.name = 'mine'}), 'hello', 'with its runs and log lines');
+is($r->(q{SELECT string_agg(name, ',') FROM uso.institution}), 'Kept Institute', 'the pack\'s data came back');
+is($r->(q{SELECT count(*) FROM uso_task WHERE extension = 'uso_office'}), '17', 'uso_office registered its 17 tasks again');
 $node->stop;
 done_testing();

@@ -9,10 +9,10 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use Exporter 'import';
 
-our @EXPORT = qw(uso_node uso_wait_for uso_task);
+our @EXPORT = qw(uso_node uso_office_node uso_wait_for uso_task uso_poll_log);
 
 # A started node with shared_preload_libraries = 'uso_tasks' and the
-# extension in database postgres.  Extra postgresql.conf lines in @conf.
+# engine (extension uso_tasks, no USO pack) in database postgres.  Extra postgresql.conf lines in @conf.
 sub uso_node
 {
 	my ($name, @conf) = @_;
@@ -29,6 +29,14 @@ sub uso_node
 		@conf));
 	$node->start;
 	$node->safe_psql('postgres', 'CREATE EXTENSION uso_tasks');
+	return $node;
+}
+
+# As uso_node, with the USO task pack (extension uso_office) created too.
+sub uso_office_node
+{
+	my $node = uso_node(@_);
+	$node->safe_psql('postgres', 'CREATE EXTENSION uso_office');
 	return $node;
 }
 
@@ -51,6 +59,19 @@ sub uso_task
 	my $vals = join(', ', map { "\$q\$$t{$_}\$q\$" } @cols);
 	return $node->safe_psql($db,
 		"INSERT INTO uso_task (" . join(', ', @cols) . ") SELECT $vals RETURNING id");
+}
+
+# Poll the node's server log until it matches $re (deadline: the test timeout).
+sub uso_poll_log
+{
+	my ($node, $re) = @_;
+	my $deadline = time + $PostgreSQL::Test::Utils::timeout_default;
+	while (time < $deadline)
+	{
+		return 1 if slurp_file($node->logfile) =~ $re;
+		select(undef, undef, undef, 0.1);
+	}
+	return 0;
 }
 
 1;

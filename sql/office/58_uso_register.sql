@@ -1,14 +1,28 @@
--- uso_tasks: the USO task pack, part 5: the 17 tasks registered under their
+-- uso_office: the USO task pack, part 5: the 17 tasks registered under their
 -- seed 000 names, with USO's own schedule strings (ISO 8601 durations and
 -- times of day), the seed's descriptions and the app they belong to. The
--- owner is the role running CREATE EXTENSION (uso_task.username's default);
+-- owner (the role the tasks run as) is the role named by the setting
+-- uso_office.task_owner, or else the role running CREATE EXTENSION;
 -- next_run_at is left to the scheduler. CreateCallProjects and NotifyProjects
 -- run every day (00:15, 00:30) and act on every cycle whose allocation date
 -- has come (and NotifyProjects on rapid-access projects of the day before),
 -- so no allocation date is lost while one of them is disabled: the first run
 -- after re-enabling catches up.
+--
+-- The rows are built in (left out of pg_dump: CREATE EXTENSION uso_office on
+-- restore registers them again) and say they belong to uso_office, whose
+-- DROP deletes them (90_packs.sql of uso_tasks). Their ids are negative,
+-- below every built-in id already there, so user task ids never collide with
+-- them and the user task id sequence is not used.
 
-INSERT INTO @extschema@.uso_task (name, category, schedule, command, config, description) VALUES
+INSERT INTO @extschema@.uso_task (id, builtin, extension, username, name, category, schedule, command, config, description)
+SELECT (SELECT COALESCE(pg_catalog.min(t.id), 0) FROM @extschema@.uso_task t WHERE t.id < 0)
+           - pg_catalog.row_number() OVER (),
+       true, 'uso_office',
+       COALESCE(NULLIF(pg_catalog.current_setting('uso_office.task_owner', true), ''),
+                           CURRENT_USER)::name,
+       v.name, v.category, v.schedule, v.command, v.config::jsonb, v.description
+FROM (VALUES
 ('AdvanceReviewWorkflow', 'proposals', 'PT15M', 'SELECT uso.advance_review_workflow()',
  '{"review_days": 14}',
  'Advances the review workflow for proposals and submissions based on the defined rules: creates the reviews of the next stage, decides stages, approves or rejects submissions.'),
@@ -59,4 +73,5 @@ INSERT INTO @extschema@.uso_task (name, category, schedule, command, config, des
  'Synchronizes user data with the external user management system (if configured).'),
 ('DeliverNotifications', 'notifications', 'every 1 minute', 'SELECT uso.deliver_notifications()',
  '{"max_attempts": 5, "backoff": "1 minute", "batch": 100, "stop_after_failures": 3}',
- 'Sends the notification outbox by e-mail through SMTP, retrying failed messages with backoff, never sending one twice.');
+ 'Sends the notification outbox by e-mail through SMTP, retrying failed messages with backoff, never sending one twice.')
+) AS v (name, category, schedule, command, config, description);
