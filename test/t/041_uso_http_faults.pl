@@ -36,7 +36,7 @@ uso_tasks.enabled = off
 timezone = 'Asia/Tokyo'
 });
 $node->start;
-$node->safe_psql('postgres', 'CREATE EXTENSION uso_tasks');
+$node->safe_psql('postgres', 'CREATE EXTENSION uso_office CASCADE');
 
 sub query { my ($sql) = @_; return $node->safe_psql('postgres', $sql); }
 

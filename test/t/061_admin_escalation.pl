@@ -13,7 +13,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use UsoNode;
 
-my $node = uso_node('admin_escalation');
+my $node = uso_office_node('admin_escalation');
 my $q = sub { $node->safe_psql('postgres', shift) };
 
 $q->(q{CREATE ROLE esc_admin LOGIN IN ROLE uso_admin});
