@@ -326,7 +326,6 @@ CREATE TABLE uso.review (
     submission_id  bigint NOT NULL REFERENCES uso.submission (id) ON DELETE CASCADE,
     stage_id       bigint NOT NULL REFERENCES uso.review_stage (id) ON DELETE RESTRICT,
     reviewer_id    bigint REFERENCES uso.reviewer (id) ON DELETE RESTRICT,
-    role           text,
     state          text NOT NULL DEFAULT 'pending',
     due_date       date,
     score          numeric,
@@ -335,6 +334,8 @@ CREATE TABLE uso.review (
     submitted_at   timestamptz,
     reminded_at    timestamptz,
     reminded_due   date,
+    -- Columns added after 0.1 come last, as ALTER TABLE adds them.
+    role           text,
     withdrawn_at   timestamptz,
     CONSTRAINT review_key UNIQUE (submission_id, stage_id, reviewer_id),
     CONSTRAINT review_reviewer_check CHECK ((reviewer_id IS NULL) <> (role IS NULL)),

@@ -79,7 +79,7 @@ is($ret, 0, 'ALTER EXTENSION uso_tasks UPDATE works on a 0.1 database with data'
 like($err, qr/NOTICE:  the USO task pack of uso_tasks 0\.1 is now extension uso_office/, 'it says the pack moved');
 is($u->(q{SELECT string_agg(extname || ' ' || extversion, ', ' ORDER BY extname) FROM pg_extension
 	WHERE extname LIKE 'uso%'}), 'uso_office 0.2, uso_tasks 0.2', 'both extensions are at 0.2');
-is_deeply(uso_kept_rows($node, 'upgraded', $maxrun), $before, 'every task, run, log line and row of schema uso is kept');
+is_deeply(uso_kept_rows($node, 'upgraded', $maxrun, $before), $before, 'every task, run, log line and row of schema uso is kept');
 is($u->(q{SELECT string_agg(name, ',' ORDER BY name) FROM uso_task WHERE extension = 'uso_tasks'}), 'uso_housekeeping',
 	'housekeeping belongs to uso_tasks');
 is($u->(q{SELECT count(*) FROM uso_task WHERE extension = 'uso_office'}), '17', 'the 17 pack tasks to uso_office');

@@ -85,7 +85,7 @@ ok(uso_poll_log($node, qr/uso_tasks scheduler of database "postgres" waits: its 
 is($ret, 0, 'ALTER EXTENSION uso_tasks UPDATE works');
 is($q->(q{SELECT string_agg(extname || ' ' || extversion, ', ' ORDER BY extname) FROM pg_extension
 	WHERE extname LIKE 'uso%'}), 'uso_office 0.2, uso_tasks 0.2', 'both extensions are at 0.2');
-is_deeply(uso_kept_rows($node, 'postgres', $maxrun), $before,
+is_deeply(uso_kept_rows($node, 'postgres', $maxrun, $before), $before,
 	'every task, run, log line (0.1\'s own) and row of schema uso is kept');
 is($q->(q{SELECT string_agg(l.message, ',') FROM uso_task_log l JOIN uso_task_run r ON r.id = l.run_id
 	JOIN uso_task t ON t.id = r.task_id WHERE t.name = 'noisy'}), 'hello from 0.1', 'a 0.1 run\'s log line is there');

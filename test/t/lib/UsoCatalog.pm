@@ -200,9 +200,14 @@ sub uso_catalog_diff
 # table of schema uso.
 sub uso_kept_rows
 {
-	my ($node, $db, $maxrun) = @_;
+	# $before: an earlier snapshot; its columns are the ones compared, so that
+	# columns an upgrade adds (with their defaults) do not count as changes.
+	my ($node, $db, $maxrun, $before) = @_;
 	my %d;
-	$d{tasks} = $node->safe_psql($db, q{SELECT string_agg(format('%s|%s|%s|%s|%s|%s|%s', id, name, schedule, command,
+	# The schedule, config and description of built-in tasks are the
+	# extension's, which an upgrade may change (issue 17: daily CreateCallProjects).
+	$d{tasks} = $node->safe_psql($db, q{SELECT string_agg(format('%s|%s|%s|%s|%s|%s|%s', id, name,
+		CASE WHEN builtin THEN '(built in)' ELSE schedule END, command,
 		username, enabled, builtin), E'\n' ORDER BY name) FROM uso_task});
 	$d{runs} = $node->safe_psql($db, q{SELECT string_agg(format('%s|%s|%s|%s|%s', id, task_id, status, finished_at,
 		return_message), E'\n' ORDER BY id) FROM uso_task_run WHERE id <= } . $maxrun);
@@ -211,7 +216,12 @@ sub uso_kept_rows
 	for my $t (split /\n/, $node->safe_psql($db, q{SELECT c.oid::regclass FROM pg_class c
 		WHERE c.relnamespace = 'uso'::regnamespace AND c.relkind = 'r' ORDER BY 1::text}))
 	{
-		$d{$t} = $node->safe_psql($db, "SELECT md5(COALESCE(string_agg(x::text, E'\\n' ORDER BY x::text), '')) FROM $t x");
+		my $cols = $before ? $before->{cols}{$t} : $node->safe_psql($db,
+			"SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) FROM pg_attribute
+			 WHERE attrelid = '$t'::regclass AND attnum > 0 AND NOT attisdropped");
+		$d{cols}{$t} = $cols;
+		$d{$t} = $node->safe_psql($db, "SELECT md5(COALESCE(string_agg(x::text, E'\\n' ORDER BY x::text), ''))
+			FROM (SELECT $cols FROM $t) x");
 	}
 	return \%d;
 }
