@@ -44,6 +44,15 @@ extern int	StoreReadTasks(SchedTaskRow **rows);
 extern int	StoreReadQueuedRuns(StoreRunRow **rows);
 extern int	StoreReadRunTasks(int64 *run_ids, int n, StoreRunRow **rows);
 
+/* How a run ended according to its (finished) row. */
+typedef struct StoreRunEnd
+{
+	int64		run_id;
+	SchedOutcome outcome;
+} StoreRunEnd;
+
+extern int	StoreReadRunEnds(int64 *run_ids, int n, StoreRunEnd **ends);
+
 /* ---------- the store: sched_flush.c (writes) ---------- */
 
 typedef struct StoreFlushResult

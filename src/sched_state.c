@@ -576,13 +576,15 @@ SchedStateDispatched(SchedState *st, int64 run_id, TimestampTz now)
 }
 
 void
-SchedStateAdoptRun(SchedState *st, int64 run_id, int64 task_id, TimestampTz now)
+SchedStateAdoptRun(SchedState *st, int64 run_id, int64 task_id, int attempt,
+				   TimestampTz now)
 {
 	SRun	   *r;
 
 	if (SchedMapGet(&st->runs, run_id) != NULL)
 		return;
-	r = RunCreate(st, run_id, task_id, 1, now);
+	/* its attempt counts: a failure retries only what is left of max_retries */
+	r = RunCreate(st, run_id, task_id, attempt, now);
 	RunMove(st, r, SR_READY, now);
 	RunMove(st, r, SR_DISPATCHED, now);
 }

@@ -184,7 +184,8 @@ extern void SchedStateRunInserted(SchedState *st, int64 run_id, int64 task_id, i
 extern void SchedStateMarkDirty(SchedState *st, int64 task_id);
 
 /* A run a previous scheduler process dispatched, still executing. */
-extern void SchedStateAdoptRun(SchedState *st, int64 run_id, int64 task_id, TimestampTz now);
+extern void SchedStateAdoptRun(SchedState *st, int64 run_id, int64 task_id, int attempt,
+							   TimestampTz now);
 
 /* Workers. */
 extern void SchedStateDispatched(SchedState *st, int64 run_id, TimestampTz now);

@@ -224,3 +224,42 @@ StoreReadRunTasks(int64 *run_ids, int n, StoreRunRow **rows)
 								"trigger FROM %s.uso_task_run WHERE id = ANY ($1)", SchedSchema),
 					   1, types, values, rows);
 }
+
+/*
+ * How the given runs ended, as their rows say: a worker that died after its
+ * end committed (in its session reset, or at the backstop's deadline) left
+ * a finished row, and that, not the death, is how the run ended.  Runs
+ * whose rows are still open are left out.
+ */
+int
+StoreReadRunEnds(int64 *run_ids, int n, StoreRunEnd **ends)
+{
+	Oid			types[1] = {INT8ARRAYOID};
+	Datum		values[1];
+	MemoryContext cxt = CurrentMemoryContext;
+	StoreRunEnd *rows;
+	int			k;
+
+	values[0] = SchedInt8Array(run_ids, n);
+	SchedBeginCatalogWork();
+	SchedExec(psprintf("SELECT id, status FROM %s.uso_task_run "
+					   "WHERE id = ANY ($1) AND finished_at IS NOT NULL", SchedSchema),
+			  1, types, values, NULL);
+	k = (int) SPI_processed;
+	rows = MemoryContextAlloc(cxt, sizeof(StoreRunEnd) * Max(k, 1));
+	for (int i = 0; i < k; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		char	   *status = SPI_getvalue(tup, desc, 2);
+
+		rows[i].run_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+		rows[i].outcome = strcmp(status, "succeeded") == 0 ? SO_SUCCEEDED :
+			strcmp(status, "cancelled") == 0 ? SO_CANCELLED :
+			strcmp(status, "timed_out") == 0 ? SO_TIMED_OUT : SO_FAILED;
+	}
+	SchedEndCatalogWork();
+	*ends = rows;
+	return k;
+}

@@ -181,7 +181,27 @@ FeedPoolEvents(TimestampTz now)
 {
 	PoolEvent  *ev;
 	int			n = PoolCollect(&ev);
+	int64	   *died = palloc(sizeof(int64) * Max(n, 1));
+	int			ndied = 0;
 
+	/*
+	 * A worker that died may have committed its run's end first: its row,
+	 * not its death, says how the run ended (no failure, no retry).
+	 */
+	for (int i = 0; i < n; i++)
+		if (ev[i].outcome == SO_DIED || ev[i].outcome == SO_TIMEOUT_KILLED)
+			died[ndied++] = ev[i].run_id;
+	if (ndied > 0)
+	{
+		StoreRunEnd *ends;
+		int			k = StoreReadRunEnds(died, ndied, &ends);
+
+		for (int j = 0; j < k; j++)
+			for (int i = 0; i < n; i++)
+				if (ev[i].run_id == ends[j].run_id &&
+					(ev[i].outcome == SO_DIED || ev[i].outcome == SO_TIMEOUT_KILLED))
+					ev[i].outcome = ends[j].outcome;
+	}
 	for (int i = 0; i < n; i++)
 	{
 		if (ev[i].remote)
@@ -289,7 +309,8 @@ SchedulerLoop(void)
 			/* Runs a previous scheduler process dispatched count once tasks are known. */
 			nadopted = StoreReadRunTasks(live, nlive, &adopted);
 			for (int i = 0; i < nadopted; i++)
-				SchedStateAdoptRun(State, adopted[i].run_id, adopted[i].task_id, now);
+				SchedStateAdoptRun(State, adopted[i].run_id, adopted[i].task_id,
+								   adopted[i].attempt, now);
 		}
 		else if (catalog_changed)
 			FeedTasks(false, now);
