@@ -45,6 +45,20 @@ LevelName(int elevel)
 	}
 }
 
+/*
+ * Would the original log_min_messages have logged a line of this level?
+ * LOG is numerically below INFO but ranks between ERROR and FATAL for the
+ * server log (elog.c's is_log_level_output), so with log_min_messages =
+ * log no NOTICE, INFO or WARNING is logged.
+ */
+static bool
+ServerWouldLog(int elevel)
+{
+	if (saved_log_min_messages == LOG || saved_log_min_messages == LOG_SERVER_ONLY)
+		return false;
+	return elevel >= saved_log_min_messages;
+}
+
 static void
 uso_emit_log_hook(ErrorData *edata)
 {
@@ -65,7 +79,7 @@ uso_emit_log_hook(ErrorData *edata)
 		}
 		else
 			capture_dropped++;
-		if (edata->elevel < saved_log_min_messages)
+		if (!ServerWouldLog(edata->elevel))
 			edata->output_to_server = false;
 	}
 	if (prev_emit_log_hook)
@@ -91,7 +105,8 @@ UsoCaptureStart(MemoryContext cxt, int max_lines)
 	capture_count = 0;
 	capture_dropped = 0;
 	saved_log_min_messages = log_min_messages;
-	if (log_min_messages > INFO)
+	if (log_min_messages > INFO || log_min_messages == LOG ||
+		log_min_messages == LOG_SERVER_ONLY)
 		log_min_messages = INFO;
 	capturing = true;
 }

@@ -73,6 +73,9 @@ ClaimSlot(Oid dboid)
 								USO_MAX_DATABASES)));
 				proc_exit(0);
 			}
+			/* Another database's slot: its @reboot runs are not ours. */
+			if (slot->dboid != dboid)
+				slot->reboot_done = false;
 			slot->dboid = dboid;
 			slot->pid = MyProcPid;
 			slot->latch = MyLatch;
@@ -355,6 +358,8 @@ uso_scheduler_main(Datum arg)
 
 	pqsignal(SIGTERM, die);
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	/* pg_cancel_backend has no statement to cancel here (pg_cron's launcher does the same) */
+	pqsignal(SIGINT, SIG_IGN);
 	BackgroundWorkerUnblockSignals();
 	UsoShmemAttach();
 
