@@ -290,7 +290,6 @@ uso_cancel(PG_FUNCTION_ARGS)
 {
 	int64		run_id;
 	char	   *status;
-	pid_t		pid = 0;
 
 	UsoRequirePreload();
 	if (PG_ARGISNULL(0))
@@ -314,7 +313,13 @@ uso_cancel(PG_FUNCTION_ARGS)
 		if (w->state != USO_WORKER_FREE && w->run_id == run_id)
 		{
 			w->cancel_requested = true;
-			pid = w->pid;
+			/*
+			 * Signalled under the lock, so the worker cannot have moved on
+			 * to another run; one that has not begun this run yet
+			 * (run_started 0) sees the flag when it does.
+			 */
+			if (w->pid != 0 && w->run_started != 0)
+				kill(w->pid, SIGINT);
 		}
 	}
 	LWLockRelease(UsoShared->lock);
@@ -338,8 +343,6 @@ uso_cancel(PG_FUNCTION_ARGS)
 		SPI_finish();
 		UsoWakeAtCommit(false, true);
 	}
-	if (pid != 0)
-		kill(pid, SIGINT);
 	PG_RETURN_BOOL(true);
 }
 

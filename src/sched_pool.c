@@ -335,7 +335,12 @@ TryPlace(const SchedCandidate *t)
 
 		if (w->state == USO_WORKER_FREE)
 		{
-			if (freeslot < 0)
+			/*
+			 * A worker that exited after its last run may leave a report its
+			 * scheduler has not collected yet: the slot is not free until
+			 * then, or that run would never end for its scheduler.
+			 */
+			if (freeslot < 0 && w->done_run_id == 0)
 				freeslot = i;
 			continue;
 		}
