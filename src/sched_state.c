@@ -10,97 +10,12 @@
  */
 #include "postgres.h"
 
-#include "sched_map.h"
-#include "sched_state.h"
-
-/* How far in the past a stored next_run_at must be to count as missed. */
-#define MISSED_SLOT_GRACE	(INT64CONST(1000) * 1000)
-
-typedef struct STask
-{
-	int64		id;
-	char	   *name;
-	char	   *schedule_text;
-	char	   *tz_name;
-	char	   *problem;
-	char	   *command;
-	char	   *config;
-	UsoSchedule schedule;
-	bool		schedule_ok;
-	pg_tz	   *tz;
-	bool		enabled;
-	TimestampTz next_run;		/* DT_NOEND: never */
-	TimestampTz last_start;		/* DT_NOBEGIN: never ran */
-	SchedOverlap overlap;
-	bool		misfire_skip;
-	Oid			dboid;
-	Oid			roleid;
-	int			timeout_ms;
-	int			max_retries;
-	int64		retry_delay_us;
-	int64		retry_after_us;
-	int			active;			/* READY + DISPATCHED runs */
-	int			running;		/* DISPATCHED runs */
-	int			unwritten;		/* queued runs decided, not yet written */
-	int64		active_run;		/* one of them, for messages */
-	int			heap_pos;		/* index in the due heap, -1 when absent */
-	bool		seen;
-	bool		dirty;
-	uint32		cand_mark;		/* SchedStateCandidates' pass that took a run */
-} STask;
-
-typedef struct SRun
-{
-	int64		run_id;
-	int64		task_id;
-	int			attempt;
-	TimestampTz due;
-	TimestampTz deadline;		/* DISPATCHED with a timeout: backstop wake-up */
-	SchedRunState state;
-	bool		seen;
-	struct SRun *prev,
-			   *next;
-} SRun;
-
-typedef struct RunList
-{
-	SRun	   *head,
-			   *tail;
-	int			count;
-} RunList;
-
-struct SchedState
-{
-	const SchedHost *host;
-	Oid			local_dboid;
-	int64		grace_us;
-	size_t		bytes;
-	SchedMap	tasks;
-	SchedMap	runs;
-	STask	  **heap;
-	int			heap_size,
-				heap_cap;
-	RunList		lists[SR_ENDED];	/* WAITING, READY, DISPATCHED */
-	uint32		cand_pass;
-	SchedCandidate *cands;
-	int			cands_cap;
-	int64	   *dirty_ids;
-	int			n_dirty_ids,
-				cap_dirty_ids;
-	SchedDecisions dec;
-};
+#include "sched_state_int.h"
 
 /* ---------- memory: every byte counted, so the simulation can bound it ---------- */
 
-typedef union AllocHeader
-{
-	size_t		size;
-	double		align;
-	int64		align2;
-} AllocHeader;
-
-static void *
-StAlloc(SchedState *st, size_t size)
+void *
+SchedStAlloc(SchedState *st, size_t size)
 {
 	AllocHeader *h = st->host->alloc(sizeof(AllocHeader) + size);
 
@@ -109,8 +24,8 @@ StAlloc(SchedState *st, size_t size)
 	return h + 1;
 }
 
-static void
-StFree(SchedState *st, void *p)
+void
+SchedStFree(SchedState *st, void *p)
 {
 	AllocHeader *h;
 
@@ -121,8 +36,8 @@ StFree(SchedState *st, void *p)
 	st->host->free(h);
 }
 
-static char *
-StStrdup(SchedState *st, const char *s)
+char *
+SchedStStrdup(SchedState *st, const char *s)
 {
 	size_t		n;
 	char	   *c;
@@ -130,26 +45,26 @@ StStrdup(SchedState *st, const char *s)
 	if (s == NULL)
 		return NULL;
 	n = strlen(s) + 1;
-	c = StAlloc(st, n);
+	c = SchedStAlloc(st, n);
 	memcpy(c, s, n);
 	return c;
 }
 
-static void *
-MapAlloc(void *arg, size_t size)
+void *
+SchedStMapAlloc(void *arg, size_t size)
 {
-	return StAlloc(arg, size);
+	return SchedStAlloc(arg, size);
 }
 
-static void
-MapFree(void *arg, void *p)
+void
+SchedStMapFree(void *arg, void *p)
 {
-	StFree(arg, p);
+	SchedStFree(arg, p);
 }
 
 /* Grow an array of elements of size elem to hold at least n + 1. */
-static void
-Reserve(SchedState *st, void **arr, int *cap, int n, size_t elem)
+void
+SchedStReserve(SchedState *st, void **arr, int *cap, int n, size_t elem)
 {
 	void	   *grown;
 	int			newcap;
@@ -157,11 +72,11 @@ Reserve(SchedState *st, void **arr, int *cap, int n, size_t elem)
 	if (n < *cap)
 		return;
 	newcap = *cap ? *cap * 2 : 64;
-	grown = StAlloc(st, elem * newcap);
+	grown = SchedStAlloc(st, elem * newcap);
 	if (*arr)
 	{
 		memcpy(grown, *arr, elem * n);
-		StFree(st, *arr);
+		SchedStFree(st, *arr);
 	}
 	*arr = grown;
 	*cap = newcap;
@@ -231,8 +146,8 @@ HeapDown(SchedState *st, int i)
 	}
 }
 
-static void
-HeapRemove(SchedState *st, STask *t)
+void
+SchedStHeapRemove(SchedState *st, STask *t)
 {
 	int			i = t->heap_pos;
 
@@ -249,17 +164,17 @@ HeapRemove(SchedState *st, STask *t)
 }
 
 /* Put a task in the heap at its next_run, or take it out when it has none. */
-static void
-HeapUpdate(SchedState *st, STask *t)
+void
+SchedStHeapUpdate(SchedState *st, STask *t)
 {
 	if (!t->enabled || t->next_run == DT_NOEND)
 	{
-		HeapRemove(st, t);
+		SchedStHeapRemove(st, t);
 		return;
 	}
 	if (t->heap_pos < 0)
 	{
-		Reserve(st, (void **) &st->heap, &st->heap_cap, st->heap_size, sizeof(STask *));
+		SchedStReserve(st, (void **) &st->heap, &st->heap_cap, st->heap_size, sizeof(STask *));
 		st->heap[st->heap_size] = t;
 		t->heap_pos = st->heap_size++;
 	}
@@ -269,31 +184,31 @@ HeapUpdate(SchedState *st, STask *t)
 
 /* ---------- decisions ---------- */
 
-static void
-MarkDirty(SchedState *st, STask *t)
+void
+SchedStMarkDirty(SchedState *st, STask *t)
 {
 	if (t->dirty)
 		return;
 	t->dirty = true;
-	Reserve(st, (void **) &st->dirty_ids, &st->cap_dirty_ids, st->n_dirty_ids, sizeof(int64));
+	SchedStReserve(st, (void **) &st->dirty_ids, &st->cap_dirty_ids, st->n_dirty_ids, sizeof(int64));
 	st->dirty_ids[st->n_dirty_ids++] = t->id;
 }
 
-static void
-DecideNewRun(SchedState *st, STask *t, const char *trigger, TimestampTz slot,
+void
+SchedStDecideNewRun(SchedState *st, STask *t, const char *trigger, TimestampTz slot,
 			 const char *status, int attempt, const char *message)
 {
 	SchedDecisions *d = &st->dec;
 	SchedNewRun *nr;
 
-	Reserve(st, (void **) &d->new_runs, &d->cap_new_runs, d->n_new_runs, sizeof(SchedNewRun));
+	SchedStReserve(st, (void **) &d->new_runs, &d->cap_new_runs, d->n_new_runs, sizeof(SchedNewRun));
 	nr = &d->new_runs[d->n_new_runs++];
 	nr->task_id = t->id;
 	nr->trigger = trigger;
 	nr->scheduled_for = slot;
 	nr->status = status;
 	nr->attempt = attempt;
-	nr->message = StStrdup(st, message);
+	nr->message = SchedStStrdup(st, message);
 	if (strcmp(status, "queued") == 0)
 		t->unwritten++;
 }
@@ -304,11 +219,11 @@ DecideClose(SchedState *st, int64 run_id, const char *status, const char *messag
 	SchedDecisions *d = &st->dec;
 	SchedClose *c;
 
-	Reserve(st, (void **) &d->closes, &d->cap_closes, d->n_closes, sizeof(SchedClose));
+	SchedStReserve(st, (void **) &d->closes, &d->cap_closes, d->n_closes, sizeof(SchedClose));
 	c = &d->closes[d->n_closes++];
 	c->run_id = run_id;
 	c->status = status;
-	c->message = StStrdup(st, message);
+	c->message = SchedStStrdup(st, message);
 }
 
 /* ---------- runs: the one transition function ---------- */
@@ -400,7 +315,7 @@ RunMove(SchedState *st, SRun *r, SchedRunState to, TimestampTz now)
 static SRun *
 RunCreate(SchedState *st, int64 run_id, int64 task_id, int attempt, TimestampTz due)
 {
-	SRun	   *r = StAlloc(st, sizeof(SRun));
+	SRun	   *r = SchedStAlloc(st, sizeof(SRun));
 
 	memset(r, 0, sizeof(SRun));
 	r->run_id = run_id;
@@ -419,11 +334,11 @@ RunFree(SchedState *st, SRun *r)
 {
 	Assert(r->state == SR_ENDED);
 	SchedMapDelete(&st->runs, r->run_id);
-	StFree(st, r);
+	SchedStFree(st, r);
 }
 
-static bool
-IsIntervalKind(const STask *t)
+bool
+SchedStIsInterval(const STask *t)
 {
 	return t->schedule_ok && t->schedule.kind == USO_SCHED_INTERVAL;
 }
@@ -439,15 +354,15 @@ AnchorIntervalTask(SchedState *st, STask *t, TimestampTz slot, TimestampTz now, 
 {
 	TimestampTz anchor = now;
 
-	if (!IsIntervalKind(t))
+	if (!SchedStIsInterval(t))
 		return;
 	if (slot != DT_NOBEGIN && slot <= now)
 		anchor = slot;
 	if (started)
 		t->last_start = anchor;
 	t->next_run = UsoScheduleNext(&t->schedule, now, anchor, t->tz);
-	HeapUpdate(st, t);
-	MarkDirty(st, t);
+	SchedStHeapUpdate(st, t);
+	SchedStMarkDirty(st, t);
 }
 
 /* A run became due: it starts as far as last_run_at is concerned. */
@@ -460,13 +375,13 @@ RunBecameReady(SchedState *st, SRun *r, TimestampTz now)
 	if (t != NULL)
 	{
 		t->last_start = now;
-		MarkDirty(st, t);
+		SchedStMarkDirty(st, t);
 		AnchorIntervalTask(st, t, DT_NOBEGIN, now, true);
 	}
 }
 
-static void
-AddRun(SchedState *st, int64 run_id, int64 task_id, int attempt, TimestampTz due,
+void
+SchedStAddRun(SchedState *st, int64 run_id, int64 task_id, int attempt, TimestampTz due,
 	   const char *trigger, TimestampTz now)
 {
 	SRun	   *r;
@@ -536,7 +451,7 @@ SchedStateRunEnded(SchedState *st, int64 run_id, SchedOutcome outcome, Timestamp
 	if (t != NULL && outcome != SO_SUCCEEDED && outcome != SO_CANCELLED)
 	{
 		if (r->attempt <= t->max_retries)
-			DecideNewRun(st, t, "retry",
+			SchedStDecideNewRun(st, t, "retry",
 						 now + SchedRetryDelay(t->retry_delay_us, r->attempt,
 											   st->host->random()),
 						 "queued", r->attempt + 1, NULL);
@@ -545,8 +460,8 @@ SchedStateRunEnded(SchedState *st, int64 run_id, SchedOutcome outcome, Timestamp
 		{
 			/* Out of retries: the next slot comes forward to retry_after. */
 			t->next_run = now + t->retry_after_us;
-			MarkDirty(st, t);
-			HeapUpdate(st, t);
+			SchedStMarkDirty(st, t);
+			SchedStHeapUpdate(st, t);
 		}
 	}
 	RunFree(st, r);
@@ -569,7 +484,7 @@ SchedStateDispatched(SchedState *st, int64 run_id, TimestampTz now)
 	{
 		SchedDecisions *d = &st->dec;
 
-		Reserve(st, (void **) &d->remote_starts, &d->cap_remote_starts, d->n_remote_starts,
+		SchedStReserve(st, (void **) &d->remote_starts, &d->cap_remote_starts, d->n_remote_starts,
 				sizeof(int64));
 		d->remote_starts[d->n_remote_starts++] = run_id;
 	}
@@ -589,230 +504,6 @@ SchedStateAdoptRun(SchedState *st, int64 run_id, int64 task_id, int attempt,
 	RunMove(st, r, SR_DISPATCHED, now);
 }
 
-/* ---------- tasks ---------- */
-
-static void
-TaskFreeStrings(SchedState *st, STask *t)
-{
-	StFree(st, t->name);
-	StFree(st, t->schedule_text);
-	StFree(st, t->tz_name);
-	StFree(st, t->problem);
-	StFree(st, t->command);
-	StFree(st, t->config);
-	t->name = t->schedule_text = t->tz_name = t->problem = t->command = t->config = NULL;
-}
-
-static void
-QueueFirstAttempt(SchedState *st, STask *t, const char *trigger, TimestampTz slot)
-{
-	DecideNewRun(st, t, trigger, slot, "queued", 1, NULL);
-}
-
-/* Where a (re)loaded task's next slot lies; see SchedStateTaskRow. */
-static void
-PlaceLoadedTask(SchedState *st, STask *t, bool changed, TimestampTz stored_next,
-				bool first, bool reboot_pending, bool scheduling, TimestampTz now)
-{
-	if (!t->enabled || !t->schedule_ok)
-		t->next_run = DT_NOEND;
-	else if (t->schedule.kind == USO_SCHED_REBOOT)
-	{
-		t->next_run = DT_NOEND;
-		if (first && reboot_pending)
-			QueueFirstAttempt(st, t, "startup", now);
-	}
-	else if (!changed && stored_next != DT_NOBEGIN)
-	{
-		/*
-		 * A slot more than a moment before this scheduler started was missed
-		 * while no scheduler ran: one catchup run, or none.  One that just
-		 * came due (a task created as the scheduler starts) is a plain due
-		 * slot.  With scheduling paused nothing is queued: the slot stays
-		 * due and runs once scheduling resumes.
-		 */
-		if (first && stored_next < now - MISSED_SLOT_GRACE && scheduling)
-		{
-			if (!t->misfire_skip)
-			{
-				QueueFirstAttempt(st, t, "catchup", stored_next);
-				t->last_start = now;
-			}
-			t->next_run = UsoScheduleNext(&t->schedule, now,
-										  IsIntervalKind(t) ? now : t->last_start, t->tz);
-			MarkDirty(st, t);
-		}
-		else
-			t->next_run = stored_next;
-	}
-	else
-	{
-		t->next_run = UsoScheduleNext(&t->schedule, now, t->last_start, t->tz);
-		MarkDirty(st, t);
-	}
-	HeapUpdate(st, t);
-}
-
-void
-SchedStateBeginLoad(SchedState *st)
-{
-	/* Nothing to do: SchedStateEndLoad clears the marks it reads. */
-}
-
-void
-SchedStateTaskRow(SchedState *st, const SchedTaskRow *row, bool first,
-				  bool reboot_pending, bool scheduling, TimestampTz now)
-{
-	STask	   *t = SchedMapGet(&st->tasks, row->id);
-	bool		changed = false;
-	char		errbuf[USO_SCHEDULE_ERRBUF];
-
-	if (t == NULL)
-	{
-		t = StAlloc(st, sizeof(STask));
-		memset(t, 0, sizeof(STask));
-		t->id = row->id;
-		t->heap_pos = -1;
-		SchedMapPut(&st->tasks, t->id, t);
-	}
-	else
-	{
-		/* A new task keeps a stored next_run_at (computed when it was written). */
-		changed = strcmp(t->schedule_text, row->schedule_text) != 0 ||
-			strcmp(t->tz_name, row->tz_name) != 0 || t->enabled != row->enabled;
-		TaskFreeStrings(st, t);
-	}
-	t->seen = true;
-	t->name = StStrdup(st, row->name);
-	t->schedule_text = StStrdup(st, row->schedule_text);
-	t->tz_name = StStrdup(st, row->tz_name);
-	t->command = StStrdup(st, row->command);
-	t->config = StStrdup(st, row->config);
-	t->tz = row->tz;
-	t->enabled = row->enabled;
-	t->schedule_ok = UsoScheduleParse(row->schedule_text, &t->schedule, errbuf);
-	t->last_start = row->last_start;
-	t->overlap = row->overlap;
-	t->misfire_skip = row->misfire_skip;
-	t->dboid = row->dboid;
-	t->roleid = row->roleid;
-	t->timeout_ms = row->timeout_ms;
-	t->max_retries = row->max_retries;
-	t->retry_delay_us = row->retry_delay_us;
-	t->retry_after_us = row->retry_after_us;
-	if (row->problem != NULL)
-		t->problem = StStrdup(st, row->problem);
-	else if (!t->schedule_ok)
-	{
-		char		buf[USO_SCHEDULE_ERRBUF + 32];
-
-		snprintf(buf, sizeof(buf), "invalid schedule: %s", errbuf);
-		t->problem = StStrdup(st, buf);
-	}
-	PlaceLoadedTask(st, t, changed, row->stored_next, first, reboot_pending, scheduling, now);
-}
-
-void
-SchedStateEndLoad(SchedState *st)
-{
-	uint32		pos = 0;
-	void	   *v;
-	int64	   *gone = NULL;
-	int			n = 0,
-				cap = 0;
-
-	while (SchedMapNext(&st->tasks, &pos, &v))
-	{
-		STask	   *t = v;
-
-		if (!t->seen)
-		{
-			Reserve(st, (void **) &gone, &cap, n, sizeof(int64));
-			gone[n++] = t->id;
-		}
-		t->seen = false;
-	}
-	/* Deleted tasks: everything they held goes (their runs end on their own). */
-	for (int i = 0; i < n; i++)
-	{
-		STask	   *t = SchedMapDelete(&st->tasks, gone[i]);
-
-		HeapRemove(st, t);
-		TaskFreeStrings(st, t);
-		StFree(st, t);
-	}
-	StFree(st, gone);
-}
-
-/* ---------- queued run rows ---------- */
-
-void
-SchedStateBeginQueued(SchedState *st)
-{
-	uint32		pos = 0;
-	void	   *v;
-
-	while (SchedMapNext(&st->runs, &pos, &v))
-		((SRun *) v)->seen = false;
-}
-
-void
-SchedStateQueuedRow(SchedState *st, int64 run_id, int64 task_id, int attempt,
-					TimestampTz due, const char *trigger, TimestampTz now)
-{
-	SRun	   *r = SchedMapGet(&st->runs, run_id);
-
-	if (r != NULL)
-		r->seen = true;
-	else
-		AddRun(st, run_id, task_id, attempt, due, trigger, now);
-}
-
-/* Waiting runs whose row is no longer queued were cancelled or deleted. */
-void
-SchedStateEndQueued(SchedState *st, TimestampTz now)
-{
-	for (int l = SR_WAITING; l <= SR_READY; l++)
-	{
-		SRun	   *r = st->lists[l].head;
-
-		while (r != NULL)
-		{
-			SRun	   *next = r->next;
-
-			if (!r->seen)
-				SchedStateRunEnded(st, r->run_id, SO_CANCELLED, now);
-			r = next;
-		}
-	}
-}
-
-void
-SchedStateNewRunSettled(SchedState *st, int64 task_id)
-{
-	STask	   *t = SchedMapGet(&st->tasks, task_id);
-
-	/* Written or dropped, it no longer counts as unwritten: a row or nothing. */
-	if (t != NULL && t->unwritten > 0)
-		t->unwritten--;
-}
-
-void
-SchedStateRunInserted(SchedState *st, int64 run_id, int64 task_id, int attempt,
-					  TimestampTz due, const char *trigger, TimestampTz now)
-{
-	AddRun(st, run_id, task_id, attempt, due, trigger, now);
-}
-
-void
-SchedStateMarkDirty(SchedState *st, int64 task_id)
-{
-	STask	   *t = SchedMapGet(&st->tasks, task_id);
-
-	if (t != NULL)
-		MarkDirty(st, t);
-}
-
 /* ---------- time ---------- */
 
 /* Queue (or skip) every task whose next fire time has come. */
@@ -827,7 +518,7 @@ ProcessDue(SchedState *st, TimestampTz now)
 		bool		queued = false;
 
 		if (t->problem != NULL)
-			DecideNewRun(st, t, "schedule", slot, "failed", 1, t->problem);
+			SchedStDecideNewRun(st, t, "schedule", slot, "failed", 1, t->problem);
 		else if (busy > 0 && (t->overlap == OVERLAP_SKIP ||
 							  (t->overlap == OVERLAP_QUEUE && busy > 1)))
 		{
@@ -835,16 +526,16 @@ ProcessDue(SchedState *st, TimestampTz now)
 
 			snprintf(msg, sizeof(msg), "skipped: run %lld of this task is still in progress",
 					 (long long) t->active_run);
-			DecideNewRun(st, t, "schedule", slot, "skipped", 1, msg);
+			SchedStDecideNewRun(st, t, "schedule", slot, "skipped", 1, msg);
 		}
 		else
 		{
-			DecideNewRun(st, t, "schedule", slot, "queued", 1, NULL);
+			SchedStDecideNewRun(st, t, "schedule", slot, "queued", 1, NULL);
 			t->last_start = now;
 			queued = true;
 		}
 
-		if (IsIntervalKind(t))
+		if (SchedStIsInterval(t))
 			AnchorIntervalTask(st, t, slot, now, queued);
 		else
 		{
@@ -853,9 +544,9 @@ ProcessDue(SchedState *st, TimestampTz now)
 			if (next <= now)	/* we are late: skip the slots already gone */
 				next = UsoScheduleNext(&t->schedule, now, t->last_start, t->tz);
 			t->next_run = next;
-			HeapUpdate(st, t);
+			SchedStHeapUpdate(st, t);
 		}
-		MarkDirty(st, t);
+		SchedStMarkDirty(st, t);
 	}
 }
 
@@ -934,7 +625,7 @@ SchedStateCandidates(SchedState *st, SchedCandidate **out, TimestampTz now)
 		{
 			SchedCandidate *c;
 
-			Reserve(st, (void **) &st->cands, &st->cands_cap, n, sizeof(SchedCandidate));
+			SchedStReserve(st, (void **) &st->cands, &st->cands_cap, n, sizeof(SchedCandidate));
 			c = &st->cands[n++];
 			c->run_id = r->run_id;
 			c->task_id = t->id;
@@ -968,7 +659,7 @@ SchedStateTakeDecisions(SchedState *st)
 		if (t == NULL || !t->dirty)
 			continue;
 		t->dirty = false;
-		Reserve(st, (void **) &d->dirty, &d->cap_dirty, d->n_dirty, sizeof(SchedDirty));
+		SchedStReserve(st, (void **) &d->dirty, &d->cap_dirty, d->n_dirty, sizeof(SchedDirty));
 		w = &d->dirty[d->n_dirty++];
 		w->id = t->id;
 		w->next = t->enabled ? t->next_run : DT_NOEND;
@@ -994,155 +685,9 @@ SchedStateClearDecisions(SchedState *st)
 	SchedDecisions *d = &st->dec;
 
 	for (int i = 0; i < d->n_new_runs; i++)
-		StFree(st, d->new_runs[i].message);
+		SchedStFree(st, d->new_runs[i].message);
 	for (int i = 0; i < d->n_closes; i++)
-		StFree(st, d->closes[i].message);
+		SchedStFree(st, d->closes[i].message);
 	d->n_new_runs = d->n_closes = d->n_dirty = d->n_remote_starts = 0;
 }
 
-/* ---------- life cycle ---------- */
-
-SchedState *
-SchedStateCreate(const SchedHost *host, Oid local_dboid, int64 timeout_grace_us)
-{
-	AllocHeader *h = host->alloc(sizeof(AllocHeader) + sizeof(SchedState));
-	SchedState *st = (SchedState *) (h + 1);
-
-	memset(st, 0, sizeof(SchedState));
-	h->size = sizeof(SchedState);
-	st->host = host;
-	st->local_dboid = local_dboid;
-	st->grace_us = timeout_grace_us;
-	st->bytes = sizeof(SchedState);
-	SchedMapInit(&st->tasks, MapAlloc, MapFree, st);
-	SchedMapInit(&st->runs, MapAlloc, MapFree, st);
-	return st;
-}
-
-void
-SchedStateSetTimeoutGrace(SchedState *st, int64 grace_us)
-{
-	st->grace_us = grace_us;
-}
-
-void
-SchedStateDestroy(SchedState *st)
-{
-	uint32		pos = 0;
-	void	   *v;
-
-	SchedStateClearDecisions(st);
-	while (SchedMapNext(&st->tasks, &pos, &v))
-	{
-		TaskFreeStrings(st, v);
-		StFree(st, v);
-	}
-	pos = 0;
-	while (SchedMapNext(&st->runs, &pos, &v))
-		StFree(st, v);
-	SchedMapDestroy(&st->tasks);
-	SchedMapDestroy(&st->runs);
-	StFree(st, st->heap);
-	StFree(st, st->cands);
-	StFree(st, st->dirty_ids);
-	StFree(st, st->dec.new_runs);
-	StFree(st, st->dec.closes);
-	StFree(st, st->dec.dirty);
-	StFree(st, st->dec.remote_starts);
-	st->host->free(((AllocHeader *) st) - 1);
-}
-
-/* ---------- views ---------- */
-
-static void
-ViewTask(const STask *t, SchedTaskView *out)
-{
-	out->id = t->id;
-	out->next_run = t->next_run;
-	out->last_start = t->last_start;
-	out->active = t->active;
-	out->running = t->running;
-	out->unwritten = t->unwritten;
-	out->enabled = t->enabled;
-	out->has_problem = t->problem != NULL;
-	out->overlap = t->overlap;
-	out->kind = t->schedule.kind;
-	out->schedule_ok = t->schedule_ok;
-}
-
-static void
-ViewRun(const SRun *r, SchedRunView *out)
-{
-	out->run_id = r->run_id;
-	out->task_id = r->task_id;
-	out->attempt = r->attempt;
-	out->due = r->due;
-	out->state = r->state;
-	out->deadline = r->deadline;
-}
-
-bool
-SchedStateGetTask(SchedState *st, int64 id, SchedTaskView *out)
-{
-	STask	   *t = SchedMapGet(&st->tasks, id);
-
-	if (t != NULL)
-		ViewTask(t, out);
-	return t != NULL;
-}
-
-bool
-SchedStateGetRun(SchedState *st, int64 run_id, SchedRunView *out)
-{
-	SRun	   *r = SchedMapGet(&st->runs, run_id);
-
-	if (r != NULL)
-		ViewRun(r, out);
-	return r != NULL;
-}
-
-int
-SchedStateTaskCount(SchedState *st)
-{
-	return (int) st->tasks.count;
-}
-
-int
-SchedStateRunCount(SchedState *st)
-{
-	return (int) st->runs.count;
-}
-
-size_t
-SchedStateBytes(SchedState *st)
-{
-	return st->bytes;
-}
-
-void
-SchedStateForEachRun(SchedState *st, void (*fn) (const SchedRunView *, void *), void *arg)
-{
-	uint32		pos = 0;
-	void	   *v;
-	SchedRunView view;
-
-	while (SchedMapNext(&st->runs, &pos, &v))
-	{
-		ViewRun(v, &view);
-		fn(&view, arg);
-	}
-}
-
-void
-SchedStateForEachTask(SchedState *st, void (*fn) (const SchedTaskView *, void *), void *arg)
-{
-	uint32		pos = 0;
-	void	   *v;
-	SchedTaskView view;
-
-	while (SchedMapNext(&st->tasks, &pos, &v))
-	{
-		ViewTask(v, &view);
-		fn(&view, arg);
-	}
-}
