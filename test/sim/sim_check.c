@@ -192,7 +192,9 @@ CheckAfterIteration(void)
 		/* not started yet: the scheduler cannot know when it will, but must wake by then */
 		deadline = (w->started ? w->started : w->start_at) + w->timeout_ms * MS + W.grace_us;
 		if (deadline <= W.now)
-			Violation("run %lld lives past its timeout + grace", (long long) w->run_id);
+			Violation("run %lld lives past its timeout + grace (started %.3f s ago, timeout %d ms, %s)",
+					  (long long) w->run_id, (double) (W.now - (w->started ? w->started : w->start_at)) / SEC,
+					  w->timeout_ms, w->started ? "running" : "not started");
 		else if (W.wake > deadline + MS)
 			Violation("run %lld's timeout backstop falls at +%.3f s but the scheduler "
 					  "sleeps until +%.3f s", (long long) w->run_id,

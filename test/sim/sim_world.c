@@ -715,7 +715,17 @@ SimRun(void)
 	while (W.now < W.end)
 	{
 		TimestampTz next;
+		bool		stepped = false;
 
+		/* What workers do up to now happens first (after a clock jump: all of it). */
+		for (int i = 0; i < W.n_workers; i++)
+			if (WorkerNext(&W.workers[i]) <= W.now)
+			{
+				WorkerStep(&W.workers[i]);
+				stepped = true;
+			}
+		if (stepped)
+			continue;
 		if (W.sched_up && (W.latch || W.now >= W.wake))
 		{
 			W.latch = false;
@@ -740,9 +750,6 @@ SimRun(void)
 		for (int i = 0; i < W.n_workers; i++)
 			next = Min(next, WorkerNext(&W.workers[i]));
 		W.now = Max(W.now, next);
-		for (int i = 0; i < W.n_workers; i++)
-			if (WorkerNext(&W.workers[i]) <= W.now)
-				WorkerStep(&W.workers[i]);
 		if (!W.sched_up && W.now >= W.up_at)
 			SchedulerStart();
 		if (W.now >= next_event)
