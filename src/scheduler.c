@@ -1,9 +1,11 @@
 /*-------------------------------------------------------------------------
  * scheduler.c
- *	  The per-database scheduler: keeps every task's next fire time in a
- *	  min-heap, sleeps on its latch until the earliest one (or until a
- *	  catalog change, uso_run_now() or a finishing worker wakes it), queues
- *	  due runs, hands them to executor workers and keeps the books.
+ *	  The per-database scheduler: its startup and slot, and the loop that
+ *	  orchestrates the rest.  The state (sched_state.c: tasks, due heap, runs,
+ *	  ready queue) decides; the store (sched_store.c, sched_flush.c) reads
+ *	  rows and writes decisions; the pool (sched_pool.c) reports ended runs
+ *	  and places ready ones; the clock (sched_clock.c) gives now and sleeps.
+ *	  Only this file calls them, and none of them calls back.
  *
  * Idle costs nothing: with nothing due the loop sleeps until the next due
  * time.  Catalog changes arrive as a flag in shared memory set at commit by
