@@ -338,8 +338,12 @@ SchedulerLoop(void)
 		wake = SchedStateNextWake(State, uso_scheduler_enabled, now);
 		wake = Min(wake, PoolEnforceTimeouts(now));
 		/* Finishing workers wake us; retiring ones elsewhere and adopted ones do not. */
-		/* Writes deferred by another transaction's row lock are retried soon. */
-		if (waiting || PoolHasUnwatchedWorkers() || StoreHasDeferred())
+		/*
+		 * Writes deferred by another transaction's row lock are retried soon:
+		 * new runs the store keeps, next/last run times the state keeps.
+		 */
+		if (waiting || PoolHasUnwatchedWorkers() || StoreHasDeferred() ||
+			SchedStateHasDecisions(State))
 			wake = Min(wake, now + 250 * 1000);
 		if (wake == DT_NOEND)
 			timeout_ms = -1;

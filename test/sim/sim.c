@@ -252,6 +252,10 @@ SchedulerStop(void)
 	}
 	W.state = NULL;
 	W.sched_up = false;
+	/* the store's deferred writes lived in the process */
+	for (int i = 0; i < W.n_deferred; i++)
+		free(W.deferred[i].message);
+	W.n_deferred = 0;
 }
 
 static void
@@ -301,11 +305,13 @@ main(int argc, char **argv)
 		   (long long) W.deleted, W.n_workers, (double) (clock() - c0) / CLOCKS_PER_SEC);
 	printf("  faults: %lld worker deaths (%lld after commit), %lld killed past timeout, "
 		   "%lld own timeouts, %lld failures, %lld cancels, %lld restarts (%lld with the server), "
-		   "%lld clock jumps, %lld edits, %lld owner LOGIN changes, %lld iterations with the pool full\n",
+		   "%lld clock jumps, %lld edits, %lld owner LOGIN changes, %lld task rows locked "
+		   "(%lld writes deferred), %lld iterations with the pool full\n",
 		   (long long) W.f_deaths, (long long) W.f_after_commit, (long long) W.f_killed,
 		   (long long) W.f_own_timeouts, (long long) W.f_failures, (long long) W.f_cancels,
 		   (long long) W.f_restarts, (long long) W.f_server_restarts, (long long) W.f_jumps,
-		   (long long) W.f_edits, (long long) W.f_problems, (long long) W.f_pool_full);
+		   (long long) W.f_edits, (long long) W.f_problems, (long long) W.f_locks,
+		   (long long) W.f_deferred, (long long) W.f_pool_full);
 	printf("  rows: %lld skipped, %lld catchup, %lld retries, %lld slot conflicts; "
 		   "%lld loop iterations; state memory peak %zu bytes\n",
 		   (long long) W.skipped, (long long) W.catchups, (long long) W.retries,

@@ -42,10 +42,10 @@ Excused(TimestampTz t)
 	return false;
 }
 
+/* A retry, when it is decided (its write may wait for a row lock). */
 void
-CheckNewRun(SimTask *t, const SchedNewRun *nr)
+CheckRetry(SimTask *t, const SchedNewRun *nr)
 {
-	if (strcmp(nr->trigger, "retry") == 0)
 	{
 		int64		d = Max(t->retry_delay_us, 1000);
 		TimestampTz lo,
@@ -68,8 +68,13 @@ CheckNewRun(SimTask *t, const SchedNewRun *nr)
 					  (long long) t->id, nr->attempt,
 					  (double) (nr->scheduled_for - t->last_end_at) / SEC,
 					  (double) t->retry_delay_us / SEC);
-		return;
 	}
+}
+
+/* A scheduled or catchup row, when it is written. */
+void
+CheckNewRun(SimTask *t, const SchedNewRun *nr)
+{
 	if (strcmp(nr->trigger, "schedule") != 0 && strcmp(nr->trigger, "catchup") != 0)
 		return;
 	if (strcmp(nr->trigger, "schedule") == 0 && nr->scheduled_for > W.now)
@@ -201,6 +206,8 @@ CheckAfterIteration(void)
 					  (double) (deadline - W.now) / SEC, (double) (W.wake - W.now) / SEC);
 	}
 
+	CheckDeferred();
+
 	/* the state's runs and its tasks' next slots */
 	SchedStateForEachRun(W.state, CheckRunKnown, NULL);
 	SchedStateForEachTask(W.state, CheckTaskWake, &wc);
@@ -208,4 +215,19 @@ CheckAfterIteration(void)
 		Violation("task %lld is due at +%.3f s but the scheduler sleeps until +%.3f s",
 				  (long long) wc.bad_task, (double) (wc.bad_at - W.now) / SEC,
 				  (double) (W.wake - W.now) / SEC);
+}
+
+/* A new run deferred by a row lock is written soon after the lock goes. */
+void
+CheckDeferred(void)
+{
+	for (int i = 0; i < W.n_deferred; i++)
+	{
+		SimTask    *t = TaskGet(W.deferred[i].task_id);
+
+		if (t != NULL && t->locked_until + SEC < W.now)
+			Violation("task %lld: a %s run deferred by a row lock is still not written "
+					  "%.3f s after the lock went", (long long) t->id, W.deferred[i].trigger,
+					  (double) (W.now - t->locked_until) / SEC);
+	}
 }

@@ -212,15 +212,46 @@ Flush(void)
 		else
 			RowFinish(r, RS_FAILED);
 	}
+	/* What was deferred last time goes first, in order, then this time's. */
+	int			nold = W.n_deferred;
+	int			total = nold + d->n_new_runs;
+	SchedNewRun *pending = malloc(sizeof(SchedNewRun) * (total + 1));
+	int64	   *dirty_again = malloc(sizeof(int64) * (d->n_dirty + 1));
+	int			n_dirty_again = 0;
+
+	memcpy(pending, W.deferred, sizeof(SchedNewRun) * nold);
 	for (int i = 0; i < d->n_new_runs; i++)
 	{
-		SchedNewRun *nr = &d->new_runs[i];
+		SimTask    *t = TaskGet(d->new_runs[i].task_id);
+
+		pending[nold + i] = d->new_runs[i];
+		/* the state's message goes at ClearDecisions: the copy owns its own */
+		pending[nold + i].message = d->new_runs[i].message ? strdup(d->new_runs[i].message) : NULL;
+		if (t != NULL && strcmp(d->new_runs[i].trigger, "retry") == 0)
+			CheckRetry(t, &d->new_runs[i]);
+	}
+	W.n_deferred = 0;
+	for (int i = 0; i < total; i++)
+	{
+		SchedNewRun *nr = &pending[i];
 		SimTask    *t = TaskGet(nr->task_id);
 		bool		queued = strcmp(nr->status, "queued") == 0;
 		bool		slotted = strcmp(nr->trigger, "schedule") == 0 ||
 			strcmp(nr->trigger, "catchup") == 0;
 		SimRow	   *r;
 
+		/* FOR KEY SHARE SKIP LOCKED: a row another transaction holds waits */
+		if (t != NULL && t->locked_until > W.now)
+		{
+			if (W.n_deferred == W.cap_deferred)
+			{
+				W.cap_deferred = W.cap_deferred ? W.cap_deferred * 2 : 64;
+				W.deferred = realloc(W.deferred, sizeof(SchedNewRun) * W.cap_deferred);
+			}
+			W.deferred[W.n_deferred++] = *nr;
+			W.f_deferred++;
+			continue;
+		}
 		if (queued)
 			SchedStateNewRunSettled(W.state, nr->task_id);
 		if (t == NULL)
@@ -247,11 +278,26 @@ Flush(void)
 								  r->scheduled_for != DT_NOBEGIN ? r->scheduled_for : r->queued_at,
 								  r->trigger, W.now);
 	}
+	for (int i = 0; i < total; i++)
+	{
+		bool		kept = false;
+
+		for (int k = 0; k < W.n_deferred && !kept; k++)
+			kept = W.deferred[k].message == pending[i].message && pending[i].message != NULL;
+		if (!kept)
+			free(pending[i].message);
+	}
+	free(pending);
 	for (int i = 0; i < d->n_dirty; i++)
 	{
 		SchedDirty *w = &d->dirty[i];
 		SimTask    *t = TaskGet(w->id);
 
+		if (t != NULL && t->locked_until > W.now)
+		{
+			dirty_again[n_dirty_again++] = w->id;	/* NO KEY UPDATE SKIP LOCKED */
+			continue;
+		}
 		/* Left alone when its schedule, time zone or enabled flag changed since. */
 		if (t == NULL || strcmp(t->schedule, w->schedule_text) != 0 ||
 			strcmp(t->tz, w->tz_name) != 0 || t->enabled != w->enabled)
@@ -261,6 +307,9 @@ Flush(void)
 			t->last_run_at = w->last;
 	}
 	SchedStateClearDecisions(W.state);
+	for (int i = 0; i < n_dirty_again; i++)
+		SchedStateMarkDirty(W.state, dirty_again[i]);
+	free(dirty_again);
 }
 
 /* ---------- the pool ---------- */
@@ -437,7 +486,7 @@ Iterate(void)
 
 	W.wake = SchedStateNextWake(W.state, true, W.now);
 	W.wake = Min(W.wake, PoolEnforceTimeouts());
-	if (waiting)
+	if (waiting || W.n_deferred > 0 || SchedStateHasDecisions(W.state))
 		W.wake = Min(W.wake, W.now + 250 * MS);
 	/* WaitLatch's timeout is whole milliseconds, rounded up */
 	if (W.wake != DT_NOEND && W.wake > W.now)
@@ -655,6 +704,19 @@ WorldEvent(void)
 		W.deleted++;
 		(void) TaskCreate();
 		W.catalog_changed = W.latch = true;
+	}
+	else if (r < 88 && t != NULL)
+	{
+		/* open transactions hold task rows (an uso_alter_task not committed yet) */
+		for (int k = 0; k < 20; k++)
+		{
+			SimTask    *l = TaskRandom();
+
+			if (l == NULL)
+				continue;
+			l->locked_until = W.now + (TimestampTz) (500 + RndI(30000)) * MS;
+			W.f_locks++;
+		}
 	}
 	else if (r < 92 && t != NULL)
 	{

@@ -47,6 +47,7 @@ typedef struct SimTask
 	bool		problem;		/* owner cannot log in */
 	TimestampTz problem_changed_at;
 	bool		deleted;
+	TimestampTz locked_until;	/* another transaction holds the row (FOR UPDATE) */
 	/* checks */
 	UsoSchedule parsed;
 	bool		parsed_ok;
@@ -155,6 +156,11 @@ typedef struct World
 				f_pool_full;
 	size_t		peak_bytes;
 	size_t		state_outstanding;	/* bytes the state holds, as its host counts */
+	SchedNewRun *deferred;		/* new runs whose task row was locked (the store's) */
+	int			n_deferred;
+	int			cap_deferred;
+	int64		f_locks,
+				f_deferred;
 	TimestampTz excuses[8][2];	/* recent restart / jump windows */
 	int			n_excuses;
 } World;
@@ -188,6 +194,8 @@ extern SimWorker *WorkerOf(int64 run_id);
 /* sim_check.c */
 extern void CheckAfterIteration(void);
 extern void CheckNewRun(SimTask *t, const SchedNewRun *nr);
+extern void CheckRetry(SimTask *t, const SchedNewRun *nr);
+extern void CheckDeferred(void);
 extern void CheckClose(SimRow *r);
 
 #endif							/* USO_SIM_WORLD_H */
