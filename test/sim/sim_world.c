@@ -261,11 +261,17 @@ Flush(void)
 			W.conflicts++;		/* ON CONFLICT DO NOTHING */
 			continue;
 		}
+		if (getenv("SIM_TRACE") && atoll(getenv("SIM_TRACE")) == t->id)
+			fprintf(stderr, "trace %lld now %lld: row %s %s slot %lld (last_slot %lld, next_run_at %lld, last_run_at %lld)\n",
+					(long long) t->id, (long long) W.now, nr->trigger, nr->status,
+					(long long) nr->scheduled_for, (long long) t->last_slot,
+					(long long) t->next_run_at, (long long) t->last_run_at);
 		CheckNewRun(t, nr);
 		if (slotted)
 		{
 			t->recent[t->n_recent++ % N_RECENT] = nr->scheduled_for;
 			t->last_slot = Max(t->last_slot, nr->scheduled_for);
+			t->last_slot_at = W.now;
 		}
 		r = RowInsert(t, nr->trigger, nr->scheduled_for,
 					  queued ? RS_QUEUED : strcmp(nr->status, "skipped") == 0 ?
@@ -303,6 +309,9 @@ Flush(void)
 			strcmp(t->tz, w->tz_name) != 0 || t->enabled != w->enabled)
 			continue;
 		t->next_run_at = w->next == DT_NOEND ? DT_NOBEGIN : w->next;
+		if (getenv("SIM_TRACE") && atoll(getenv("SIM_TRACE")) == t->id)
+			fprintf(stderr, "trace %lld now %lld: next_run_at %lld last %lld\n", (long long) t->id,
+					(long long) W.now, (long long) t->next_run_at, (long long) w->last);
 		if (w->last != DT_NOBEGIN)
 			t->last_run_at = w->last;
 	}
@@ -739,6 +748,8 @@ Restart(void)
 	TimestampTz down = (TimestampTz) RndI(300) * SEC;
 
 	W.f_restarts++;
+	if (getenv("SIM_TRACE"))
+		fprintf(stderr, "trace restart at %lld (server %d) down %lld\n", (long long) W.now, server, (long long) down);
 	SchedulerStop();
 	if (server)
 	{
@@ -758,6 +769,8 @@ Jump(void)
 	TimestampTz by = (TimestampTz) (60 + RndI(1800)) * SEC;
 
 	W.f_jumps++;
+	if (getenv("SIM_TRACE"))
+		fprintf(stderr, "trace jump at %lld by %lld\n", (long long) W.now, (long long) by);
 	Excuse(W.now, W.now + by + SEC);
 	W.now += by;
 	W.latch = true;

@@ -54,6 +54,7 @@ typedef struct SimTask
 	pg_tz	   *tzp;
 	TimestampTz changed_at;		/* last edit */
 	TimestampTz last_slot;		/* latest schedule/catchup row's slot */
+	TimestampTz last_slot_at;	/* when the scheduler decided it */
 	TimestampTz recent[N_RECENT];	/* slots recorded lately: the unique index */
 	int			n_recent;
 	RowStatus	last_end;		/* how its latest run ended */
@@ -161,7 +162,7 @@ typedef struct World
 	int			cap_deferred;
 	int64		f_locks,
 				f_deferred;
-	TimestampTz excuses[8][2];	/* recent restart / jump windows */
+	TimestampTz excuses[256][2];	/* restart / jump windows of the last days */
 	int			n_excuses;
 } World;
 
