@@ -186,6 +186,10 @@ extern void TaskComputeNext(SimTask *t);
 extern void Excuse(TimestampTz from, TimestampTz until);
 
 /* sim_world.c */
+extern void Iterate(void);
+extern void Retention(void);
+
+/* sim_events.c */
 extern void SimRun(void);
 extern SimRow *RowInsert(SimTask *t, const char *trigger, TimestampTz slot, RowStatus status,
 						 int attempt);
