@@ -5,6 +5,7 @@
 #   make bench      benchmarks against pg_cron
 #   make deb        Debian package postgresql-15-uso-tasks (build/deb/)
 #   make uninstall  remove what make install installed (as root)
+#   make simulate   the scheduler's state through simulated days (HOURS=24 SEED=1)
 #
 # `make demo` and `make test` first install what a fresh Debian 12 machine
 # lacks, so PGXS is only included once pg_config exists.
@@ -35,7 +36,7 @@ REGRESS_OPTS = --load-extension=uso_tasks --load-extension=uso_office
 PG_CPPFLAGS  = -Isrc -Wall -Wextra -Werror -Wno-unused-parameter \
                -Wno-missing-field-initializers -Wno-sign-compare
 SHLIB_LINK   = -lcurl
-EXTRA_CLEAN  = $(DATA_built)
+EXTRA_CLEAN  = $(DATA_built) test/sim/uso_sim
 
 PG_CONFIG ?= pg_config
 HAVE_PGXS := $(shell command -v $(PG_CONFIG) >/dev/null 2>&1 && \
@@ -59,7 +60,23 @@ sql/uso_tasks--$(EXTVERSION).sql: $(INSTALL_PARTS)
 sql/uso_office--$(EXTVERSION).sql: $(OFFICE_PARTS)
 	cat $^ > $@
 
-.PHONY: test demo bench deb print-regress
+# The simulation is built from the state module's own sources, outside the
+# server: the same files the extension links (see test/sim/sim.c).
+SIM_SRCS  = $(sort $(wildcard test/sim/*.c)) $(wildcard src/sched_state*.c) src/sched_map.c \
+            src/schedule.c src/schedule_next.c
+SIM_BIN   = test/sim/uso_sim
+HOURS    ?= 24
+SEED     ?= 1
+TASKS    ?= 3000
+
+$(SIM_BIN): $(SIM_SRCS) $(wildcard test/sim/*.h) $(wildcard src/*.h)
+	$(CC) -O2 -g $(filter-out -Wno-sign-compare,$(PG_CPPFLAGS)) -Wno-sign-compare -Itest/sim \
+		-I$(shell $(PG_CONFIG) --includedir-server) $(SIM_SRCS) \
+		-L$(shell $(PG_CONFIG) --pkglibdir) -lpgcommon -lpgport -lm -o $@
+
+.PHONY: test demo bench deb print-regress simulate
+simulate: $(SIM_BIN)
+	./$(SIM_BIN) $(HOURS) $(SEED) $(TASKS)
 test:
 	bash test/run
 demo:

@@ -308,7 +308,6 @@ uso_cancel(PG_FUNCTION_ARGS)
 {
 	int64		run_id;
 	char	   *status;
-	pid_t		pid = 0;
 
 	UsoRequirePreload();
 	UsoRequireCatalogVersion();
@@ -337,7 +336,13 @@ uso_cancel(PG_FUNCTION_ARGS)
 		if (SlotHasRun(w, run_id))
 		{
 			w->cancel_requested = true;
-			pid = w->pid;
+			/*
+			 * Signalled under the lock, so the worker cannot have moved on
+			 * to another run; one that has not begun this run yet
+			 * (run_started 0) sees the flag when it does.
+			 */
+			if (w->pid != 0 && w->run_started != 0)
+				kill(w->pid, SIGINT);
 		}
 	}
 	LWLockRelease(UsoShared->lock);
@@ -361,8 +366,6 @@ uso_cancel(PG_FUNCTION_ARGS)
 		SPI_finish();
 		UsoWakeAtCommit(false, true);
 	}
-	if (pid != 0)
-		kill(pid, SIGINT);
 	PG_RETURN_BOOL(true);
 }
 

@@ -108,6 +108,20 @@ CaptureLine(ErrorData *edata)
 	}
 }
 
+/*
+ * Would the original log_min_messages have logged a line of this level?
+ * LOG is numerically below INFO but ranks between ERROR and FATAL for the
+ * server log (elog.c's is_log_level_output), so with log_min_messages =
+ * log no NOTICE, INFO or WARNING is logged.
+ */
+static bool
+ServerWouldLog(int elevel)
+{
+	if (saved_log_min_messages == LOG || saved_log_min_messages == LOG_SERVER_ONLY)
+		return false;
+	return elevel >= saved_log_min_messages;
+}
+
 static void
 uso_emit_log_hook(ErrorData *edata)
 {
@@ -115,7 +129,7 @@ uso_emit_log_hook(ErrorData *edata)
 					  edata->elevel == WARNING))
 	{
 		CaptureLine(edata);
-		if (edata->elevel < saved_log_min_messages)
+		if (!ServerWouldLog(edata->elevel))
 			edata->output_to_server = false;
 	}
 	if (prev_emit_log_hook)
@@ -145,7 +159,8 @@ UsoCaptureStart(MemoryContext cxt, int max_lines, int max_bytes)
 	capture_dropped_bytes = 0;
 	capture_bytes_hit = false;
 	saved_log_min_messages = log_min_messages;
-	if (log_min_messages > INFO)
+	if (log_min_messages > INFO || log_min_messages == LOG ||
+		log_min_messages == LOG_SERVER_ONLY)
 		log_min_messages = INFO;
 	capturing = true;
 }

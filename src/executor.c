@@ -496,6 +496,9 @@ ExecuteRun(int64 run_id)
 	LWLockAcquire(UsoShared->lock, LW_EXCLUSIVE);
 	MySlot->run_started = info.started;
 	MySlot->run_timeout_ms = info.timeout_ms;
+	/* uso_cancel signals only once run_started is set: an earlier cancel is taken here. */
+	if (MySlot->cancel_requested)
+		InterruptPending = QueryCancelPending = true;
 	LWLockRelease(UsoShared->lock);
 
 	UsoCurrentRunId = run_id;

@@ -1,8 +1,10 @@
 /*-------------------------------------------------------------------------
  * sched.h
- *	  Internals of the per-database scheduler, shared by scheduler.c (the
- *	  loop and due-time bookkeeping), sched_pool.c (executor workers) and
- *	  sched_store.c (its catalog reads and batched writes).
+ *	  The server side of the per-database scheduler, around its state
+ *	  (sched_state.c): the store (sched_store.c reads, sched_flush.c
+ *	  writes, sched_sql.c what both share), the pool (sched_pool.c) and the
+ *	  clock (sched_clock.c).  scheduler.c is the only file that calls them
+ *	  all; none of them calls back into it or into the state.
  *-------------------------------------------------------------------------
  */
 #ifndef USO_SCHED_H
@@ -12,115 +14,66 @@
 #include "access/htup.h"
 #include "access/tupdesc.h"
 #include "nodes/pg_list.h"
-#include "utils/hsearch.h"
 
 #include "schedule.h"
+#include "sched_state.h"
 #include "shmem.h"
 
-typedef enum SchedOverlap
-{
-	OVERLAP_SKIP,
-	OVERLAP_QUEUE,
-	OVERLAP_PARALLEL
-} SchedOverlap;
+/* ---------- the store: sched_store.c (reads) ---------- */
 
-/* One task as the scheduler keeps it in memory. */
-typedef struct SchedTask
-{
-	int64		id;				/* hash key */
-	char	   *name;
-	char	   *schedule_text;
-	char	   *tz_name;
-	UsoSchedule schedule;
-	bool		schedule_ok;
-	pg_tz	   *tz;
-	bool		enabled;
-	char	   *problem;		/* why it cannot run (role dropped...), or NULL */
-	TimestampTz next_run;		/* DT_NOEND: never */
-	TimestampTz last_start;		/* DT_NOBEGIN: never ran */
-	SchedOverlap overlap;
-	bool		misfire_skip;
-	Oid			dboid;
-	Oid			roleid;
-	char	   *command;		/* tasks in another database only */
-	char	   *config;			/* likewise */
-	int			timeout_ms;		/* likewise; 0 = none */
-	int			max_retries;
-	int64		retry_delay_us;
-	int64		retry_after_us;
-	int			active;			/* runs due and waiting for a worker, or running */
-	int			running;		/* runs handed to a worker */
-	int			unwritten;		/* queued runs not yet inserted (row locked) */
-	int64		active_run;		/* one of them, for messages */
-	int			heap_pos;		/* index in the due heap, -1 when absent */
-	bool		seen;			/* mark for reloads */
-	bool		next_dirty;		/* next_run/last_start to be written */
-} SchedTask;
+extern const char *SchedSchema;
 
-/* A run the scheduler knows about, until its worker reports it ended. */
-typedef struct SchedRun
-{
-	int64		run_id;			/* hash key */
-	int64		task_id;
-	int			attempt;
-	TimestampTz due;			/* may not start before this */
-	bool		counted;		/* counted in its task's active */
-	bool		dispatched;
-} SchedRun;
-
-/* A row to insert into uso_task_run. */
-typedef struct NewRun
-{
-	int64		task_id;
-	const char *trigger;
-	TimestampTz scheduled_for;	/* DT_NOBEGIN = NULL */
-	const char *status;			/* queued, skipped or failed */
-	int			attempt;
-	const char *message;		/* for skipped and failed rows */
-} NewRun;
-
-/* A run to close as failed, e.g. when its worker died. */
-typedef struct ClosedRun
+/* A queued run row, or one the flush wrote. */
+typedef struct StoreRunRow
 {
 	int64		run_id;
-	const char *status;			/* failed or timed_out */
-	const char *message;
-} ClosedRun;
+	int64		task_id;
+	int			attempt;
+	TimestampTz due;			/* COALESCE(scheduled_for, queued_at) */
+	const char *trigger;
+} StoreRunRow;
 
-/* scheduler.c */
-extern HTAB *SchedTasks;
-extern HTAB *SchedRuns;
-extern List *ReadyRuns;			/* SchedRun *, FIFO, due now */
-extern List *DirtyTasks;		/* SchedTask * whose next/last run must be written */
-extern MemoryContext SchedContext;	/* lives as long as the scheduler */
-extern void SchedMarkDirty(SchedTask *t);
-extern void SchedTaskLoaded(SchedTask *t, bool changed, TimestampTz stored_next,
-							bool first, TimestampTz now);
-extern void SchedForgetRun(int64 run_id);
-extern void SchedSweepUnseen(void);
-extern SchedTask *SchedLookupTask(int64 id);
-extern void SchedCountUnwritten(int64 task_id, int delta);
-extern void SchedRunEnded(int64 run_id, UsoRunOutcome outcome, const char *died_message);
-extern void SchedAddRun(int64 run_id, int64 task_id, int attempt, TimestampTz due,
-						const char *trigger);
+/*
+ * Rows are returned in the caller's memory context.  Closing what a crash
+ * left open keeps the runs of live_ids (still executing) and queued runs
+ * (they run now); an @reboot run still queued is closed only when a new
+ * one replaces it (reboot_pending).
+ */
+extern void StoreCloseInterrupted(int64 *live_ids, int n, bool reboot_pending);
+extern int	StoreReadTasks(SchedTaskRow **rows);
+extern int	StoreReadQueuedRuns(StoreRunRow **rows);
+extern int	StoreReadRunTasks(int64 *run_ids, int n, StoreRunRow **rows);
 
-/* sched_store.c (reads) and sched_flush.c (writes) */
-extern const char *SchedSchema;
-extern void StoreCloseInterrupted(List *live_run_ids);
-extern void StoreLoadTasks(TimestampTz now, bool first);
-extern void StoreLoadQueuedRuns(void);
-extern void StoreResolveAdopted(void);
-extern void StoreQueueNewRun(NewRun *run);
-extern void StoreQueueClose(int64 run_id, const char *message);
-extern void StoreQueueCloseAs(int64 run_id, const char *status, const char *message);
-extern void StoreQueueRemoteStart(int64 run_id);
+/* How a run ended according to its (finished) row. */
+typedef struct StoreRunEnd
+{
+	int64		run_id;
+	SchedOutcome outcome;
+} StoreRunEnd;
+
+extern int	StoreReadRunEnds(int64 *run_ids, int n, StoreRunEnd **ends);
+
+/* ---------- the store: sched_flush.c (writes) ---------- */
+
+typedef struct StoreFlushResult
+{
+	MemoryContext cxt;			/* where these arrays live */
+	StoreRunRow *written;		/* queued runs inserted */
+	int			n_written;
+	int64	   *settled;		/* a task id per queued new run written or dropped */
+	int			n_settled;
+	int64	   *deferred_dirty; /* tasks whose next/last run could not be written */
+	int			n_deferred_dirty;
+} StoreFlushResult;
+
 extern void StoreQueueRemoteFinish(int64 run_id, UsoRunOutcome outcome,
 								   TimestampTz started, const char *sqlstate,
 								   const char *tag, const char *message);
-extern bool StoreFlush(void);
+extern bool StoreFlush(SchedDecisions *d, StoreFlushResult *res);
 extern bool StoreHasDeferred(void);
 
-/* sched_sql.c */
+/* ---------- sched_sql.c ---------- */
+
 extern void SchedBeginCatalogWork(void);
 extern void SchedEndCatalogWork(void);
 extern void SchedExec(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls);
@@ -128,17 +81,53 @@ extern Datum SchedInt8Array(int64 *v, int n);
 extern Datum SchedInt4Array(int *v, int n);
 extern Datum SchedTextArray(const char **v, int n, bool **nulls_out);
 extern Datum SchedTimeArray(TimestampTz *v, int n);
-extern char *SchedCopyText(HeapTuple tup, TupleDesc desc, int col);
-extern char *SchedCopyTextOrNull(HeapTuple tup, TupleDesc desc, int col);
+extern char *SchedCopyText(MemoryContext cxt, HeapTuple tup, TupleDesc desc, int col);
+extern char *SchedCopyTextOrNull(MemoryContext cxt, HeapTuple tup, TupleDesc desc, int col);
 extern TimestampTz SchedGetTime(HeapTuple tup, TupleDesc desc, int col);
 
-/* sched_pool.c */
-extern void PoolAdoptLiveWorkers(void);
-extern void PoolCollect(void);
-extern void PoolDispatch(void);
-extern bool PoolWaitingForRoom;
+/* ---------- the pool: sched_pool.c ---------- */
+
+/* A run that ended or whose worker died, as the pool saw it. */
+typedef struct PoolEvent
+{
+	int64		run_id;
+	SchedOutcome outcome;
+	bool		remote;			/* another database's: record its outcome */
+	UsoRunOutcome remote_outcome;
+	TimestampTz started;
+	char		sqlstate[6];
+	char		tag[64];
+	char		message[USO_REMOTE_MESSAGE_LEN];
+} PoolEvent;
+
+/* Live runs of this database's workers (after a scheduler restart). */
+extern int	PoolAdoptLiveWorkers(int64 **run_ids);
+extern int	PoolCollect(PoolEvent **events);
+/* Place candidates in order; placed[] gets the run ids handed to a worker. */
+extern int	PoolDispatch(SchedCandidate *cands, int n, int64 *placed, bool *waiting_for_room);
 extern TimestampTz PoolEnforceTimeouts(TimestampTz now);
 extern bool PoolHasUnwatchedWorkers(void);
-extern void PoolCountLive(List **run_ids);
+
+/* ---------- the clock: sched_clock.c ---------- */
+
+/*
+ * Every "now" and every sleep of the scheduler goes through the clock, so
+ * a test can replace it (TimescaleDB's bgw timer is the model).  wait:
+ * sleep until the latch is set or timeout_ms passes (-1: no timeout).
+ */
+typedef struct SchedClock
+{
+	TimestampTz (*now) (void);
+	void		(*wait) (long timeout_ms);
+} SchedClock;
+
+extern const SchedClock *sched_clock;
+extern void SchedClockSet(const SchedClock *clock);	/* NULL: the real clock */
+
+static inline TimestampTz
+SchedNow(void)
+{
+	return sched_clock->now();
+}
 
 #endif							/* USO_SCHED_H */

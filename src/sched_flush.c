@@ -1,8 +1,11 @@
 /*-------------------------------------------------------------------------
  * sched_flush.c
- *	  The scheduler's catalog writes: what one loop iteration decided (new
- *	  runs, closed runs, remote runs' outcomes, next/last run times) is
- *	  queued here and written in one transaction of set-based statements.
+ *	  The scheduler's catalog writes: what one loop iteration decided (the
+ *	  state's decisions: new runs, closed runs, remote runs' starts,
+ *	  next/last run times; and remote runs' outcomes the pool reported) is
+ *	  written in one transaction of set-based statements.  What it wrote
+ *	  comes back to the caller as a StoreFlushResult; nothing here calls
+ *	  the scheduler's state.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -26,9 +29,6 @@
 #include "spi_plans.h"
 
 
-static List *PendingNewRuns = NIL;	/* NewRun * */
-static List *PendingCloses = NIL;	/* ClosedRun * */
-static List *PendingStarts = NIL;	/* int64 * run ids */
 static List *PendingFinishes = NIL; /* RemoteFinish * */
 
 typedef struct RemoteFinish
@@ -44,13 +44,12 @@ typedef struct RemoteFinish
 static MemoryContext pending_cxt = NULL;
 
 /*
- * Writes that found their task row locked by another transaction wait here
- * for the next flush: new runs of that task, and ids of tasks whose
- * next/last run times are still to be written.  Nothing waits for a row
+ * New runs that found their task row locked by another transaction wait
+ * here for the next flush (and the ids of tasks whose next/last run times
+ * could not be written go back to the caller).  Nothing waits for a row
  * lock, so one role's open transaction delays only its own task.
  */
-static List *DeferredNewRuns = NIL;	/* NewRun *, in deferred_cxt */
-static List *DeferredDirtyIds = NIL;	/* int64 *, in deferred_cxt */
+static List *DeferredNewRuns = NIL;	/* SchedNewRun *, in deferred_cxt */
 static MemoryContext deferred_cxt = NULL;
 
 /* What one iteration queues for the catalog lives here until it is written. */
@@ -61,50 +60,6 @@ PendingContext(void)
 		pending_cxt = AllocSetContextCreate(TopMemoryContext, "uso_tasks pending writes",
 											ALLOCSET_DEFAULT_SIZES);
 	return pending_cxt;
-}
-
-void
-StoreQueueNewRun(NewRun *run)
-{
-	MemoryContext old = MemoryContextSwitchTo(PendingContext());
-	NewRun	   *copy = palloc(sizeof(NewRun));
-
-	*copy = *run;
-	copy->message = run->message ? pstrdup(run->message) : NULL;
-	PendingNewRuns = lappend(PendingNewRuns, copy);
-	MemoryContextSwitchTo(old);
-	if (strcmp(run->status, "queued") == 0)
-		SchedCountUnwritten(run->task_id, 1);
-}
-
-void
-StoreQueueClose(int64 run_id, const char *message)
-{
-	StoreQueueCloseAs(run_id, "failed", message);
-}
-
-void
-StoreQueueCloseAs(int64 run_id, const char *status, const char *message)
-{
-	MemoryContext old = MemoryContextSwitchTo(PendingContext());
-	ClosedRun  *c = palloc(sizeof(ClosedRun));
-
-	c->run_id = run_id;
-	c->status = status;
-	c->message = pstrdup(message);
-	PendingCloses = lappend(PendingCloses, c);
-	MemoryContextSwitchTo(old);
-}
-
-void
-StoreQueueRemoteStart(int64 run_id)
-{
-	MemoryContext old = MemoryContextSwitchTo(PendingContext());
-	int64	   *id = palloc(sizeof(int64));
-
-	*id = run_id;
-	PendingStarts = lappend(PendingStarts, id);
-	MemoryContextSwitchTo(old);
 }
 
 static const char *
@@ -194,11 +149,10 @@ LockTasksNoWait(int64 *ids, int n, const char *mode, bool *locked, bool *exists)
 
 /* Remote runs: mark dispatched ones running, record finished ones. */
 static void
-FlushRemote(void)
+FlushRemote(int64 *starts, int n)
 {
-	int			n = list_length(PendingStarts);
 	int			m = list_length(PendingFinishes);
-	int64	   *ids = palloc(sizeof(int64) * Max(n + m, 1));
+	int64	   *ids = palloc(sizeof(int64) * Max(m, 1));
 	int			i = 0;
 	ListCell   *lc;
 
@@ -207,9 +161,7 @@ FlushRemote(void)
 		Oid			types[1] = {INT8ARRAYOID};
 		Datum		values[1];
 
-		foreach(lc, PendingStarts)
-			ids[i++] = *(int64 *) lfirst(lc);
-		values[0] = SchedInt8Array(ids, n);
+		values[0] = SchedInt8Array(starts, n);
 		SchedExec(psprintf("UPDATE %s.uso_task_run SET status = 'running', "
 					  "started_at = pg_catalog.clock_timestamp() "
 					  "WHERE id = ANY ($1) AND status = 'queued'", SchedSchema),
@@ -257,14 +209,13 @@ FlushRemote(void)
 					  "WHERE r.id = v.id AND r.finished_at IS NULL", SchedSchema),
 			 6, types, values, NULL);
 	}
-	PendingStarts = NIL;
 	PendingFinishes = NIL;
 }
 
 static void
-FlushNewRuns(List **deferred)
+FlushNewRuns(List *pending, List **deferred, StoreFlushResult *res)
 {
-	int			total = list_length(PendingNewRuns);
+	int			total = list_length(pending);
 	int64	   *all_ids = palloc(sizeof(int64) * total);
 	bool	   *locked = palloc(sizeof(bool) * total);
 	bool	   *exists = palloc(sizeof(bool) * total);
@@ -291,31 +242,32 @@ FlushNewRuns(List **deferred)
 	 * check then finds the row we hold.  Runs of tasks that are gone are
 	 * dropped.
 	 */
-	foreach(lc, PendingNewRuns)
-		all_ids[i++] = ((NewRun *) lfirst(lc))->task_id;
+	foreach(lc, pending)
+		all_ids[i++] = ((SchedNewRun *) lfirst(lc))->task_id;
 	LockTasksNoWait(all_ids, total, "KEY SHARE", locked, exists);
 	i = 0;
-	foreach(lc, PendingNewRuns)
+	foreach(lc, pending)
 	{
-		NewRun	   *r = lfirst(lc);
+		SchedNewRun *r = lfirst(lc);
 		int			k = foreach_current_index(lc);
+		bool		queued = strcmp(r->status, "queued") == 0;
 
-		if (!locked[k])
+		if (!locked[k] && exists[k])
 		{
-			if (exists[k])
-				*deferred = lappend(*deferred, r);
-			else if (strcmp(r->status, "queued") == 0)
-				SchedCountUnwritten(r->task_id, -1);
+			*deferred = lappend(*deferred, r);
 			continue;
 		}
+		/* Written below (or dropped: its task is gone): it is settled. */
+		if (queued)
+			res->settled[res->n_settled++] = r->task_id;
+		if (!locked[k])
+			continue;
 		task_ids[i] = r->task_id;
 		triggers[i] = r->trigger;
 		slots[i] = r->scheduled_for;
 		statuses[i] = r->status;
 		attempts[i] = r->attempt;
 		messages[i] = r->message;
-		if (strcmp(r->status, "queued") == 0)
-			SchedCountUnwritten(r->task_id, -1);	/* active once added */
 		i++;
 	}
 	n = i;
@@ -351,39 +303,33 @@ FlushNewRuns(List **deferred)
 		char	   *trigger = SPI_getvalue(tup, desc, 5);
 		TimestampTz due = SchedGetTime(tup, desc, 4);
 
+		StoreRunRow *w;
+
 		if (strcmp(status, "queued") != 0)
 			continue;
-		/* Scheduled runs are due now whatever their slot was. */
-		if (strcmp(trigger, "retry") != 0)
-			due = Min(due, GetCurrentTimestamp());
-		SchedAddRun(DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull)),
-					DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull)),
-					DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull)),
-					due, trigger);
+		w = &res->written[res->n_written++];
+		w->run_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+		w->task_id = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+		w->attempt = DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull));
+		w->due = due;
+		w->trigger = MemoryContextStrdup(res->cxt, trigger);
 	}
 }
 
 static void
-FlushCloses(void)
+FlushCloses(SchedClose *closes, int n)
 {
-	int			n = list_length(PendingCloses);
 	int64	   *ids = palloc(sizeof(int64) * n);
 	const char **statuses = palloc(sizeof(char *) * n);
 	const char **messages = palloc(sizeof(char *) * n);
 	Oid			types[3] = {INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
 	Datum		values[3];
 	bool	   *ignore;
-	int			i = 0;
-	ListCell   *lc;
-
-	foreach(lc, PendingCloses)
+	for (int i = 0; i < n; i++)
 	{
-		ClosedRun  *c = lfirst(lc);
-
-		ids[i] = c->run_id;
-		statuses[i] = c->status;
-		messages[i] = c->message;
-		i++;
+		ids[i] = closes[i].run_id;
+		statuses[i] = closes[i].status;
+		messages[i] = closes[i].message;
 	}
 	values[0] = SchedInt8Array(ids, n);
 	values[1] = SchedTextArray(statuses, n, &ignore);
@@ -401,9 +347,8 @@ FlushCloses(void)
  * alone: its writer computed its next_run_at, and our reload follows.
  */
 static void
-FlushDirtyTasks(List **deferred_ids)
+FlushDirtyTasks(SchedDirty *dirty, int total, StoreFlushResult *res)
 {
-	int			total = list_length(DirtyTasks);
 	int64	   *all_ids = palloc(sizeof(int64) * total);
 	bool	   *locked = palloc(sizeof(bool) * total);
 	bool	   *exists = palloc(sizeof(bool) * total);
@@ -419,33 +364,24 @@ FlushDirtyTasks(List **deferred_ids)
 	Datum		values[6];
 	bool	   *ignore;
 	int			i = 0;
-	ListCell   *lc;
 
 	/* As for new runs: a row someone else holds is written next time. */
-	foreach(lc, DirtyTasks)
-		all_ids[i++] = ((SchedTask *) lfirst(lc))->id;
+	for (int k = 0; k < total; k++)
+		all_ids[k] = dirty[k].id;
 	LockTasksNoWait(all_ids, total, "NO KEY UPDATE", locked, exists);
-	i = 0;
-	foreach(lc, DirtyTasks)
+	for (int k = 0; k < total; k++)
 	{
-		SchedTask  *t = lfirst(lc);
-		int			k = foreach_current_index(lc);
+		SchedDirty *t = &dirty[k];
 
-		t->next_dirty = false;
 		if (!locked[k])
 		{
 			if (exists[k])
-			{
-				int64	   *id = palloc(sizeof(int64));
-
-				*id = t->id;
-				*deferred_ids = lappend(*deferred_ids, id);
-			}
+				res->deferred_dirty[res->n_deferred_dirty++] = t->id;
 			continue;
 		}
 		ids[i] = t->id;
-		next[i] = t->enabled ? t->next_run : DT_NOEND;
-		last[i] = t->last_start;
+		next[i] = t->next;
+		last[i] = t->last;
 		schedules[i] = t->schedule_text;
 		tznames[i] = t->tz_name;
 		enabled[i] = BoolGetDatum(t->enabled);
@@ -472,46 +408,43 @@ FlushDirtyTasks(List **deferred_ids)
 		 6, types, values, NULL);
 }
 
-/*
- * Write everything queued by this iteration in one transaction.  Returns
- * false when the catalog is gone (extension dropped).
- */
 bool
 StoreHasDeferred(void)
 {
-	return DeferredNewRuns != NIL || DeferredDirtyIds != NIL;
+	return DeferredNewRuns != NIL;
 }
 
+/*
+ * Write the decisions d (and the remote outcomes queued here) in one
+ * transaction; what was written is in *res, allocated in the caller's
+ * memory context.  Returns false when the catalog is gone (extension
+ * dropped).
+ */
 bool
-StoreFlush(void)
+StoreFlush(SchedDecisions *d, StoreFlushResult *res)
 {
+	List	   *pending = DeferredNewRuns;
 	List	   *deferred_runs = NIL;
-	List	   *deferred_ids = NIL;
 	MemoryContext prev_deferred_cxt = deferred_cxt;
 	MemoryContext old;
 	ListCell   *lc;
+	int			total;
 
+	memset(res, 0, sizeof(*res));
+	res->cxt = CurrentMemoryContext;
 	/* What was deferred last time is tried again first, in order. */
-	if (DeferredNewRuns != NIL)
-		PendingNewRuns = list_concat(DeferredNewRuns, PendingNewRuns);
-	foreach(lc, DeferredDirtyIds)
-	{
-		SchedTask  *t = SchedLookupTask(*(int64 *) lfirst(lc));
-
-		if (t != NULL)
-			SchedMarkDirty(t);
-	}
+	for (int i = 0; i < d->n_new_runs; i++)
+		pending = lappend(pending, &d->new_runs[i]);
 	DeferredNewRuns = NIL;
-	DeferredDirtyIds = NIL;
+	total = list_length(pending);
 
-	if (PendingNewRuns == NIL && PendingCloses == NIL && DirtyTasks == NIL &&
-		PendingStarts == NIL && PendingFinishes == NIL)
-	{
-		if (prev_deferred_cxt != NULL)
-			MemoryContextDelete(prev_deferred_cxt);
-		deferred_cxt = NULL;
+	if (pending == NIL && d->n_closes == 0 && d->n_dirty == 0 &&
+		d->n_remote_starts == 0 && PendingFinishes == NIL)
 		return true;
-	}
+
+	res->written = palloc(sizeof(StoreRunRow) * Max(total, 1));
+	res->settled = palloc(sizeof(int64) * Max(total, 1));
+	res->deferred_dirty = palloc(sizeof(int64) * Max(d->n_dirty, 1));
 
 	SchedBeginCatalogWork();
 	if (!OidIsValid(get_extension_oid("uso_tasks", true)))
@@ -524,50 +457,39 @@ StoreFlush(void)
 	 * ended is recorded durably: after a crash it must not read as
 	 * 'interrupted' when it had finished.
 	 */
-	if (PendingFinishes != NIL || PendingCloses != NIL)
+	if (PendingFinishes != NIL || d->n_closes > 0)
 		(void) set_config_option("synchronous_commit", "on", PGC_SUSET, PGC_S_SESSION,
 								 GUC_ACTION_LOCAL, true, 0, false);
-	if (PendingStarts != NIL || PendingFinishes != NIL)
-		FlushRemote();
-	if (PendingCloses != NIL)
-		FlushCloses();
-	if (PendingNewRuns != NIL)
-		FlushNewRuns(&deferred_runs);
-	if (DirtyTasks != NIL)
-		FlushDirtyTasks(&deferred_ids);
+	if (d->n_remote_starts > 0 || PendingFinishes != NIL)
+		FlushRemote(d->remote_starts, d->n_remote_starts);
+	if (d->n_closes > 0)
+		FlushCloses(d->closes, d->n_closes);
+	if (pending != NIL)
+		FlushNewRuns(pending, &deferred_runs, res);
+	if (d->n_dirty > 0)
+		FlushDirtyTasks(d->dirty, d->n_dirty, res);
 
-	/* Keep what must wait beyond the pending context's reset. */
+	/* Keep what must wait beyond this iteration's memory. */
 	deferred_cxt = NULL;
-	if (deferred_runs != NIL || deferred_ids != NIL)
+	if (deferred_runs != NIL)
 	{
 		deferred_cxt = AllocSetContextCreate(TopMemoryContext, "uso_tasks deferred writes",
 											 ALLOCSET_SMALL_SIZES);
 		old = MemoryContextSwitchTo(deferred_cxt);
 		foreach(lc, deferred_runs)
 		{
-			NewRun	   *copy = palloc(sizeof(NewRun));
+			SchedNewRun *copy = palloc(sizeof(SchedNewRun));
 
-			*copy = *(NewRun *) lfirst(lc);
+			*copy = *(SchedNewRun *) lfirst(lc);
 			copy->message = copy->message ? pstrdup(copy->message) : NULL;
 			DeferredNewRuns = lappend(DeferredNewRuns, copy);
-		}
-		foreach(lc, deferred_ids)
-		{
-			int64	   *id = palloc(sizeof(int64));
-
-			*id = *(int64 *) lfirst(lc);
-			DeferredDirtyIds = lappend(DeferredDirtyIds, id);
 		}
 		MemoryContextSwitchTo(old);
 	}
 	SchedEndCatalogWork();
 
-	PendingNewRuns = NIL;
-	PendingCloses = NIL;
 	MemoryContextReset(PendingContext());
 	if (prev_deferred_cxt != NULL)
 		MemoryContextDelete(prev_deferred_cxt);
-	list_free(DirtyTasks);
-	DirtyTasks = NIL;
 	return true;
 }

@@ -22,9 +22,6 @@
 #include "uso_tasks.h"
 #include "sched.h"
 
-/* Set by PoolDispatch when a ready run found no room in the pool. */
-bool		PoolWaitingForRoom = false;
-
 static bool warned_no_slots = false;
 
 /* Handles of the workers this process registered, by slot number. */
@@ -38,36 +35,17 @@ EnsureHandles(void)
 										 sizeof(BackgroundWorkerHandle *) * UsoShared->max_workers);
 }
 
-/* Runs that workers of this database are executing right now. */
-void
-PoolCountLive(List **run_ids)
-{
-	LWLockAcquire(UsoShared->lock, LW_SHARED);
-	for (int i = 0; i < UsoShared->max_workers; i++)
-	{
-		UsoWorkerSlot *w = &UsoShared->workers[i];
-
-		if (w->state != USO_WORKER_FREE && w->sched_dboid == MyDatabaseId &&
-			w->run_id != 0 && w->pid != 0)
-		{
-			int64	   *id = MemoryContextAlloc(SchedContext, sizeof(int64));
-
-			*id = w->run_id;
-			*run_ids = lappend(*run_ids, id);
-		}
-	}
-	LWLockRelease(UsoShared->lock);
-}
-
 /*
  * After a scheduler restart its workers may still be running: their runs
- * are known again so overlap rules and bookkeeping stay right.
+ * are returned so overlap rules and bookkeeping stay right (the caller
+ * adopts them), and slots whose process died with the previous scheduler
+ * are freed (their runs are closed at startup).
  */
-void
-PoolAdoptLiveWorkers(void)
+int
+PoolAdoptLiveWorkers(int64 **run_ids)
 {
-	List	   *live = NIL;
-	ListCell   *lc;
+	int64	   *ids = palloc(sizeof(int64) * Max(UsoShared->max_workers, 1));
+	int			n = 0;
 
 	EnsureHandles();
 	LWLockAcquire(UsoShared->lock, LW_EXCLUSIVE);
@@ -79,32 +57,15 @@ PoolAdoptLiveWorkers(void)
 			continue;
 		if (w->pid == 0 || kill(w->pid, 0) != 0)
 		{
-			/* Died with the previous scheduler; its run is closed at startup. */
 			memset(w, 0, offsetof(UsoWorkerSlot, generation));
 			continue;
 		}
 		if (w->run_id != 0)
-		{
-			int64	   *id = MemoryContextAlloc(SchedContext, sizeof(int64) * 2);
-
-			id[0] = w->run_id;
-			live = lappend(live, id);
-		}
+			ids[n++] = w->run_id;
 	}
 	LWLockRelease(UsoShared->lock);
-	foreach(lc, live)
-	{
-		SchedRun   *run;
-		bool		found;
-		int64		run_id = *(int64 *) lfirst(lc);
-
-		run = hash_search(SchedRuns, &run_id, HASH_ENTER, &found);
-		run->task_id = 0;		/* unknown until it ends; counts nothing */
-		run->attempt = 1;
-		run->due = 0;
-		run->counted = false;	/* StoreResolveAdopted counts it */
-		run->dispatched = true;
-	}
+	*run_ids = ids;
+	return n;
 }
 
 bool
@@ -183,26 +144,16 @@ PoolEnforceTimeouts(TimestampTz now)
 	return next;
 }
 
-typedef struct Ended
+/*
+ * Collect runs that ended and workers that died, as events for the caller
+ * (array in the caller's memory context).
+ */
+int
+PoolCollect(PoolEvent **events)
 {
-	int64		run_id;
-	UsoRunOutcome outcome;
-	bool		died;
-	bool		timeout_killed;
-	bool		never_connected;
-	bool		remote;
-	TimestampTz started;
-	char		sqlstate[6];
-	char		tag[64];
-	char		message[USO_REMOTE_MESSAGE_LEN];
-} Ended;
-
-/* Collect runs that ended and workers that died. */
-void
-PoolCollect(void)
-{
-	Ended	   *ended = palloc(sizeof(Ended) * UsoShared->max_workers * 2);
+	PoolEvent  *ev = palloc0(sizeof(PoolEvent) * UsoShared->max_workers * 2);
 	int			n = 0;
+	bool		reload = false;
 
 	EnsureHandles();
 	LWLockAcquire(UsoShared->lock, LW_EXCLUSIVE);
@@ -214,33 +165,38 @@ PoolCollect(void)
 			continue;
 		if (w->done_run_id != 0)
 		{
-			ended[n].run_id = w->done_run_id;
-			ended[n].outcome = w->done_outcome;
-			ended[n].died = false;
-			ended[n].timeout_killed = false;
-			ended[n].never_connected = false;
-			ended[n].remote = w->dboid != MyDatabaseId;
-			if (ended[n].remote)
+			PoolEvent  *e = &ev[n++];
+
+			e->run_id = w->done_run_id;
+			e->outcome = w->done_outcome == USO_OUTCOME_SUCCEEDED ? SO_SUCCEEDED :
+				w->done_outcome == USO_OUTCOME_TIMED_OUT ? SO_TIMED_OUT :
+				w->done_outcome == USO_OUTCOME_CANCELLED ? SO_CANCELLED : SO_FAILED;
+			e->remote = w->dboid != MyDatabaseId && w->done_outcome != USO_OUTCOME_NONE;
+			if (e->remote)
 			{
-				ended[n].started = w->done_started;
-				memcpy(ended[n].sqlstate, w->done_sqlstate, sizeof(w->done_sqlstate));
-				memcpy(ended[n].tag, w->done_tag, sizeof(w->done_tag));
-				memcpy(ended[n].message, w->done_message, sizeof(w->done_message));
+				e->remote_outcome = w->done_outcome;
+				e->started = w->done_started;
+				memcpy(e->sqlstate, w->done_sqlstate, sizeof(w->done_sqlstate));
+				memcpy(e->tag, w->done_tag, sizeof(w->done_tag));
+				memcpy(e->message, w->done_message, sizeof(w->done_message));
 			}
-			n++;
 			w->done_run_id = 0;
 		}
 		if (w->state != USO_WORKER_FREE && WorkerGone(i, w))
 		{
 			if (w->run_id != 0)
 			{
-				ended[n].run_id = w->run_id;
-				ended[n].outcome = USO_OUTCOME_FAILED;
-				ended[n].died = true;
-				ended[n].timeout_killed = w->timeout_killed;
-				ended[n].never_connected = !w->connected;
-				ended[n].remote = false;
-				n++;
+				PoolEvent  *e = &ev[n++];
+
+				e->run_id = w->run_id;
+				e->outcome = w->timeout_killed ? SO_TIMEOUT_KILLED :
+					!w->connected ? SO_NEVER_CONNECTED : SO_DIED;
+				/*
+				 * Its role or database went away: reload, so the task shows
+				 * why and its next runs fail at once with that reason.
+				 */
+				if (!w->connected)
+					reload = true;
 			}
 			w->state = USO_WORKER_FREE;
 			w->run_id = 0;
@@ -254,42 +210,11 @@ PoolCollect(void)
 			}
 		}
 	}
+	if (reload)
+		UsoFindScheduler(MyDatabaseId)->catalog_changed = true;
 	LWLockRelease(UsoShared->lock);
-
-	for (int i = 0; i < n; i++)
-	{
-		if (ended[i].remote && ended[i].outcome != USO_OUTCOME_NONE)
-			StoreQueueRemoteFinish(ended[i].run_id, ended[i].outcome, ended[i].started,
-								   ended[i].sqlstate, ended[i].tag, ended[i].message);
-		if (ended[i].never_connected)
-		{
-			/*
-			 * Its role or database went away: reload, so the task shows
-			 * why and its next runs fail at once with that reason.
-			 */
-			LWLockAcquire(UsoShared->lock, LW_EXCLUSIVE);
-			UsoFindScheduler(MyDatabaseId)->catalog_changed = true;
-			LWLockRelease(UsoShared->lock);
-			SetLatch(MyLatch);
-		}
-		if (ended[i].timeout_killed)
-		{
-			StoreQueueCloseAs(ended[i].run_id, "timed_out",
-							  "run exceeded its timeout and did not respond to cancel; "
-							  "its worker was terminated");
-			SchedRunEnded(ended[i].run_id, USO_OUTCOME_TIMED_OUT, NULL);
-			continue;
-		}
-		SchedRunEnded(ended[i].run_id, ended[i].outcome,
-					  !ended[i].died ? NULL :
-					  ended[i].never_connected ?
-					  "the executor worker could not connect to the task's database as its "
-					  "owner (role or database dropped, or connection refused); see the "
-					  "server log" :
-					  "the executor worker running this run exited before it finished "
-					  "(terminated by pg_terminate_backend or crashed)");
-	}
-	pfree(ended);
+	*events = ev;
+	return n;
 }
 
 /* Register a dynamic executor for slot i; false when the postmaster refuses. */
@@ -322,7 +247,7 @@ StartWorker(int i)
 
 /* A run in another database gets its task through the slot. */
 static void
-FillRemoteTask(UsoWorkerSlot *w, SchedTask *t)
+FillRemoteTask(UsoWorkerSlot *w, const SchedCandidate *t)
 {
 	if (t->dboid == MyDatabaseId)
 		return;
@@ -389,7 +314,7 @@ SlotHoldsWork(const UsoWorkerSlot *w)
  * than straight back to us.
  */
 static PlaceResult
-TryPlace(SchedRun *run, SchedTask *t)
+TryPlace(const SchedCandidate *t)
 {
 	int			idle = -1,
 				freeslot = -1,
@@ -410,7 +335,12 @@ TryPlace(SchedRun *run, SchedTask *t)
 
 		if (w->state == USO_WORKER_FREE)
 		{
-			if (freeslot < 0)
+			/*
+			 * A worker that exited after its last run may leave a report its
+			 * scheduler has not collected yet: the slot is not free until
+			 * then, or that run would never end for its scheduler.
+			 */
+			if (freeslot < 0 && w->done_run_id == 0)
 				freeslot = i;
 			continue;
 		}
@@ -451,7 +381,7 @@ TryPlace(SchedRun *run, SchedTask *t)
 		UsoWorkerSlot *w = &UsoShared->workers[idle];
 
 		FillRemoteTask(w, t);
-		w->run_id = run->run_id;
+		w->run_id = t->run_id;
 		w->cancel_requested = false;
 		w->timeout_killed = false;
 		w->run_started = 0;
@@ -471,7 +401,7 @@ TryPlace(SchedRun *run, SchedTask *t)
 		w->sched_dboid = MyDatabaseId;
 		w->pid = 0;
 		w->latch = NULL;
-		w->run_id = run->run_id;
+		w->run_id = t->run_id;
 		w->cancel_requested = false;
 		w->timeout_killed = false;
 		w->run_started = 0;
@@ -529,13 +459,6 @@ TryPlace(SchedRun *run, SchedTask *t)
 	}
 	if (latch != NULL)
 		SetLatch(latch);
-	if (result == PLACE_DONE)
-	{
-		run->dispatched = true;
-		t->running++;
-		if (t->dboid != MyDatabaseId)
-			StoreQueueRemoteStart(run->run_id);
-	}
 	return result;
 }
 
@@ -559,96 +482,63 @@ PublishWaiting(int waiting)
 }
 
 /*
- * Hand ready runs to workers.  Owners take turns: a first pass places at
- * most one run per role, in queue order, before a second pass places the
- * rest, so one role's long queue does not keep another role's run waiting.
- * Runs that find no worker stay ready, in order, for the next iteration (a
- * finishing worker wakes us; a poll covers room freed elsewhere).
+ * Hand ready runs to workers, in order.  Owners take turns: a first pass
+ * places at most one run per role before a second pass places the rest,
+ * so one role's long queue does not keep another role's run waiting.
+ * Runs that find no worker stay ready with the caller for the next
+ * iteration (a finishing worker wakes us; a poll covers room freed
+ * elsewhere: *waiting_for_room).  Returns how many went into placed[].
  */
-void
-PoolDispatch(void)
+int
+PoolDispatch(SchedCandidate *cands, int n, int64 *placed, bool *waiting_for_room)
 {
-	List	   *ready = ReadyRuns;
-	int			waiting = 0;
+	bool	   *done;
+	Oid		   *turned;
+	int			nturned = 0;
+	int			nplaced = 0;
 	bool		pool_full = false;
-	MemoryContext old;
 
-	PoolWaitingForRoom = false;
-	if (ReadyRuns == NIL)
+	*waiting_for_room = false;
+	if (n == 0)
 	{
 		PublishWaiting(0);
-		return;
+		return 0;
 	}
 	EnsureHandles();
-	ReadyRuns = NIL;
+	done = palloc0(sizeof(bool) * n);
+	turned = palloc(sizeof(Oid) * n);
 	for (int pass = 0; pass < 2 && !pool_full; pass++)
 	{
-		List	   *still_ready = NIL;
-		Oid		   *turned = palloc(sizeof(Oid) * list_length(ready));
-		int			nturned = 0;
-		ListCell   *lc;
-
-		foreach(lc, ready)
+		for (int i = 0; i < n && !pool_full; i++)
 		{
-			SchedRun   *run = lfirst(lc);
-			SchedTask  *t = SchedLookupTask(run->task_id);
-			bool		keep = false;
+			SchedCandidate *c = &cands[i];
+			bool		had_turn = false;
+			PlaceResult r;
 
-			if (t == NULL)
-			{
-				SchedRunEnded(run->run_id, USO_OUTCOME_CANCELLED, NULL);
+			if (done[i])
 				continue;
-			}
-			if (t->problem != NULL)
-			{
-				StoreQueueClose(run->run_id, t->problem);
-				SchedRunEnded(run->run_id, USO_OUTCOME_CANCELLED, NULL);
+			for (int k = 0; k < nturned && !had_turn; k++)
+				had_turn = turned[k] == c->roleid;
+			if (pass == 0 && had_turn)
 				continue;
+			r = TryPlace(c);
+			if (r == PLACE_DONE)
+			{
+				done[i] = true;
+				placed[nplaced++] = c->run_id;
+				if (!had_turn)
+					turned[nturned++] = c->roleid;
 			}
-			if (pool_full)
-				keep = true;
-			else if (t->overlap != OVERLAP_PARALLEL && t->running > 0)
-				keep = true;	/* waits for the task's running run (skip/queue) */
 			else
 			{
-				bool		had_turn = false;
-
-				for (int i = 0; i < nturned && !had_turn; i++)
-					had_turn = turned[i] == t->roleid;
-				if (pass == 0 && had_turn)
-					keep = true;
-				else
-				{
-					PlaceResult r = TryPlace(run, t);
-
-					if (r == PLACE_DONE)
-					{
-						if (!had_turn)
-							turned[nturned++] = t->roleid;
-					}
-					else
-					{
-						keep = true;
-						PoolWaitingForRoom = true;
-						if (r == PLACE_POOL_FULL)
-							pool_full = true;
-					}
-				}
-			}
-			if (keep)
-			{
-				old = MemoryContextSwitchTo(SchedContext);
-				still_ready = lappend(still_ready, run);
-				MemoryContextSwitchTo(old);
+				*waiting_for_room = true;
+				if (r == PLACE_POOL_FULL)
+					pool_full = true;
 			}
 		}
-		pfree(turned);
-		list_free(ready);
-		ready = still_ready;
 	}
-	ReadyRuns = ready;
-
-	if (PoolWaitingForRoom)
-		waiting = list_length(ReadyRuns);
-	PublishWaiting(waiting);
+	pfree(done);
+	pfree(turned);
+	PublishWaiting(*waiting_for_room ? n - nplaced : 0);
+	return nplaced;
 }

@@ -121,20 +121,21 @@ SchedInt4Array(int *v, int n)
 	return PointerGetDatum(construct_array(d, n, INT4OID, 4, true, TYPALIGN_INT));
 }
 
+/* Text of a column copied into cxt (SPI's memory goes at commit). */
 char *
-SchedCopyText(HeapTuple tup, TupleDesc desc, int col)
+SchedCopyText(MemoryContext cxt, HeapTuple tup, TupleDesc desc, int col)
 {
 	char	   *v = SPI_getvalue(tup, desc, col);
 
-	return MemoryContextStrdup(SchedContext, v ? v : "");
+	return MemoryContextStrdup(cxt, v ? v : "");
 }
 
 char *
-SchedCopyTextOrNull(HeapTuple tup, TupleDesc desc, int col)
+SchedCopyTextOrNull(MemoryContext cxt, HeapTuple tup, TupleDesc desc, int col)
 {
 	char	   *v = SPI_getvalue(tup, desc, col);
 
-	return v ? MemoryContextStrdup(SchedContext, v) : NULL;
+	return v ? MemoryContextStrdup(cxt, v) : NULL;
 }
 
 TimestampTz

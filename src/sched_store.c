@@ -32,22 +32,19 @@ const char *SchedSchema = NULL;
 
 /*
  * Close what a crash or restart left open: runs marked running by a worker
- * that no longer exists, and scheduled runs never picked up.  Manual,
- * one-off and retry runs that never started are kept: they run now.
+ * that no longer exists.  Runs still queued are kept, scheduled ones too:
+ * their slot's next_run_at was already advanced, so closing them would
+ * lose the slot.  A queued @reboot run is closed only when this start
+ * queues a new one (reboot_pending).
  */
 void
-StoreCloseInterrupted(List *live_run_ids)
+StoreCloseInterrupted(int64 *live_ids, int n, bool reboot_pending)
 {
-	int			n = list_length(live_run_ids);
-	int64	   *ids = palloc(sizeof(int64) * Max(n, 1));
-	int			i = 0;
-	ListCell   *lc;
-	Oid			types[1] = {INT8ARRAYOID};
-	Datum		values[1];
+	Oid			types[2] = {INT8ARRAYOID, BOOLOID};
+	Datum		values[2];
 
-	foreach(lc, live_run_ids)
-		ids[i++] = *(int64 *) lfirst(lc);
-	values[0] = SchedInt8Array(ids, n);
+	values[0] = SchedInt8Array(live_ids, n);
+	values[1] = BoolGetDatum(reboot_pending);
 
 	SchedBeginCatalogWork();
 	SchedExec(psprintf("UPDATE %s.uso_task_run SET status = 'failed', "
@@ -56,12 +53,12 @@ StoreCloseInterrupted(List *live_run_ids)
 				  "'interrupted: the server or the uso_tasks scheduler stopped while this run "
 				  "was in progress (crash, immediate shutdown, failover, or a DROP DATABASE that "
 				  "failed after stopping it); it was not "
-				  "run again' ELSE 'not started: the scheduler stopped before a worker "
-				  "picked this run up; a catchup run replaces it' END "
+				  "run again' ELSE 'not started: the server restarted before a worker "
+				  "picked this run up; the @reboot run of this start replaces it' END "
 				  "WHERE finished_at IS NULL AND id <> ALL ($1) "
-				  "AND (status = 'running' OR trigger IN ('schedule', 'catchup', 'startup'))",
+				  "AND (status = 'running' OR ($2 AND trigger = 'startup'))",
 				  SchedSchema),
-		 1, types, values, NULL);
+		 2, types, values, NULL);
 	if (SPI_processed > 0)
 		ereport(LOG,
 				(errmsg("uso_tasks closed " UINT64_FORMAT " run(s) left open by a crash or restart",
@@ -105,11 +102,15 @@ TaskProblem(HeapTuple tup, TupleDesc desc, Oid *dboid, Oid *roleid)
 	return NULL;
 }
 
-void
-StoreLoadTasks(TimestampTz now, bool first)
+/* Every task row of this scheduler, in the caller's memory context. */
+int
+StoreReadTasks(SchedTaskRow **rows_out)
 {
 	Oid			types[2] = {OIDOID, INT4OID};
 	Datum		values[2];
+	MemoryContext cxt = CurrentMemoryContext;
+	SchedTaskRow *rows;
+	int			n;
 
 	values[0] = ObjectIdGetDatum(MyDatabaseId);
 	values[1] = Int32GetDatum(uso_default_timeout_ms);
@@ -131,173 +132,137 @@ StoreLoadTasks(TimestampTz now, bool first)
 				  "LEFT JOIN pg_catalog.pg_roles r ON r.rolname = t.username",
 				  SchedSchema), 2, types, values, NULL);
 
-	for (uint64 i = 0; i < SPI_processed; i++)
+	n = (int) SPI_processed;
+	rows = MemoryContextAllocHuge(cxt, sizeof(SchedTaskRow) * Max(n, 1));
+	for (int i = 0; i < n; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
 		bool		isnull;
-		int64		id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-		SchedTask  *t;
-		bool		found;
-		bool		changed;
-		char	   *schedule = SPI_getvalue(tup, desc, 3);
-		char	   *tzname = SPI_getvalue(tup, desc, 4);
-		bool		enabled = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull));
+		SchedTaskRow *row = &rows[i];
 		char	   *overlap = SPI_getvalue(tup, desc, 8);
 		char	   *misfire = SPI_getvalue(tup, desc, 9);
-		char		errbuf[USO_SCHEDULE_ERRBUF];
+		char	   *problem;
+		Datum		d;
 
-		t = hash_search(SchedTasks, &id, HASH_ENTER, &found);
-		if (!found)
-		{
-			memset(((char *) t) + sizeof(int64), 0, sizeof(SchedTask) - sizeof(int64));
-			t->heap_pos = -1;
-			t->last_start = DT_NOBEGIN;
-			t->next_run = DT_NOEND;
-		}
-		/* A new task keeps a stored next_run_at (computed when it was written). */
-		changed = found && (strcmp(t->schedule_text, schedule) != 0 ||
-							strcmp(t->tz_name, tzname) != 0 || t->enabled != enabled);
-		if (found)
-		{
-			pfree(t->name);
-			pfree(t->schedule_text);
-			pfree(t->tz_name);
-			if (t->problem)
-				pfree(t->problem);
-			if (t->command)
-				pfree(t->command);
-			if (t->config)
-				pfree(t->config);
-		}
-		t->command = SchedCopyTextOrNull(tup, desc, 18);
-		t->config = SchedCopyTextOrNull(tup, desc, 19);
-		{
-			Datum		d = SPI_getbinval(tup, desc, 20, &isnull);
-
-			t->timeout_ms = isnull ? 0 : (int) Min(DatumGetInt64(d), (int64) INT_MAX);
-		}
-		t->seen = true;
-		t->name = SchedCopyText(tup, desc, 2);
-		t->schedule_text = MemoryContextStrdup(SchedContext, schedule);
-		t->tz_name = MemoryContextStrdup(SchedContext, tzname);
-		t->enabled = enabled;
-		t->schedule_ok = UsoScheduleParse(schedule, &t->schedule, errbuf);
-		t->tz = tzname[0] ? pg_tzset(tzname) : NULL;
-		if (t->tz == NULL)
-			t->tz = UsoDefaultTimezone();
-		t->last_start = SchedGetTime(tup, desc, 7);
-		t->overlap = strcmp(overlap, "parallel") == 0 ? OVERLAP_PARALLEL :
+		row->id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+		row->name = SchedCopyText(cxt, tup, desc, 2);
+		row->schedule_text = SchedCopyText(cxt, tup, desc, 3);
+		row->tz_name = SchedCopyText(cxt, tup, desc, 4);
+		row->enabled = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull));
+		row->stored_next = SchedGetTime(tup, desc, 6);
+		row->last_start = SchedGetTime(tup, desc, 7);
+		row->overlap = strcmp(overlap, "parallel") == 0 ? OVERLAP_PARALLEL :
 			strcmp(overlap, "queue") == 0 ? OVERLAP_QUEUE : OVERLAP_SKIP;
-		t->misfire_skip = strcmp(misfire, "skip") == 0;
-		t->max_retries = DatumGetInt32(SPI_getbinval(tup, desc, 10, &isnull));
-		t->retry_delay_us = DatumGetInt64(SPI_getbinval(tup, desc, 11, &isnull));
-		t->retry_after_us = DatumGetInt64(SPI_getbinval(tup, desc, 12, &isnull));
-		t->problem = TaskProblem(tup, desc, &t->dboid, &t->roleid);
-		if (t->problem)
-			t->problem = MemoryContextStrdup(SchedContext, t->problem);
-		else if (!t->schedule_ok)
-			t->problem = MemoryContextStrdup(SchedContext,
-											 psprintf("invalid schedule: %s", errbuf));
-		SchedTaskLoaded(t, changed, SchedGetTime(tup, desc, 6), first, now);
+		row->misfire_skip = strcmp(misfire, "skip") == 0;
+		row->max_retries = DatumGetInt32(SPI_getbinval(tup, desc, 10, &isnull));
+		row->retry_delay_us = DatumGetInt64(SPI_getbinval(tup, desc, 11, &isnull));
+		row->retry_after_us = DatumGetInt64(SPI_getbinval(tup, desc, 12, &isnull));
+		problem = TaskProblem(tup, desc, &row->dboid, &row->roleid);
+		row->problem = problem ? MemoryContextStrdup(cxt, problem) : NULL;
+		row->command = SchedCopyTextOrNull(cxt, tup, desc, 18);
+		row->config = SchedCopyTextOrNull(cxt, tup, desc, 19);
+		d = SPI_getbinval(tup, desc, 20, &isnull);
+		row->timeout_ms = isnull ? 0 : (int) Min(DatumGetInt64(d), (int64) INT_MAX);
+		row->tz = row->tz_name[0] ? pg_tzset(row->tz_name) : NULL;
+		if (row->tz == NULL)
+			row->tz = UsoDefaultTimezone();
 	}
-	SchedSweepUnseen();
 	SchedEndCatalogWork();
+	*rows_out = rows;
+	return n;
 }
 
-void
-StoreLoadQueuedRuns(void)
+static int
+ReadRunRows(const char *sql, int nargs, Oid *types, Datum *values, StoreRunRow **rows_out)
 {
-	HTAB	   *queued;
-	HASHCTL		ctl;
-	HASH_SEQ_STATUS seq;
-	SchedRun   *run;
-	List	   *gone = NIL;
-	ListCell   *lc;
-
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = sizeof(int64);
-	ctl.entrysize = sizeof(int64);
-	ctl.hcxt = CurrentMemoryContext;
-	queued = hash_create("uso_tasks queued", 256, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	MemoryContext cxt = CurrentMemoryContext;
+	StoreRunRow *rows;
+	int			n;
 
 	SchedBeginCatalogWork();
-	SchedExec(psprintf("SELECT id, task_id, attempt, COALESCE(scheduled_for, queued_at), trigger "
-				  "FROM %s.uso_task_run WHERE status = 'queued' ORDER BY id",
-				  SchedSchema), 0, NULL, NULL, NULL);
-	for (uint64 i = 0; i < SPI_processed; i++)
+	SchedExec(sql, nargs, types, values, NULL);
+	n = (int) SPI_processed;
+	rows = MemoryContextAllocHuge(cxt, sizeof(StoreRunRow) * Max(n, 1));
+	for (int i = 0; i < n; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
 		bool		isnull;
-		int64		id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
 
-		hash_search(queued, &id, HASH_ENTER, NULL);
-		if (hash_search(SchedRuns, &id, HASH_FIND, NULL) == NULL)
-			SchedAddRun(id,
-						DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull)),
-						DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull)),
-						SchedGetTime(tup, desc, 4),
-						SPI_getvalue(tup, desc, 5));
+		rows[i].run_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+		rows[i].task_id = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+		rows[i].attempt = DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull));
+		rows[i].due = SchedGetTime(tup, desc, 4);
+		rows[i].trigger = SchedCopyText(cxt, tup, desc, 5);
 	}
 	SchedEndCatalogWork();
-
-	/* Waiting runs whose row is no longer queued were cancelled or deleted. */
-	hash_seq_init(&seq, SchedRuns);
-	while ((run = hash_seq_search(&seq)) != NULL)
-	{
-		if (!run->dispatched && hash_search(queued, &run->run_id, HASH_FIND, NULL) == NULL)
-			gone = lappend(gone, run);
-	}
-	foreach(lc, gone)
-		SchedForgetRun(((SchedRun *) lfirst(lc))->run_id);
-	hash_destroy(queued);
+	*rows_out = rows;
+	return n;
 }
 
-/*
- * Runs adopted from a previous scheduler process (still executing) count
- * against their task's overlap rule once the tasks are loaded.
- */
-void
-StoreResolveAdopted(void)
+/* Every queued run row, in id order. */
+int
+StoreReadQueuedRuns(StoreRunRow **rows)
 {
-	HASH_SEQ_STATUS seq;
-	SchedRun   *run;
-	int64	   *ids = palloc(sizeof(int64) * Max(hash_get_num_entries(SchedRuns), 1));
-	int			n = 0;
+	return ReadRunRows(psprintf("SELECT id, task_id, attempt, COALESCE(scheduled_for, queued_at), "
+								"trigger FROM %s.uso_task_run WHERE status = 'queued' ORDER BY id",
+								SchedSchema), 0, NULL, NULL, rows);
+}
+
+/* The rows of the given runs (those adopted from a previous scheduler process). */
+int
+StoreReadRunTasks(int64 *run_ids, int n, StoreRunRow **rows)
+{
 	Oid			types[1] = {INT8ARRAYOID};
 	Datum		values[1];
 
-	hash_seq_init(&seq, SchedRuns);
-	while ((run = hash_seq_search(&seq)) != NULL)
-	{
-		if (run->task_id == 0)
-			ids[n++] = run->run_id;
-	}
 	if (n == 0)
-		return;
-	values[0] = SchedInt8Array(ids, n);
-	SchedBeginCatalogWork();
-	SchedExec(psprintf("SELECT id, task_id FROM %s.uso_task_run WHERE id = ANY ($1)", SchedSchema),
-		 1, types, values, NULL);
-	for (uint64 i = 0; i < SPI_processed; i++)
 	{
-		bool		isnull;
-		int64		run_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
-		int64		task_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
-		SchedTask  *t = SchedLookupTask(task_id);
+		*rows = NULL;
+		return 0;
+	}
+	values[0] = SchedInt8Array(run_ids, n);
+	return ReadRunRows(psprintf("SELECT id, task_id, attempt, COALESCE(scheduled_for, queued_at), "
+								"trigger FROM %s.uso_task_run WHERE id = ANY ($1)", SchedSchema),
+					   1, types, values, rows);
+}
 
-		run = hash_search(SchedRuns, &run_id, HASH_FIND, NULL);
-		if (run == NULL)
-			continue;
-		run->task_id = task_id;
-		if (t != NULL)
-		{
-			run->counted = true;
-			t->active++;
-			t->running++;
-			t->active_run = run_id;
-		}
+/*
+ * How the given runs ended, as their rows say: a worker that died after its
+ * end committed (in its session reset, or at the backstop's deadline) left
+ * a finished row, and that, not the death, is how the run ended.  Runs
+ * whose rows are still open are left out.
+ */
+int
+StoreReadRunEnds(int64 *run_ids, int n, StoreRunEnd **ends)
+{
+	Oid			types[1] = {INT8ARRAYOID};
+	Datum		values[1];
+	MemoryContext cxt = CurrentMemoryContext;
+	StoreRunEnd *rows;
+	int			k;
+
+	values[0] = SchedInt8Array(run_ids, n);
+	SchedBeginCatalogWork();
+	SchedExec(psprintf("SELECT id, status FROM %s.uso_task_run "
+					   "WHERE id = ANY ($1) AND finished_at IS NOT NULL", SchedSchema),
+			  1, types, values, NULL);
+	k = (int) SPI_processed;
+	rows = MemoryContextAlloc(cxt, sizeof(StoreRunEnd) * Max(k, 1));
+	for (int i = 0; i < k; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		char	   *status = SPI_getvalue(tup, desc, 2);
+
+		rows[i].run_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+		rows[i].outcome = strcmp(status, "succeeded") == 0 ? SO_SUCCEEDED :
+			strcmp(status, "cancelled") == 0 ? SO_CANCELLED :
+			strcmp(status, "timed_out") == 0 ? SO_TIMED_OUT : SO_FAILED;
 	}
 	SchedEndCatalogWork();
+	*ends = rows;
+	return k;
 }
