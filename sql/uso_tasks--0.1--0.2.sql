@@ -1131,3 +1131,426 @@ $cron$;
 -- What 0.1 stored as the default is "this database" (after the trigger
 -- function above, which knows NULL).
 UPDATE @extschema@.uso_task SET database = NULL WHERE database = pg_catalog.current_database();
+
+-- 0.2: the task API reports errors about the input without the context of
+-- our internal statements (issue 15.1, src/api_errors.c): each API function
+-- becomes a C function that calls its PL/pgSQL body, <name>_body.
+CREATE FUNCTION @extschema@.uso_schedule_body(
+    name text, schedule text, command text,
+    description text DEFAULT NULL, category text DEFAULT NULL, config jsonb DEFAULT NULL,
+    database text DEFAULT NULL, username text DEFAULT NULL, enabled boolean DEFAULT true,
+    timezone text DEFAULT NULL, timeout interval DEFAULT NULL, max_retries integer DEFAULT NULL,
+    retry_delay interval DEFAULT NULL, retry_after interval DEFAULT NULL,
+    keep_runs integer DEFAULT NULL, overlap text DEFAULT NULL, misfire text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    task_id  bigint;
+    fields   jsonb;
+    cols     text;
+    conname  text;
+BEGIN
+    IF uso_schedule_body.name IS NULL THEN
+        RAISE EXCEPTION 'task name must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    ELSIF uso_schedule_body.schedule IS NULL THEN
+        RAISE EXCEPTION 'schedule must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    ELSIF uso_schedule_body.command IS NULL THEN
+        RAISE EXCEPTION 'command must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    PERFORM @extschema@.uso_refuse_never_firing(uso_schedule_body.schedule);
+
+    FOR attempt IN 1..2 LOOP
+        SELECT t.id INTO task_id FROM @extschema@.uso_task t
+        WHERE t.name = uso_schedule_body.name FOR UPDATE;
+        IF FOUND THEN
+            UPDATE @extschema@.uso_task t SET
+                schedule    = uso_schedule_body.schedule,
+                command     = uso_schedule_body.command,
+                description = coalesce(uso_schedule_body.description, t.description),
+                category    = coalesce(uso_schedule_body.category, t.category),
+                config      = coalesce(uso_schedule_body.config, t.config),
+                database    = coalesce(uso_schedule_body.database::name, t.database),
+                username    = coalesce(uso_schedule_body.username::name, t.username),
+                enabled     = coalesce(uso_schedule_body.enabled, t.enabled),
+                timezone    = coalesce(uso_schedule_body.timezone, t.timezone),
+                timeout     = coalesce(uso_schedule_body.timeout, t.timeout),
+                max_retries = coalesce(uso_schedule_body.max_retries, t.max_retries),
+                retry_delay = coalesce(uso_schedule_body.retry_delay, t.retry_delay),
+                retry_after = coalesce(uso_schedule_body.retry_after, t.retry_after),
+                keep_runs   = coalesce(uso_schedule_body.keep_runs, t.keep_runs),
+                overlap     = coalesce(uso_schedule_body.overlap, t.overlap),
+                misfire     = coalesce(uso_schedule_body.misfire, t.misfire)
+            WHERE t.id = task_id;
+            RETURN task_id;
+        END IF;
+
+        -- Insert only the columns given, so the others take the table's defaults.
+        fields := jsonb_build_object(
+            'name', uso_schedule_body.name, 'schedule', uso_schedule_body.schedule,
+            'command', uso_schedule_body.command, 'description', uso_schedule_body.description,
+            'category', uso_schedule_body.category, 'config', uso_schedule_body.config,
+            'database', uso_schedule_body.database, 'username', uso_schedule_body.username,
+            'enabled', uso_schedule_body.enabled, 'timezone', uso_schedule_body.timezone,
+            'timeout', uso_schedule_body.timeout, 'max_retries', uso_schedule_body.max_retries,
+            'retry_delay', uso_schedule_body.retry_delay, 'retry_after', uso_schedule_body.retry_after,
+            'keep_runs', uso_schedule_body.keep_runs, 'overlap', uso_schedule_body.overlap,
+            'misfire', uso_schedule_body.misfire);
+        SELECT string_agg(quote_ident(f.key), ', ') INTO cols
+        FROM jsonb_each(fields) f WHERE jsonb_typeof(f.value) <> 'null';
+        BEGIN
+            EXECUTE format('INSERT INTO @extschema@.uso_task AS t (%1$s) '
+                           'SELECT %1$s FROM pg_catalog.jsonb_populate_record(NULL::@extschema@.uso_task, $1) '
+                           'RETURNING t.id', cols)
+                INTO task_id USING fields;
+            RETURN task_id;
+        EXCEPTION WHEN unique_violation THEN
+            GET STACKED DIAGNOSTICS conname = CONSTRAINT_NAME;
+            IF conname IS DISTINCT FROM 'uso_task_name_key' THEN
+                RAISE;
+            END IF;
+            -- A row we can see appeared meanwhile: go round and update it.
+            -- A row we cannot see belongs to someone else.
+            IF NOT EXISTS (SELECT FROM @extschema@.uso_task t WHERE t.name = uso_schedule_body.name) THEN
+                RAISE EXCEPTION 'task "%" belongs to another role', @extschema@.uso_shorten(uso_schedule_body.name)
+                    USING ERRCODE = 'insufficient_privilege',
+                          DETAIL = 'Task names are unique across all roles.',
+                          HINT = 'Choose another name.';
+            END IF;
+        END;
+    END LOOP;
+    RAISE EXCEPTION 'task "%" is being changed concurrently', @extschema@.uso_shorten(uso_schedule_body.name)
+        USING ERRCODE = 'lock_not_available';
+END
+$$;
+COMMENT ON FUNCTION @extschema@.uso_schedule_body(text, text, text, text, text, jsonb, text, text, boolean, text, interval, integer, interval, interval, integer, text, text) IS
+    'Internal: the work of uso_schedule, which calls it and reports its errors about the input without our internal context (api_errors.c).';
+
+CREATE OR REPLACE FUNCTION @extschema@.uso_schedule(
+    name text, schedule text, command text,
+    description text DEFAULT NULL, category text DEFAULT NULL, config jsonb DEFAULT NULL,
+    database text DEFAULT NULL, username text DEFAULT NULL, enabled boolean DEFAULT true,
+    timezone text DEFAULT NULL, timeout interval DEFAULT NULL, max_retries integer DEFAULT NULL,
+    retry_delay interval DEFAULT NULL, retry_after interval DEFAULT NULL,
+    keep_runs integer DEFAULT NULL, overlap text DEFAULT NULL, misfire text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE c SECURITY INVOKER
+AS 'MODULE_PATHNAME', 'uso_schedule_api';
+
+CREATE FUNCTION @extschema@.uso_alter_task_body(
+    name text, schedule text DEFAULT NULL, command text DEFAULT NULL,
+    description text DEFAULT NULL, category text DEFAULT NULL, config jsonb DEFAULT NULL,
+    database text DEFAULT NULL, username text DEFAULT NULL, enabled boolean DEFAULT NULL,
+    timezone text DEFAULT NULL, timeout interval DEFAULT NULL, max_retries integer DEFAULT NULL,
+    retry_delay interval DEFAULT NULL, retry_after interval DEFAULT NULL,
+    keep_runs integer DEFAULT NULL, overlap text DEFAULT NULL, misfire text DEFAULT NULL,
+    new_name text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    task_id bigint := @extschema@.uso_task_id_by_name(uso_alter_task_body.name, true);
+BEGIN
+    IF uso_alter_task_body.schedule IS NOT NULL THEN
+        PERFORM @extschema@.uso_refuse_never_firing(uso_alter_task_body.schedule);
+    END IF;
+    UPDATE @extschema@.uso_task t SET
+        name        = coalesce(uso_alter_task_body.new_name, t.name),
+        schedule    = coalesce(uso_alter_task_body.schedule, t.schedule),
+        command     = coalesce(uso_alter_task_body.command, t.command),
+        description = coalesce(uso_alter_task_body.description, t.description),
+        category    = coalesce(uso_alter_task_body.category, t.category),
+        config      = coalesce(uso_alter_task_body.config, t.config),
+        database    = coalesce(uso_alter_task_body.database::name, t.database),
+        username    = coalesce(uso_alter_task_body.username::name, t.username),
+        enabled     = coalesce(uso_alter_task_body.enabled, t.enabled),
+        timezone    = coalesce(uso_alter_task_body.timezone, t.timezone),
+        timeout     = coalesce(uso_alter_task_body.timeout, t.timeout),
+        max_retries = coalesce(uso_alter_task_body.max_retries, t.max_retries),
+        retry_delay = coalesce(uso_alter_task_body.retry_delay, t.retry_delay),
+        retry_after = coalesce(uso_alter_task_body.retry_after, t.retry_after),
+        keep_runs   = coalesce(uso_alter_task_body.keep_runs, t.keep_runs),
+        overlap     = coalesce(uso_alter_task_body.overlap, t.overlap),
+        misfire     = coalesce(uso_alter_task_body.misfire, t.misfire)
+    WHERE t.id = task_id;
+EXCEPTION WHEN unique_violation THEN
+    RAISE EXCEPTION 'task "%" already exists', @extschema@.uso_shorten(uso_alter_task_body.new_name)
+        USING ERRCODE = 'unique_violation',
+              DETAIL = 'Task names are unique across all roles.';
+END
+$$;
+COMMENT ON FUNCTION @extschema@.uso_alter_task_body(text, text, text, text, text, jsonb, text, text, boolean, text, interval, integer, interval, interval, integer, text, text, text) IS
+    'Internal: the work of uso_alter_task, which calls it and reports its errors about the input without our internal context (api_errors.c).';
+
+CREATE OR REPLACE FUNCTION @extschema@.uso_alter_task(
+    name text, schedule text DEFAULT NULL, command text DEFAULT NULL,
+    description text DEFAULT NULL, category text DEFAULT NULL, config jsonb DEFAULT NULL,
+    database text DEFAULT NULL, username text DEFAULT NULL, enabled boolean DEFAULT NULL,
+    timezone text DEFAULT NULL, timeout interval DEFAULT NULL, max_retries integer DEFAULT NULL,
+    retry_delay interval DEFAULT NULL, retry_after interval DEFAULT NULL,
+    keep_runs integer DEFAULT NULL, overlap text DEFAULT NULL, misfire text DEFAULT NULL,
+    new_name text DEFAULT NULL)
+RETURNS void
+LANGUAGE c SECURITY INVOKER
+AS 'MODULE_PATHNAME', 'uso_alter_task_api';
+
+CREATE FUNCTION @extschema@.uso_unschedule_body(name text) RETURNS boolean
+LANGUAGE plpgsql SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    task_id constant bigint := @extschema@.uso_task_id_by_name(uso_unschedule_body.name, true);
+BEGIN
+    DELETE FROM @extschema@.uso_task t WHERE t.id = task_id;
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.uso_unschedule_body(text) IS
+    'Internal: the work of uso_unschedule, which calls it and reports its errors about the input without our internal context (api_errors.c).';
+
+CREATE OR REPLACE FUNCTION @extschema@.uso_unschedule(name text) RETURNS boolean
+LANGUAGE c SECURITY INVOKER
+AS 'MODULE_PATHNAME', 'uso_unschedule_api';
+
+CREATE FUNCTION @extschema@.uso_enable_body(name text) RETURNS void
+LANGUAGE plpgsql SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    task_id constant bigint := @extschema@.uso_task_id_by_name(uso_enable_body.name, true);
+BEGIN
+    UPDATE @extschema@.uso_task t SET enabled = true WHERE t.id = task_id;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.uso_enable_body(text) IS
+    'Internal: the work of uso_enable, which calls it and reports its errors about the input without our internal context (api_errors.c).';
+
+CREATE OR REPLACE FUNCTION @extschema@.uso_enable(name text) RETURNS void
+LANGUAGE c SECURITY INVOKER
+AS 'MODULE_PATHNAME', 'uso_enable_api';
+
+CREATE FUNCTION @extschema@.uso_disable_body(name text) RETURNS void
+LANGUAGE plpgsql SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    task_id constant bigint := @extschema@.uso_task_id_by_name(uso_disable_body.name, true);
+BEGIN
+    UPDATE @extschema@.uso_task t SET enabled = false WHERE t.id = task_id;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.uso_disable_body(text) IS
+    'Internal: the work of uso_disable, which calls it and reports its errors about the input without our internal context (api_errors.c).';
+
+CREATE OR REPLACE FUNCTION @extschema@.uso_disable(name text) RETURNS void
+LANGUAGE c SECURITY INVOKER
+AS 'MODULE_PATHNAME', 'uso_disable_api';
+
+CREATE FUNCTION @extschema@.uso_cron_schedule_body(job_name text, schedule text, command text,
+    database text, username text, active boolean, named boolean)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    job_user  text := current_user;
+    job_db    text := coalesce(uso_cron_schedule_body.database, current_database());
+    job_id    bigint;
+    owner     name;
+    conname   text;
+    via       text;
+BEGIN
+    IF named AND job_name IS NULL THEN
+        RAISE EXCEPTION 'job_name can not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    ELSIF uso_cron_schedule_body.schedule IS NULL THEN
+        RAISE EXCEPTION 'schedule can not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    ELSIF uso_cron_schedule_body.command IS NULL THEN
+        RAISE EXCEPTION 'command can not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    -- Only what the cron.* function this call stands for may do: a
+    -- database, a role or an inactive job are cron.schedule_in_database's
+    -- powers, for the roles granted that function (pg_cron's rule).
+    IF uso_cron_schedule_body.database IS NOT NULL OR uso_cron_schedule_body.username IS NOT NULL
+       OR active IS DISTINCT FROM true THEN
+        via := 'cron.schedule_in_database(text,text,text,text,text,boolean)';
+    ELSIF named THEN
+        via := 'cron.schedule(text,text,text)';
+    ELSE
+        via := 'cron.schedule(text,text)';
+    END IF;
+    IF NOT @extschema@.uso_cron_may_call(via) THEN
+        RAISE EXCEPTION 'permission denied for function %', split_part(split_part(via, '(', 1), '.', 2)
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = format('This call does what %s does, which needs EXECUTE on it and USAGE on schema cron.',
+                                  split_part(via, '(', 1)),
+                  HINT = 'Call the cron.* function; a superuser grants it to the roles that need it.';
+    END IF;
+    PERFORM @extschema@.uso_cron_check_schedule(uso_cron_schedule_body.schedule);
+    IF uso_cron_schedule_body.username IS NOT NULL THEN
+        IF NOT (SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = current_user) THEN
+            RAISE EXCEPTION 'must be superuser to create a job for another role'
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        PERFORM @extschema@.uso_cron_check_role(uso_cron_schedule_body.username);
+        job_user := uso_cron_schedule_body.username;
+    END IF;
+    PERFORM @extschema@.uso_cron_check_database(job_db, job_user);
+
+    IF job_name IS NULL THEN
+        INSERT INTO @extschema@.uso_task AS t
+            (name, cron_unnamed, schedule, command, database, username, enabled)
+        VALUES (NULL, true, uso_cron_schedule_body.schedule, uso_cron_schedule_body.command,
+                job_db, job_user, coalesce(active, true))
+        RETURNING t.id INTO job_id;
+        RETURN job_id;
+    END IF;
+
+    FOR attempt IN 1..2 LOOP
+        SELECT t.id, t.username INTO job_id, owner
+        FROM @extschema@.uso_task t WHERE t.name = job_name FOR UPDATE;
+        IF FOUND AND owner = job_user THEN
+            UPDATE @extschema@.uso_task t
+            SET schedule = uso_cron_schedule_body.schedule, command = uso_cron_schedule_body.command,
+                database = job_db
+            WHERE t.id = job_id;
+            RETURN job_id;
+        ELSIF FOUND THEN
+            RAISE EXCEPTION 'job name "%" is already used by role "%"', @extschema@.uso_shorten(job_name), owner
+                USING ERRCODE = 'unique_violation',
+                      DETAIL = 'In uso_tasks job names are unique across all roles.';
+        END IF;
+        BEGIN
+            INSERT INTO @extschema@.uso_task AS t
+                (name, schedule, command, database, username, enabled)
+            VALUES (job_name, uso_cron_schedule_body.schedule, uso_cron_schedule_body.command,
+                    job_db, job_user, coalesce(active, true))
+            RETURNING t.id INTO job_id;
+            RETURN job_id;
+        EXCEPTION WHEN unique_violation THEN
+            GET STACKED DIAGNOSTICS conname = CONSTRAINT_NAME;
+            IF conname IS DISTINCT FROM 'uso_task_name_key' THEN
+                RAISE;
+            END IF;
+            IF NOT EXISTS (SELECT FROM @extschema@.uso_task t WHERE t.name = job_name) THEN
+                RAISE EXCEPTION 'job name "%" is already used by another role', @extschema@.uso_shorten(job_name)
+                    USING ERRCODE = 'insufficient_privilege',
+                          DETAIL = 'In uso_tasks job names are unique across all roles.';
+            END IF;
+        END;
+    END LOOP;
+    RAISE EXCEPTION 'job "%" is being changed concurrently', @extschema@.uso_shorten(job_name) USING ERRCODE = 'lock_not_available';
+END
+$$;
+COMMENT ON FUNCTION @extschema@.uso_cron_schedule_body(text, text, text, text, text, boolean, boolean) IS
+    'Internal: the work of uso_cron_schedule (cron.schedule, cron.schedule_in_database), which calls it and reports its errors about the input without our internal context (api_errors.c).';
+
+CREATE OR REPLACE FUNCTION @extschema@.uso_cron_schedule(job_name text, schedule text, command text,
+    database text, username text, active boolean, named boolean)
+RETURNS bigint
+LANGUAGE c SECURITY INVOKER
+AS 'MODULE_PATHNAME', 'uso_cron_schedule_api';
+
+CREATE FUNCTION @extschema@.uso_cron_unschedule_body(job_id bigint, job_name text, by_name boolean)
+RETURNS boolean
+LANGUAGE plpgsql SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF by_name THEN
+        IF job_name IS NULL THEN
+            RAISE EXCEPTION 'job_name can not be NULL' USING ERRCODE = 'null_value_not_allowed';
+        END IF;
+        -- pg_cron looks the name up among the caller's own jobs only.
+        DELETE FROM @extschema@.uso_task t WHERE t.name = job_name AND t.username = current_user;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'could not find valid entry for job ''%''', @extschema@.uso_shorten(job_name)
+                USING ERRCODE = 'undefined_object';
+        END IF;
+        RETURN true;
+    END IF;
+    IF job_id IS NULL THEN
+        RAISE EXCEPTION 'job_id can not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    DELETE FROM @extschema@.uso_task t WHERE t.id = job_id;
+    IF NOT FOUND THEN
+        IF @extschema@.uso_cron_job_exists(job_id) THEN
+            RAISE EXCEPTION 'permission denied for table job' USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        RAISE EXCEPTION 'could not find valid entry for job %', job_id USING ERRCODE = 'undefined_object';
+    END IF;
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.uso_cron_unschedule_body(bigint, text, boolean) IS
+    'Internal: the work of uso_cron_unschedule (cron.unschedule), which calls it and reports its errors about the input without our internal context (api_errors.c).';
+
+CREATE OR REPLACE FUNCTION @extschema@.uso_cron_unschedule(job_id bigint, job_name text, by_name boolean)
+RETURNS boolean
+LANGUAGE c SECURITY INVOKER
+AS 'MODULE_PATHNAME', 'uso_cron_unschedule_api';
+
+CREATE FUNCTION @extschema@.uso_cron_alter_job_body(job_id bigint, schedule text, command text,
+    database text, username text, active boolean)
+RETURNS void
+LANGUAGE plpgsql SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    job_user text := current_user;
+BEGIN
+    -- pg_cron's rule: cron.alter_job is for the roles granted it.
+    IF NOT @extschema@.uso_cron_may_call('cron.alter_job(bigint,text,text,text,text,boolean)') THEN
+        RAISE EXCEPTION 'permission denied for function alter_job'
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'This call does what cron.alter_job does, which needs EXECUTE on it and USAGE on schema cron.',
+                  HINT = 'Call the cron.* function; a superuser grants it to the roles that need it.';
+    END IF;
+    IF job_id IS NULL THEN
+        RAISE EXCEPTION 'job_id can not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF uso_cron_alter_job_body.username IS NOT NULL THEN
+        IF NOT (SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = current_user) THEN
+            RAISE EXCEPTION 'must be superuser to alter username' USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        PERFORM @extschema@.uso_cron_check_role(uso_cron_alter_job_body.username);
+        job_user := uso_cron_alter_job_body.username;
+    END IF;
+    IF uso_cron_alter_job_body.database IS NOT NULL THEN
+        PERFORM @extschema@.uso_cron_check_database(uso_cron_alter_job_body.database, job_user);
+    END IF;
+    IF uso_cron_alter_job_body.schedule IS NOT NULL THEN
+        PERFORM @extschema@.uso_cron_check_schedule(uso_cron_alter_job_body.schedule);
+    END IF;
+    IF num_nonnulls(uso_cron_alter_job_body.schedule, uso_cron_alter_job_body.command, uso_cron_alter_job_body.database,
+                    uso_cron_alter_job_body.username, uso_cron_alter_job_body.active) = 0 THEN
+        RAISE EXCEPTION 'no updates specified'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'You must specify at least one job attribute to change when calling alter_job';
+    END IF;
+    UPDATE @extschema@.uso_task t SET
+        schedule = coalesce(uso_cron_alter_job_body.schedule, t.schedule),
+        command  = coalesce(uso_cron_alter_job_body.command, t.command),
+        database = coalesce(uso_cron_alter_job_body.database::name, t.database),
+        username = coalesce(uso_cron_alter_job_body.username::name, t.username),
+        enabled  = coalesce(uso_cron_alter_job_body.active, t.enabled)
+    WHERE t.id = job_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'Job % does not exist or you don''t own it', job_id USING ERRCODE = 'undefined_object';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.uso_cron_alter_job_body(bigint, text, text, text, text, boolean) IS
+    'Internal: the work of uso_cron_alter_job (cron.alter_job), which calls it and reports its errors about the input without our internal context (api_errors.c).';
+
+CREATE OR REPLACE FUNCTION @extschema@.uso_cron_alter_job(job_id bigint, schedule text, command text,
+    database text, username text, active boolean)
+RETURNS void
+LANGUAGE c SECURITY INVOKER
+AS 'MODULE_PATHNAME', 'uso_cron_alter_job_api';
+
