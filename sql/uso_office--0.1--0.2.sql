@@ -2252,7 +2252,7 @@ BEGIN
                 RAISE EXCEPTION 'e-mail ''%'' is not a valid address', left(rec.r->>'email', 100);
             END IF;
             IF EXISTS (SELECT FROM uso.app_user a WHERE a.username = uname AND a.external_id IS DISTINCT FROM ext) THEN
-                RAISE EXCEPTION 'the user name is already taken by another user';
+                RAISE EXCEPTION 'the user name is already taken by another user (this record has id ''%'')', ext;
             END IF;
             INSERT INTO uso.app_user AS a (external_id, username, first_name, last_name, email, institution_id,
                                            active, created_at, updated_at)
