@@ -1614,3 +1614,714 @@ COMMENT ON VIEW uso.review_recipient IS
     'Who a review is open to and who is mailed about it: the reviewer''s user while active, or every active holder of the review''s role outside the proposal team.';
 COMMENT ON COLUMN uso.review_recipient.review_id IS 'The review.';
 COMMENT ON COLUMN uso.review_recipient.user_id IS 'A user it is open to.';
+
+-- 0.2: per-item warnings in the admin's words, never a constraint name
+-- (issue 15.3): uso.item_problem and the tasks that use it.
+CREATE OR REPLACE FUNCTION uso.item_problem(state text, message text, constraint_name text DEFAULT NULL,
+                                 column_name text DEFAULT NULL, table_name text DEFAULT NULL,
+                                 detail text DEFAULT NULL) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+SELECT CASE
+    -- raised by the task itself (no constraint behind it): its words already
+    -- (GET STACKED DIAGNOSTICS gives '' for what is absent)
+    WHEN coalesce(constraint_name, '') = '' AND coalesce(column_name, '') = '' THEN message
+    WHEN state = '23514' THEN
+        CASE constraint_name
+            WHEN 'app_user_email_check' THEN 'the e-mail address is not a valid address'
+            WHEN 'registration_email_check' THEN 'the e-mail address is not a valid address'
+            WHEN 'app_user_username_check' THEN 'the user name may hold only letters, digits and _ . @ + - (at most 150)'
+            WHEN 'cycle_dates_check' THEN 'its dates are out of order'
+            WHEN 'cycle_year_check' THEN 'its year is not between 2000 and 2200'
+            WHEN 'proposal_request_shifts_check' THEN 'a request asks for fewer than 1 or more than 1000 shifts'
+            ELSE format('a value is not allowed for a %s', replace(coalesce(nullif(table_name, ''), 'record'), '_', ' '))
+        END
+    WHEN state = '23502' THEN
+        format('%s is missing', replace(coalesce(nullif(column_name, ''), 'a required value'), '_', ' '))
+    WHEN state = '23505' THEN
+        format('another %s already has %s', replace(coalesce(nullif(table_name, ''), 'record'), '_', ' '),
+               coalesce(regexp_replace(detail, '^Key \((.*)\)=\((.*)\) already exists.*$', '\1 ''\2'''),
+                        'the same values'))
+    WHEN state = '23503' THEN
+        format('it refers to %s, which does not exist',
+               coalesce(regexp_replace(detail, '^Key \((.*)\)=\((.*)\) is not present in table "(.*)".*$',
+                                       '\3 ''\2'''),
+                        'another record'))
+    ELSE message
+END $$;
+COMMENT ON FUNCTION uso.item_problem(text, text, text, text, text, text) IS
+    'A per-item error in words for the admin (never a constraint name): SQLSTATE, message and the diagnostics of GET STACKED DIAGNOSTICS.';
+
+CREATE OR REPLACE FUNCTION uso.create_cycles(as_of timestamptz DEFAULT NULL, config jsonb DEFAULT NULL)
+    RETURNS text
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    cfg       jsonb := uso.task_config('CreateCycles', config);
+    today     date := uso.local_date(as_of);
+    years     integer := uso.config_int(cfg, 'years_ahead', 2);
+    ct        uso.cycle_type;
+    bad       record;
+    n         integer;
+    created   integer := 0;
+    skipped   integer := 0;
+BEGIN
+    FOR ct IN SELECT * FROM uso.cycle_type WHERE active ORDER BY code LOOP
+        BEGIN
+            -- the cycle CHECK, with a message that names the cycle and its dates
+            SELECT format('%s-%s', y, ct.code) AS name, d.* INTO bad
+            FROM generate_series(extract(year FROM today)::integer - 1,
+                                 extract(year FROM today)::integer + years) AS y,
+                 LATERAL uso.cycle_dates(ct, y) AS d
+            WHERE (y >= extract(year FROM today) OR d.end_date > today)
+              AND NOT (d.open_date <= d.close_date AND d.close_date <= d.due_date AND d.due_date <= d.alloc_date
+                       AND d.alloc_date <= d.start_date AND d.start_date < d.end_date)
+            ORDER BY y LIMIT 1;
+            IF FOUND THEN
+                RAISE EXCEPTION 'cycle % would have its dates out of order (call % to %, reviews due %, allocation %, start %, end %): check the type''s offsets',
+                    bad.name, to_char(bad.open_date, 'YYYY-MM-DD'), to_char(bad.close_date, 'YYYY-MM-DD'),
+                    to_char(bad.due_date, 'YYYY-MM-DD'), to_char(bad.alloc_date, 'YYYY-MM-DD'),
+                    to_char(bad.start_date, 'YYYY-MM-DD'), to_char(bad.end_date, 'YYYY-MM-DD')
+                    USING ERRCODE = 'check_violation';
+            END IF;
+            INSERT INTO uso.cycle (cycle_type_id, year, name, open_date, close_date, due_date,
+                                   alloc_date, start_date, end_date)
+            SELECT ct.id, y, format('%s-%s', y, ct.code), d.open_date, d.close_date, d.due_date,
+                   d.alloc_date, d.start_date, d.end_date
+            FROM generate_series(extract(year FROM today)::integer - 1,
+                                 extract(year FROM today)::integer + years) AS y,
+                 LATERAL uso.cycle_dates(ct, y) AS d
+            WHERE y >= extract(year FROM today) OR d.end_date > today
+            ORDER BY y
+            ON CONFLICT (cycle_type_id, year) DO NOTHING;
+            GET DIAGNOSTICS n = ROW_COUNT;
+            IF n > 0 THEN
+                RAISE NOTICE 'created % cycle(s) for cycle type %', n, ct.code;
+            END IF;
+            created := created + n;
+        EXCEPTION WHEN OTHERS THEN
+            DECLARE c text; col text; tbl text; det text;
+            BEGIN
+                GET STACKED DIAGNOSTICS c = CONSTRAINT_NAME, col = COLUMN_NAME, tbl = TABLE_NAME,
+                                        det = PG_EXCEPTION_DETAIL;
+                RAISE WARNING 'cycle type % skipped: %', ct.code, uso.item_problem(SQLSTATE, SQLERRM, c, col, tbl, det);
+            END;
+            skipped := skipped + 1;
+        END;
+    END LOOP;
+    RETURN uso.with_skipped(format('%s cycle(s) created', created), skipped, 'cycle type(s)');
+END
+$$;
+
+CREATE OR REPLACE FUNCTION uso.advance_review_workflow(as_of timestamptz DEFAULT NULL, config jsonb DEFAULT NULL)
+    RETURNS text
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    cfg       jsonb := uso.task_config('AdvanceReviewWorkflow', config);
+    today     date := uso.local_date(as_of);
+    days      integer := uso.config_int(cfg, 'review_days', 14);
+    at        timestamptz := coalesce(as_of, now());
+    sub       record;
+    outcome   text;
+    n         integer;
+    created   integer := 0;
+    approved  integer := 0;
+    rejected  integer := 0;
+    withdrawn integer := 0;
+    skipped   integer := 0;
+BEGIN
+    FOR sub IN
+        SELECT s.id, p.code
+        FROM uso.submission s
+        JOIN uso.proposal p ON p.id = s.proposal_id
+        JOIN uso.review_track t ON t.id = s.track_id
+        JOIN uso.cycle c ON c.id = s.cycle_id
+        WHERE s.state IN ('pending', 'started')
+          AND CASE WHEN t.require_call THEN today > c.close_date
+                   ELSE today >= c.open_date AND today < c.end_date END
+        ORDER BY s.id
+    LOOP
+        BEGIN
+            n := uso.withdraw_inactive_reviews(sub.id, at);
+            outcome := uso.advance_submission(sub.id, today, days, at);
+            withdrawn := withdrawn + n;
+            IF outcome LIKE 'created:%' THEN
+                created := created + split_part(outcome, ':', 2)::integer;
+            ELSIF outcome = 'approved' THEN
+                approved := approved + 1;
+            ELSIF outcome = 'rejected' THEN
+                rejected := rejected + 1;
+            END IF;
+        EXCEPTION WHEN OTHERS THEN
+            DECLARE c text; col text; tbl text; det text;
+            BEGIN
+                GET STACKED DIAGNOSTICS c = CONSTRAINT_NAME, col = COLUMN_NAME, tbl = TABLE_NAME,
+                                        det = PG_EXCEPTION_DETAIL;
+                RAISE WARNING 'submission % (%) skipped: %', sub.id, sub.code, uso.item_problem(SQLSTATE, SQLERRM, c, col, tbl, det);
+            END;
+            skipped := skipped + 1;
+        END;
+    END LOOP;
+    RETURN uso.with_skipped(format('%s review(s) created, %s submission(s) approved, %s rejected',
+                                   created, approved, rejected)
+                            || CASE WHEN withdrawn > 0
+                                    THEN format(', %s review(s) of inactive users withdrawn', withdrawn)
+                                    ELSE '' END,
+                            skipped, 'submission(s)');
+END
+$$;
+
+CREATE OR REPLACE FUNCTION uso.create_projects(require_call boolean, as_of timestamptz, cfg jsonb)
+    RETURNS text
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    today     date := uso.local_date(as_of);
+    at        timestamptz := coalesce(as_of, now());
+    sub       record;
+    pid       bigint;
+    n         integer;
+    projects  integer := 0;
+    allocs    integer := 0;
+    renewals  integer := 0;
+    skipped   integer := 0;
+BEGIN
+    FOR sub IN
+        SELECT s.id, s.proposal_id, s.cycle_id, p.code, p.spokesperson_id, c.start_date,
+               c.name AS cycle,
+               -- the end of the duration_cycles-th cycle of the submission's own cycle
+               -- type from this one, or an estimate from the cycle length while those
+               -- cycles do not exist yet
+               coalesce((SELECT c2.end_date FROM uso.cycle c2
+                         WHERE c2.cycle_type_id = c.cycle_type_id AND c2.start_date >= c.start_date
+                         ORDER BY c2.start_date, c2.id OFFSET t.duration_cycles - 1 LIMIT 1),
+                        (c.start_date + make_interval(months => t.duration_cycles * ct.duration_months))::date) AS end_date
+        FROM uso.submission s
+        JOIN uso.review_track t ON t.id = s.track_id
+        JOIN uso.proposal p ON p.id = s.proposal_id
+        JOIN uso.cycle c ON c.id = s.cycle_id
+        JOIN uso.cycle_type ct ON ct.id = c.cycle_type_id
+        WHERE s.approved AND t.require_call = create_projects.require_call
+          AND today < c.end_date
+          AND (NOT t.require_call OR c.alloc_date <= today)
+          AND NOT EXISTS (SELECT FROM uso.project pr WHERE pr.submission_id = s.id)
+        ORDER BY s.id
+    LOOP
+        BEGIN
+            INSERT INTO uso.project (submission_id, proposal_id, cycle_id, spokesperson_id,
+                                     start_date, end_date, created_at)
+            VALUES (sub.id, sub.proposal_id, sub.cycle_id, sub.spokesperson_id,
+                    sub.start_date, sub.end_date, at)
+            RETURNING id INTO pid;
+            INSERT INTO uso.allocation (project_id, cycle_id, beamline_id, requested_shifts, created_at)
+            SELECT pid, sub.cycle_id, rq.beamline_id, rq.shifts, at
+            FROM uso.proposal_request rq WHERE rq.proposal_id = sub.proposal_id;
+            GET DIAGNOSTICS n = ROW_COUNT;
+            RAISE NOTICE 'project % created for submission % (%) in cycle % with % allocation(s)',
+                pid, sub.id, sub.code, sub.cycle, n;
+            projects := projects + 1;
+            allocs := allocs + n;
+        EXCEPTION WHEN OTHERS THEN
+            DECLARE c text; col text; tbl text; det text;
+            BEGIN
+                GET STACKED DIAGNOSTICS c = CONSTRAINT_NAME, col = COLUMN_NAME, tbl = TABLE_NAME,
+                                        det = PG_EXCEPTION_DETAIL;
+                RAISE WARNING 'submission % (%) skipped: %', sub.id, sub.code, uso.item_problem(SQLSTATE, SQLERRM, c, col, tbl, det);
+            END;
+            skipped := skipped + 1;
+        END;
+    END LOOP;
+
+    IF require_call THEN
+        INSERT INTO uso.allocation (project_id, cycle_id, beamline_id, requested_shifts, created_at)
+        SELECT ar.project_id, ar.cycle_id, ar.beamline_id, ar.shifts, at
+        FROM uso.allocation_request ar
+        JOIN uso.cycle c ON c.id = ar.cycle_id
+        JOIN uso.project pr ON pr.id = ar.project_id
+        WHERE c.alloc_date <= today AND today < c.end_date AND c.start_date < pr.end_date
+        ORDER BY ar.project_id, ar.beamline_id
+        ON CONFLICT (project_id, cycle_id, beamline_id) DO NOTHING;
+        GET DIAGNOSTICS renewals = ROW_COUNT;
+        IF renewals > 0 THEN
+            RAISE NOTICE '% renewal allocation(s) created', renewals;
+        END IF;
+        RETURN uso.with_skipped(format('%s project(s) created with %s allocation(s), %s renewal(s)',
+                                       projects, allocs, renewals), skipped, 'submission(s)');
+    END IF;
+    RETURN uso.with_skipped(format('%s project(s) created with %s allocation(s)', projects, allocs),
+                            skipped, 'submission(s)');
+END
+$$;
+
+CREATE OR REPLACE FUNCTION uso.fetch_citations(as_of timestamptz DEFAULT NULL, config jsonb DEFAULT NULL)
+    RETURNS text
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    cfg      jsonb := uso.task_config('FetchCitations', config);
+    base     text := uso.config_url(cfg, 'crossref_url', 'FetchCitations');
+    at       timestamptz := coalesce(as_of, now());
+    p        record;
+    j        jsonb;
+    n        integer;
+    checked  integer := 0;
+    changed  integer := 0;
+    skipped  integer := 0;
+BEGIN
+    FOR p IN SELECT id, doi, citations FROM uso.publication ORDER BY id LOOP
+        BEGIN
+            j := uso.http_json(base || '/works/' || uso.url_path_encode(p.doi), cfg);
+            IF jsonb_typeof(j #> '{message,is-referenced-by-count}') IS DISTINCT FROM 'number' THEN
+                RAISE EXCEPTION 'the CrossRef reply has no message.is-referenced-by-count';
+            END IF;
+            n := (j #>> '{message,is-referenced-by-count}')::integer;
+            IF n < 0 THEN
+                RAISE EXCEPTION 'CrossRef reports a negative citation count (%)', n;
+            END IF;
+            UPDATE uso.publication SET citations = n, citations_checked_at = at WHERE id = p.id;
+            IF n IS DISTINCT FROM p.citations THEN
+                INSERT INTO uso.publication_history (publication_id, at, line)
+                VALUES (p.id, at, format('citations: %s -> %s', coalesce(p.citations::text, 'unknown'), n));
+                RAISE NOTICE '%: citations % -> %', p.doi, coalesce(p.citations::text, 'unknown'), n;
+                changed := changed + 1;
+            END IF;
+            checked := checked + 1;
+        EXCEPTION WHEN OTHERS THEN
+            DECLARE c text; col text; tbl text; det text;
+            BEGIN
+                GET STACKED DIAGNOSTICS c = CONSTRAINT_NAME, col = COLUMN_NAME, tbl = TABLE_NAME,
+                                        det = PG_EXCEPTION_DETAIL;
+                RAISE WARNING 'publication % skipped: %', p.doi, uso.item_problem(SQLSTATE, SQLERRM, c, col, tbl, det);
+            END;
+            skipped := skipped + 1;
+        END;
+    END LOOP;
+    RETURN uso.with_skipped(format('%s publication(s) checked, %s citation count(s) changed', checked, changed),
+                            skipped, 'publication(s)');
+END
+$$;
+
+CREATE OR REPLACE FUNCTION uso.update_publications(as_of timestamptz DEFAULT NULL, config jsonb DEFAULT NULL)
+    RETURNS text
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    cfg       jsonb := uso.task_config('UpdatePublications', config);
+    base      text := uso.config_url(cfg, 'crossref_url', 'UpdatePublications');
+    month_start date := date_trunc('month', uso.local_date(as_of))::date;
+    at        timestamptz := coalesce(as_of, now());
+    p         uso.publication;
+    m         jsonb;
+    dp        jsonb;
+    n         integer;
+    checked   integer := 0;
+    updated   integer := 0;
+    skipped   integer := 0;
+BEGIN
+    FOR p IN SELECT * FROM uso.publication
+             WHERE published IS NULL OR (published >= month_start AND published < month_start + interval '1 month')
+             ORDER BY id
+    LOOP
+        BEGIN
+            m := uso.http_json(base || '/works/' || uso.url_path_encode(p.doi), cfg) -> 'message';
+            IF jsonb_typeof(m) IS DISTINCT FROM 'object' THEN
+                RAISE EXCEPTION 'the CrossRef reply has no message object';
+            END IF;
+            dp := m #> '{issued,date-parts,0}';
+            UPDATE uso.publication u
+            SET title = coalesce(m #>> '{title,0}', u.title),
+                authors = coalesce((SELECT string_agg(concat_ws(' ', a->>'given', a->>'family'), '; ' ORDER BY i)
+                                    FROM jsonb_array_elements(coalesce(m->'author', '[]')) WITH ORDINALITY AS x(a, i)),
+                                   u.authors),
+                subjects = coalesce((SELECT array_agg(s ORDER BY i)
+                                     FROM jsonb_array_elements_text(coalesce(m->'subject', '[]')) WITH ORDINALITY AS x(s, i)),
+                                    u.subjects),
+                volume = coalesce(m->>'volume', u.volume),
+                issue = coalesce(m->>'issue', u.issue),
+                pages = coalesce(m->>'page', u.pages),
+                published = coalesce(uso.issued_date(dp), u.published),
+                journal_id = coalesce((SELECT j.id FROM uso.journal j
+                                       WHERE j.issn IN (SELECT upper(replace(x, '-', ''))
+                                                        FROM jsonb_array_elements_text(coalesce(m->'ISSN', '[]')) AS x)
+                                       ORDER BY j.id LIMIT 1),
+                                      u.journal_id),
+                metadata_updated_at = at
+            WHERE u.id = p.id;
+            -- compare after the fact: the UPDATE above normalised everything
+            SELECT count(*) INTO n FROM uso.publication u
+            WHERE u.id = p.id
+              AND (u.title, u.authors, u.subjects, u.volume, u.issue, u.pages, u.published, u.journal_id)
+                  IS DISTINCT FROM (p.title, p.authors, p.subjects, p.volume, p.issue, p.pages, p.published, p.journal_id);
+            IF n > 0 THEN
+                INSERT INTO uso.publication_history (publication_id, at, line)
+                VALUES (p.id, at, 'metadata updated from CrossRef');
+                RAISE NOTICE '%: metadata updated', p.doi;
+                updated := updated + 1;
+            ELSE
+                UPDATE uso.publication SET metadata_updated_at = p.metadata_updated_at WHERE id = p.id;
+            END IF;
+            checked := checked + 1;
+        EXCEPTION WHEN OTHERS THEN
+            DECLARE c text; col text; tbl text; det text;
+            BEGIN
+                GET STACKED DIAGNOSTICS c = CONSTRAINT_NAME, col = COLUMN_NAME, tbl = TABLE_NAME,
+                                        det = PG_EXCEPTION_DETAIL;
+                RAISE WARNING 'publication % skipped: %', p.doi, uso.item_problem(SQLSTATE, SQLERRM, c, col, tbl, det);
+            END;
+            skipped := skipped + 1;
+        END;
+    END LOOP;
+    RETURN uso.with_skipped(format('%s publication(s) checked, %s updated', checked, updated),
+                            skipped, 'publication(s)');
+END
+$$;
+
+CREATE OR REPLACE FUNCTION uso.fetch_bio_sync(as_of timestamptz DEFAULT NULL, config jsonb DEFAULT NULL)
+    RETURNS text
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    cfg       jsonb := uso.task_config('FetchBioSync', config);
+    biosync   text := uso.config_url(cfg, 'biosync_url', 'FetchBioSync');
+    pdb       text := uso.config_url(cfg, 'pdb_url', 'FetchBioSync');
+    at        timestamptz := coalesce(as_of, now());
+    b         record;
+    listing   jsonb;
+    e         jsonb;
+    h         jsonb;
+    code      text;
+    inserted  boolean;
+    added     integer := 0;
+    updated   integer := 0;
+    linked    integer;
+    skipped   integer := 0;
+BEGIN
+    FOR b IN SELECT id, acronym FROM uso.beamline ORDER BY acronym LOOP
+        BEGIN
+            listing := uso.http_json(biosync || '/' || uso.url_path_encode(b.acronym) || '.json', cfg);
+            IF jsonb_typeof(listing) = 'object' THEN
+                listing := listing->'results';
+            END IF;
+            IF jsonb_typeof(listing) IS DISTINCT FROM 'array' THEN
+                RAISE EXCEPTION 'the BioSync listing is neither an array nor {"results": [...]}';
+            END IF;
+        EXCEPTION WHEN OTHERS THEN
+            DECLARE c text; col text; tbl text; det text;
+            BEGIN
+                GET STACKED DIAGNOSTICS c = CONSTRAINT_NAME, col = COLUMN_NAME, tbl = TABLE_NAME,
+                                        det = PG_EXCEPTION_DETAIL;
+                RAISE WARNING 'beamline % skipped: %', b.acronym, uso.item_problem(SQLSTATE, SQLERRM, c, col, tbl, det);
+            END;
+            skipped := skipped + 1;
+            CONTINUE;
+        END;
+        FOR e IN SELECT value FROM jsonb_array_elements(listing) LOOP
+            code := upper(CASE WHEN jsonb_typeof(e) = 'string' THEN e #>> '{}'
+                               WHEN jsonb_typeof(e) = 'object' THEN coalesce(e->>'pdb_id', e->>'pdb_code') END);
+            BEGIN
+                IF code IS NULL OR code !~ '^[0-9][A-Z0-9]{3}$' THEN
+                    RAISE EXCEPTION 'not a PDB id: %', left(e::text, 100);
+                END IF;
+                CONTINUE WHEN EXISTS (SELECT FROM uso.pdb_deposit d
+                                      WHERE d.pdb_code = code AND d.released IS NOT NULL AND d.title IS NOT NULL);
+                h := uso.http_json(pdb || '/core/entry/' || code, cfg);
+                IF jsonb_typeof(h) IS DISTINCT FROM 'object' THEN
+                    RAISE EXCEPTION 'the PDB entry header is not an object';
+                END IF;
+                INSERT INTO uso.pdb_deposit AS d (pdb_code, beamline_id, title, deposited, released, doi, fetched_at)
+                VALUES (code, b.id, h #>> '{struct,title}',
+                        uso.reply_date(h #>> '{rcsb_accession_info,deposit_date}', 'deposit_date'),
+                        uso.reply_date(h #>> '{rcsb_accession_info,initial_release_date}', 'initial_release_date'),
+                        lower(h #>> '{rcsb_primary_citation,pdbx_database_id_doi}'), at)
+                ON CONFLICT (pdb_code) DO UPDATE
+                SET title = excluded.title, deposited = excluded.deposited, released = excluded.released,
+                    doi = excluded.doi, fetched_at = excluded.fetched_at
+                WHERE (d.title, d.deposited, d.released, d.doi)
+                      IS DISTINCT FROM (excluded.title, excluded.deposited, excluded.released, excluded.doi)
+                RETURNING (xmax = 0) INTO inserted;
+                IF inserted THEN
+                    RAISE NOTICE 'PDB % (%) added', code, b.acronym;
+                    added := added + 1;
+                ELSIF FOUND THEN
+                    RAISE NOTICE 'PDB % (%) updated', code, b.acronym;
+                    updated := updated + 1;
+                END IF;
+            EXCEPTION WHEN OTHERS THEN
+                DECLARE c text; col text; tbl text; det text;
+                BEGIN
+                    GET STACKED DIAGNOSTICS c = CONSTRAINT_NAME, col = COLUMN_NAME, tbl = TABLE_NAME,
+                                            det = PG_EXCEPTION_DETAIL;
+                    RAISE WARNING 'PDB entry % of beamline % skipped: %', coalesce(code, '?'), b.acronym, uso.item_problem(SQLSTATE, SQLERRM, c, col, tbl, det);
+                END;
+                skipped := skipped + 1;
+            END;
+        END LOOP;
+    END LOOP;
+
+    UPDATE uso.pdb_deposit d SET publication_id = p.id
+    FROM uso.publication p
+    WHERE p.doi = d.doi AND d.publication_id IS DISTINCT FROM p.id;
+    GET DIAGNOSTICS linked = ROW_COUNT;
+    IF linked > 0 THEN
+        RAISE NOTICE '% PDB deposit(s) linked to publications', linked;
+    END IF;
+    RETURN uso.with_skipped(format('%s PDB deposit(s) added, %s updated, %s linked to publications',
+                                   added, updated, linked), skipped, 'item(s)');
+END
+$$;
+
+CREATE OR REPLACE FUNCTION uso.update_metrics(as_of timestamptz DEFAULT NULL, config jsonb DEFAULT NULL)
+    RETURNS text
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    cfg      jsonb := uso.task_config('UpdateMetrics', config);
+    yr       integer := uso.config_int(cfg, 'year', extract(year FROM uso.local_date(as_of))::integer - 1);
+    url      text := replace(uso.config_url(cfg, 'metrics_url', 'UpdateMetrics'), '{year}', yr::text);
+    fmt      text := coalesce(cfg->>'format', CASE WHEN url ~* '\.csv($|\?)' THEN 'csv' ELSE 'json' END);
+    sep      text := coalesce(cfg->>'csv_separator', ';');
+    at       timestamptz := coalesce(as_of, now());
+    items    jsonb;
+    body     text;
+    hdr      text[];
+    total    integer;
+    r        record;
+    issns    text[];
+    n        integer;
+    changed  integer := 0;
+    skipped  integer := 0;
+BEGIN
+    IF fmt NOT IN ('csv', 'json') OR sep NOT IN (';', ',') THEN
+        RAISE EXCEPTION 'UpdateMetrics: format must be csv or json and csv_separator ; or , (got %, %)', fmt, sep
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF fmt = 'json' THEN
+        items := uso.http_json(url, cfg);
+        IF jsonb_typeof(items) = 'object' THEN
+            items := items->'results';
+        END IF;
+        IF jsonb_typeof(items) IS DISTINCT FROM 'array' THEN
+            RAISE EXCEPTION 'the metrics from % are neither an array nor {"results": [...]}', url
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+    ELSE
+        body := uso.http_text(url, cfg);
+        -- header names normalised: 'H index' -> h_index, 'Cites / Doc. (2years)' -> cites_doc_2years
+        SELECT array_agg(trim(BOTH '_' FROM regexp_replace(lower(f), '[^a-z0-9]+', '_', 'g')) ORDER BY i)
+        INTO hdr
+        FROM unnest(uso.csv_fields(split_part(body, E'\n', 1), sep)) WITH ORDINALITY AS h(f, i);
+        IF hdr IS NULL OR NOT hdr @> ARRAY['issn'] THEN
+            RAISE EXCEPTION 'the metrics CSV from % has no Issn column', url
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        SELECT coalesce(jsonb_agg(obj ORDER BY ln), '[]') INTO items
+        FROM (SELECT ln, (SELECT jsonb_object_agg(hdr[i], v) FROM unnest(uso.csv_fields(line, sep))
+                          WITH ORDINALITY AS f(v, i) WHERE i <= array_length(hdr, 1)) AS obj
+              FROM regexp_split_to_table(body, E'\n') WITH ORDINALITY AS l(line, ln)
+              WHERE ln > 1 AND btrim(line, E' \r') <> '') s;
+    END IF;
+    total := jsonb_array_length(items);
+
+    FOR r IN
+        SELECT x.rw, x.i
+        FROM jsonb_array_elements(items) WITH ORDINALITY AS x(rw, i)
+        WHERE EXISTS (SELECT FROM uso.journal j
+                      WHERE strpos(upper(replace(coalesce(x.rw->>'issn', ''), '-', '')), j.issn) > 0)
+        ORDER BY x.i
+    LOOP
+        BEGIN
+            issns := ARRAY(SELECT upper(replace(btrim(s), '-', ''))
+                           FROM regexp_split_to_table(
+                                    CASE WHEN jsonb_typeof(r.rw->'issn') = 'array'
+                                         THEN (SELECT string_agg(v, ',') FROM jsonb_array_elements_text(r.rw->'issn') v)
+                                         ELSE r.rw->>'issn' END, '[,; ]+') AS s
+                           WHERE btrim(s) <> '');
+            INSERT INTO uso.journal_metric AS jm (journal_id, year, sjr, h_index, impact_factor, updated_at)
+            SELECT j.id, yr,
+                   replace(r.rw->>'sjr', ',', '.')::numeric,
+                   (r.rw->>'h_index')::integer,
+                   replace(coalesce(r.rw->>'impact_factor', r.rw->>'cites_doc_2years'), ',', '.')::numeric,
+                   at
+            FROM uso.journal j WHERE j.issn = ANY (issns)
+            ON CONFLICT (journal_id, year) DO UPDATE
+            SET sjr = excluded.sjr, h_index = excluded.h_index, impact_factor = excluded.impact_factor,
+                updated_at = excluded.updated_at
+            WHERE (jm.sjr, jm.h_index, jm.impact_factor)
+                  IS DISTINCT FROM (excluded.sjr, excluded.h_index, excluded.impact_factor);
+            GET DIAGNOSTICS n = ROW_COUNT;
+            IF n > 0 THEN
+                RAISE NOTICE 'metrics % for ISSN %', yr, array_to_string(issns, ', ');
+            END IF;
+            changed := changed + n;
+        EXCEPTION WHEN OTHERS THEN
+            DECLARE c text; col text; tbl text; det text;
+            BEGIN
+                GET STACKED DIAGNOSTICS c = CONSTRAINT_NAME, col = COLUMN_NAME, tbl = TABLE_NAME,
+                                        det = PG_EXCEPTION_DETAIL;
+                RAISE WARNING 'metrics row % (ISSN %) skipped: %', r.i, r.rw->>'issn', uso.item_problem(SQLSTATE, SQLERRM, c, col, tbl, det);
+            END;
+            skipped := skipped + 1;
+        END;
+    END LOOP;
+    RETURN uso.with_skipped(format('metrics of %s journal(s) updated for %s (%s row(s) read)', changed, yr, total),
+                            skipped, 'row(s)');
+END
+$$;
+
+CREATE OR REPLACE FUNCTION uso.sync_users(as_of timestamptz DEFAULT NULL, config jsonb DEFAULT NULL)
+    RETURNS text
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    cfg          jsonb := uso.task_config('SyncUsers', config);
+    removed      text := coalesce(cfg->>'removed', 'deactivate');
+    at           timestamptz := coalesce(as_of, now());
+    url          text;
+    j            jsonb;
+    rec          record;
+    ext          text;
+    seen         text[] := '{}';
+    uname        text;
+    badkeys      text;
+    inserted     boolean;
+    u            record;
+    created      integer := 0;
+    updated      integer := 0;
+    deactivated  integer := 0;
+    deleted      integer := 0;
+    skipped      integer := 0;
+BEGIN
+    IF coalesce(cfg->>'users_url', '') = '' THEN
+        RETURN 'external user system not configured (config users_url)';
+    END IF;
+    IF removed NOT IN ('deactivate', 'delete', 'keep') THEN
+        RAISE EXCEPTION 'SyncUsers: config removed must be deactivate, delete or keep, not %', removed
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    url := uso.config_url(cfg, 'users_url', 'SyncUsers');
+    j := uso.http_json(url, cfg);
+    IF jsonb_typeof(j->'results') IS DISTINCT FROM 'array' THEN
+        RAISE EXCEPTION 'the user list from % has no "results" array', url
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF jsonb_array_length(j->'results') = 0 AND removed <> 'keep'
+       AND NOT coalesce((cfg->>'allow_empty')::boolean, false)
+       AND EXISTS (SELECT FROM uso.app_user WHERE external_id IS NOT NULL AND active) THEN
+        RAISE EXCEPTION 'the user list from % is empty: refusing to remove every synced user', url
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Set config allow_empty to true if the external system really has no users.';
+    END IF;
+
+    FOR rec IN SELECT value AS r, ordinality AS i FROM jsonb_array_elements(j->'results') WITH ORDINALITY LOOP
+        ext := CASE WHEN jsonb_typeof(rec.r) = 'object'
+                    THEN nullif(btrim(coalesce(rec.r->>'external_id', rec.r->>'id')), '') END;
+        uname := CASE WHEN jsonb_typeof(rec.r) = 'object' AND jsonb_typeof(rec.r->'username') = 'string'
+                      THEN rec.r->>'username' END;
+        BEGIN
+            IF ext IS NULL THEN
+                RAISE EXCEPTION 'the record has no id: %', left(rec.r::text, 100);
+            END IF;
+            IF ext = ANY (seen) THEN
+                RAISE EXCEPTION 'id ''%'' appears twice in the list', ext;
+            END IF;
+            seen := seen || ext;
+            -- the checks of uso.app_user's constraints, with messages that say what is wrong
+            SELECT string_agg(k, ', ' ORDER BY k) INTO badkeys
+            FROM unnest(ARRAY['username', 'email', 'first_name', 'last_name', 'institution']) AS k
+            WHERE jsonb_typeof(rec.r->k) NOT IN ('string', 'null');
+            IF badkeys IS NOT NULL THEN
+                RAISE EXCEPTION 'not text: % (each must be a string)', badkeys;
+            END IF;
+            IF coalesce(rec.r->>'username', '') = '' OR coalesce(rec.r->>'email', '') = '' THEN
+                RAISE EXCEPTION 'a user name and an e-mail address are required';
+            END IF;
+            IF uname !~ '^[A-Za-z0-9_.@+-]{1,150}$' THEN
+                RAISE EXCEPTION 'the user name may hold only letters, digits and _ . @ + - (at most 150 characters)';
+            END IF;
+            IF rec.r->>'email' !~ '^[^@\s]+@[^@\s]+$' THEN
+                RAISE EXCEPTION 'e-mail ''%'' is not a valid address', left(rec.r->>'email', 100);
+            END IF;
+            IF EXISTS (SELECT FROM uso.app_user a WHERE a.username = uname AND a.external_id IS DISTINCT FROM ext) THEN
+                RAISE EXCEPTION 'the user name is already taken by another user (this record has id ''%'')', ext;
+            END IF;
+            INSERT INTO uso.app_user AS a (external_id, username, first_name, last_name, email, institution_id,
+                                           active, created_at, updated_at)
+            VALUES (ext, rec.r->>'username', coalesce(rec.r->>'first_name', ''), coalesce(rec.r->>'last_name', ''),
+                    rec.r->>'email',
+                    (SELECT i.id FROM uso.institution i WHERE i.name = rec.r->>'institution'),
+                    true, at, at)
+            ON CONFLICT (external_id) DO UPDATE
+            SET username = excluded.username, first_name = excluded.first_name, last_name = excluded.last_name,
+                email = excluded.email, institution_id = coalesce(excluded.institution_id, a.institution_id),
+                active = true, updated_at = excluded.updated_at
+            WHERE (a.username, a.first_name, a.last_name, a.email, a.active,
+                   coalesce(excluded.institution_id, a.institution_id))
+                  IS DISTINCT FROM (excluded.username, excluded.first_name, excluded.last_name, excluded.email,
+                                    true, a.institution_id)
+            RETURNING (xmax = 0) INTO inserted;
+            IF inserted THEN
+                RAISE NOTICE 'user % created', rec.r->>'username';
+                created := created + 1;
+            ELSIF FOUND THEN
+                RAISE NOTICE 'user % updated', rec.r->>'username';
+                updated := updated + 1;
+            END IF;
+        EXCEPTION WHEN OTHERS THEN
+            -- named as the admin page shows users: by user name, else by id
+            DECLARE c text; col text; tbl text; det text;
+            BEGIN
+                GET STACKED DIAGNOSTICS c = CONSTRAINT_NAME, col = COLUMN_NAME, tbl = TABLE_NAME,
+                                        det = PG_EXCEPTION_DETAIL;
+                RAISE WARNING '%', format('%s: %s, skipped',
+                    CASE WHEN uname IS NOT NULL THEN format('user ''%s''', left(uname, 160))
+                         WHEN ext IS NOT NULL THEN format('user with id ''%s''', left(ext, 100))
+                         ELSE format('record %s of the user list', rec.i) END,
+                    uso.item_problem(SQLSTATE, SQLERRM, c, col, tbl, det));
+            END;
+            skipped := skipped + 1;
+        END;
+    END LOOP;
+
+    IF removed = 'deactivate' THEN
+        FOR u IN WITH d AS (
+                     UPDATE uso.app_user SET active = false, updated_at = at
+                     WHERE external_id IS NOT NULL AND active AND NOT (external_id = ANY (seen))
+                     RETURNING username)
+                 SELECT username FROM d ORDER BY username
+        LOOP
+            RAISE NOTICE 'user % deactivated (no longer in the external system)', u.username;
+            deactivated := deactivated + 1;
+        END LOOP;
+    ELSIF removed = 'delete' THEN
+        FOR u IN SELECT id, username, active FROM uso.app_user
+                 WHERE external_id IS NOT NULL AND NOT (external_id = ANY (seen)) ORDER BY username
+        LOOP
+            BEGIN
+                DELETE FROM uso.app_user WHERE id = u.id;
+                RAISE NOTICE 'user % deleted (no longer in the external system)', u.username;
+                deleted := deleted + 1;
+            EXCEPTION WHEN foreign_key_violation THEN
+                IF u.active THEN
+                    UPDATE uso.app_user SET active = false, updated_at = at WHERE id = u.id;
+                    RAISE WARNING 'user % is referenced by other records: deactivated instead of deleted', u.username;
+                    deactivated := deactivated + 1;
+                END IF;
+            END;
+        END LOOP;
+    END IF;
+    RETURN uso.with_skipped(format('%s user(s) created, %s updated, %s deactivated', created, updated, deactivated)
+                            || CASE WHEN removed = 'delete' THEN format(', %s deleted', deleted) ELSE '' END,
+                            skipped, 'record(s)');
+END
+$$;
+

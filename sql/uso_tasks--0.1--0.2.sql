@@ -1131,3 +1131,721 @@ $cron$;
 -- What 0.1 stored as the default is "this database" (after the trigger
 -- function above, which knows NULL).
 UPDATE @extschema@.uso_task SET database = NULL WHERE database = pg_catalog.current_database();
+
+-- 0.2: the task API reports errors about the input without the context of
+-- our internal statements (issue 15.1, src/api_errors.c): each API function
+-- becomes a C function that calls its PL/pgSQL body, <name>_body.
+CREATE FUNCTION @extschema@.uso_schedule_body(
+    name text, schedule text, command text,
+    description text DEFAULT NULL, category text DEFAULT NULL, config jsonb DEFAULT NULL,
+    database text DEFAULT NULL, username text DEFAULT NULL, enabled boolean DEFAULT true,
+    timezone text DEFAULT NULL, timeout interval DEFAULT NULL, max_retries integer DEFAULT NULL,
+    retry_delay interval DEFAULT NULL, retry_after interval DEFAULT NULL,
+    keep_runs integer DEFAULT NULL, overlap text DEFAULT NULL, misfire text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    task_id  bigint;
+    fields   jsonb;
+    cols     text;
+    conname  text;
+BEGIN
+    IF uso_schedule_body.name IS NULL THEN
+        RAISE EXCEPTION 'task name must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    ELSIF uso_schedule_body.schedule IS NULL THEN
+        RAISE EXCEPTION 'schedule must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    ELSIF uso_schedule_body.command IS NULL THEN
+        RAISE EXCEPTION 'command must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    PERFORM @extschema@.uso_refuse_never_firing(uso_schedule_body.schedule);
+
+    FOR attempt IN 1..2 LOOP
+        SELECT t.id INTO task_id FROM @extschema@.uso_task t
+        WHERE t.name = uso_schedule_body.name FOR UPDATE;
+        IF FOUND THEN
+            UPDATE @extschema@.uso_task t SET
+                schedule    = uso_schedule_body.schedule,
+                command     = uso_schedule_body.command,
+                description = coalesce(uso_schedule_body.description, t.description),
+                category    = coalesce(uso_schedule_body.category, t.category),
+                config      = coalesce(uso_schedule_body.config, t.config),
+                database    = coalesce(uso_schedule_body.database::name, t.database),
+                username    = coalesce(uso_schedule_body.username::name, t.username),
+                enabled     = coalesce(uso_schedule_body.enabled, t.enabled),
+                timezone    = coalesce(uso_schedule_body.timezone, t.timezone),
+                timeout     = coalesce(uso_schedule_body.timeout, t.timeout),
+                max_retries = coalesce(uso_schedule_body.max_retries, t.max_retries),
+                retry_delay = coalesce(uso_schedule_body.retry_delay, t.retry_delay),
+                retry_after = coalesce(uso_schedule_body.retry_after, t.retry_after),
+                keep_runs   = coalesce(uso_schedule_body.keep_runs, t.keep_runs),
+                overlap     = coalesce(uso_schedule_body.overlap, t.overlap),
+                misfire     = coalesce(uso_schedule_body.misfire, t.misfire)
+            WHERE t.id = task_id;
+            RETURN task_id;
+        END IF;
+
+        -- Insert only the columns given, so the others take the table's defaults.
+        fields := jsonb_build_object(
+            'name', uso_schedule_body.name, 'schedule', uso_schedule_body.schedule,
+            'command', uso_schedule_body.command, 'description', uso_schedule_body.description,
+            'category', uso_schedule_body.category, 'config', uso_schedule_body.config,
+            'database', uso_schedule_body.database, 'username', uso_schedule_body.username,
+            'enabled', uso_schedule_body.enabled, 'timezone', uso_schedule_body.timezone,
+            'timeout', uso_schedule_body.timeout, 'max_retries', uso_schedule_body.max_retries,
+            'retry_delay', uso_schedule_body.retry_delay, 'retry_after', uso_schedule_body.retry_after,
+            'keep_runs', uso_schedule_body.keep_runs, 'overlap', uso_schedule_body.overlap,
+            'misfire', uso_schedule_body.misfire);
+        SELECT string_agg(quote_ident(f.key), ', ') INTO cols
+        FROM jsonb_each(fields) f WHERE jsonb_typeof(f.value) <> 'null';
+        BEGIN
+            EXECUTE format('INSERT INTO @extschema@.uso_task AS t (%1$s) '
+                           'SELECT %1$s FROM pg_catalog.jsonb_populate_record(NULL::@extschema@.uso_task, $1) '
+                           'RETURNING t.id', cols)
+                INTO task_id USING fields;
+            RETURN task_id;
+        EXCEPTION WHEN unique_violation THEN
+            GET STACKED DIAGNOSTICS conname = CONSTRAINT_NAME;
+            IF conname IS DISTINCT FROM 'uso_task_name_key' THEN
+                RAISE;
+            END IF;
+            -- A row we can see appeared meanwhile: go round and update it.
+            -- A row we cannot see belongs to someone else.
+            IF NOT EXISTS (SELECT FROM @extschema@.uso_task t WHERE t.name = uso_schedule_body.name) THEN
+                RAISE EXCEPTION 'task "%" belongs to another role', @extschema@.uso_shorten(uso_schedule_body.name)
+                    USING ERRCODE = 'insufficient_privilege',
+                          DETAIL = 'Task names are unique across all roles.',
+                          HINT = 'Choose another name.';
+            END IF;
+        END;
+    END LOOP;
+    RAISE EXCEPTION 'task "%" is being changed concurrently', @extschema@.uso_shorten(uso_schedule_body.name)
+        USING ERRCODE = 'lock_not_available';
+END
+$$;
+COMMENT ON FUNCTION @extschema@.uso_schedule_body(text, text, text, text, text, jsonb, text, text, boolean, text, interval, integer, interval, interval, integer, text, text) IS
+    'Internal: the work of uso_schedule, which calls it and reports its errors about the input without our internal context (api_errors.c).';
+
+CREATE OR REPLACE FUNCTION @extschema@.uso_schedule(
+    name text, schedule text, command text,
+    description text DEFAULT NULL, category text DEFAULT NULL, config jsonb DEFAULT NULL,
+    database text DEFAULT NULL, username text DEFAULT NULL, enabled boolean DEFAULT true,
+    timezone text DEFAULT NULL, timeout interval DEFAULT NULL, max_retries integer DEFAULT NULL,
+    retry_delay interval DEFAULT NULL, retry_after interval DEFAULT NULL,
+    keep_runs integer DEFAULT NULL, overlap text DEFAULT NULL, misfire text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE c SECURITY INVOKER
+AS 'MODULE_PATHNAME', 'uso_schedule_api';
+
+CREATE FUNCTION @extschema@.uso_alter_task_body(
+    name text, schedule text DEFAULT NULL, command text DEFAULT NULL,
+    description text DEFAULT NULL, category text DEFAULT NULL, config jsonb DEFAULT NULL,
+    database text DEFAULT NULL, username text DEFAULT NULL, enabled boolean DEFAULT NULL,
+    timezone text DEFAULT NULL, timeout interval DEFAULT NULL, max_retries integer DEFAULT NULL,
+    retry_delay interval DEFAULT NULL, retry_after interval DEFAULT NULL,
+    keep_runs integer DEFAULT NULL, overlap text DEFAULT NULL, misfire text DEFAULT NULL,
+    new_name text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    task_id bigint := @extschema@.uso_task_id_by_name(uso_alter_task_body.name, true);
+BEGIN
+    IF uso_alter_task_body.schedule IS NOT NULL THEN
+        PERFORM @extschema@.uso_refuse_never_firing(uso_alter_task_body.schedule);
+    END IF;
+    UPDATE @extschema@.uso_task t SET
+        name        = coalesce(uso_alter_task_body.new_name, t.name),
+        schedule    = coalesce(uso_alter_task_body.schedule, t.schedule),
+        command     = coalesce(uso_alter_task_body.command, t.command),
+        description = coalesce(uso_alter_task_body.description, t.description),
+        category    = coalesce(uso_alter_task_body.category, t.category),
+        config      = coalesce(uso_alter_task_body.config, t.config),
+        database    = coalesce(uso_alter_task_body.database::name, t.database),
+        username    = coalesce(uso_alter_task_body.username::name, t.username),
+        enabled     = coalesce(uso_alter_task_body.enabled, t.enabled),
+        timezone    = coalesce(uso_alter_task_body.timezone, t.timezone),
+        timeout     = coalesce(uso_alter_task_body.timeout, t.timeout),
+        max_retries = coalesce(uso_alter_task_body.max_retries, t.max_retries),
+        retry_delay = coalesce(uso_alter_task_body.retry_delay, t.retry_delay),
+        retry_after = coalesce(uso_alter_task_body.retry_after, t.retry_after),
+        keep_runs   = coalesce(uso_alter_task_body.keep_runs, t.keep_runs),
+        overlap     = coalesce(uso_alter_task_body.overlap, t.overlap),
+        misfire     = coalesce(uso_alter_task_body.misfire, t.misfire)
+    WHERE t.id = task_id;
+EXCEPTION WHEN unique_violation THEN
+    RAISE EXCEPTION 'task "%" already exists', @extschema@.uso_shorten(uso_alter_task_body.new_name)
+        USING ERRCODE = 'unique_violation',
+              DETAIL = 'Task names are unique across all roles.';
+END
+$$;
+COMMENT ON FUNCTION @extschema@.uso_alter_task_body(text, text, text, text, text, jsonb, text, text, boolean, text, interval, integer, interval, interval, integer, text, text, text) IS
+    'Internal: the work of uso_alter_task, which calls it and reports its errors about the input without our internal context (api_errors.c).';
+
+CREATE OR REPLACE FUNCTION @extschema@.uso_alter_task(
+    name text, schedule text DEFAULT NULL, command text DEFAULT NULL,
+    description text DEFAULT NULL, category text DEFAULT NULL, config jsonb DEFAULT NULL,
+    database text DEFAULT NULL, username text DEFAULT NULL, enabled boolean DEFAULT NULL,
+    timezone text DEFAULT NULL, timeout interval DEFAULT NULL, max_retries integer DEFAULT NULL,
+    retry_delay interval DEFAULT NULL, retry_after interval DEFAULT NULL,
+    keep_runs integer DEFAULT NULL, overlap text DEFAULT NULL, misfire text DEFAULT NULL,
+    new_name text DEFAULT NULL)
+RETURNS void
+LANGUAGE c SECURITY INVOKER
+AS 'MODULE_PATHNAME', 'uso_alter_task_api';
+
+CREATE FUNCTION @extschema@.uso_unschedule_body(name text) RETURNS boolean
+LANGUAGE plpgsql SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    task_id constant bigint := @extschema@.uso_task_id_by_name(uso_unschedule_body.name, true);
+BEGIN
+    DELETE FROM @extschema@.uso_task t WHERE t.id = task_id;
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.uso_unschedule_body(text) IS
+    'Internal: the work of uso_unschedule, which calls it and reports its errors about the input without our internal context (api_errors.c).';
+
+CREATE OR REPLACE FUNCTION @extschema@.uso_unschedule(name text) RETURNS boolean
+LANGUAGE c SECURITY INVOKER
+AS 'MODULE_PATHNAME', 'uso_unschedule_api';
+
+CREATE FUNCTION @extschema@.uso_enable_body(name text) RETURNS void
+LANGUAGE plpgsql SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    task_id constant bigint := @extschema@.uso_task_id_by_name(uso_enable_body.name, true);
+BEGIN
+    UPDATE @extschema@.uso_task t SET enabled = true WHERE t.id = task_id;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.uso_enable_body(text) IS
+    'Internal: the work of uso_enable, which calls it and reports its errors about the input without our internal context (api_errors.c).';
+
+CREATE OR REPLACE FUNCTION @extschema@.uso_enable(name text) RETURNS void
+LANGUAGE c SECURITY INVOKER
+AS 'MODULE_PATHNAME', 'uso_enable_api';
+
+CREATE FUNCTION @extschema@.uso_disable_body(name text) RETURNS void
+LANGUAGE plpgsql SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    task_id constant bigint := @extschema@.uso_task_id_by_name(uso_disable_body.name, true);
+BEGIN
+    UPDATE @extschema@.uso_task t SET enabled = false WHERE t.id = task_id;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.uso_disable_body(text) IS
+    'Internal: the work of uso_disable, which calls it and reports its errors about the input without our internal context (api_errors.c).';
+
+CREATE OR REPLACE FUNCTION @extschema@.uso_disable(name text) RETURNS void
+LANGUAGE c SECURITY INVOKER
+AS 'MODULE_PATHNAME', 'uso_disable_api';
+
+CREATE FUNCTION @extschema@.uso_cron_schedule_body(job_name text, schedule text, command text,
+    database text, username text, active boolean, named boolean)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    job_user  text := current_user;
+    job_db    text := coalesce(uso_cron_schedule_body.database, current_database());
+    job_id    bigint;
+    owner     name;
+    conname   text;
+    via       text;
+BEGIN
+    IF named AND job_name IS NULL THEN
+        RAISE EXCEPTION 'job_name can not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    ELSIF uso_cron_schedule_body.schedule IS NULL THEN
+        RAISE EXCEPTION 'schedule can not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    ELSIF uso_cron_schedule_body.command IS NULL THEN
+        RAISE EXCEPTION 'command can not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    -- Only what the cron.* function this call stands for may do: a
+    -- database, a role or an inactive job are cron.schedule_in_database's
+    -- powers, for the roles granted that function (pg_cron's rule).
+    IF uso_cron_schedule_body.database IS NOT NULL OR uso_cron_schedule_body.username IS NOT NULL
+       OR active IS DISTINCT FROM true THEN
+        via := 'cron.schedule_in_database(text,text,text,text,text,boolean)';
+    ELSIF named THEN
+        via := 'cron.schedule(text,text,text)';
+    ELSE
+        via := 'cron.schedule(text,text)';
+    END IF;
+    IF NOT @extschema@.uso_cron_may_call(via) THEN
+        RAISE EXCEPTION 'permission denied for function %', split_part(split_part(via, '(', 1), '.', 2)
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = format('This call does what %s does, which needs EXECUTE on it and USAGE on schema cron.',
+                                  split_part(via, '(', 1)),
+                  HINT = 'Call the cron.* function; a superuser grants it to the roles that need it.';
+    END IF;
+    PERFORM @extschema@.uso_cron_check_schedule(uso_cron_schedule_body.schedule);
+    IF uso_cron_schedule_body.username IS NOT NULL THEN
+        IF NOT (SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = current_user) THEN
+            RAISE EXCEPTION 'must be superuser to create a job for another role'
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        PERFORM @extschema@.uso_cron_check_role(uso_cron_schedule_body.username);
+        job_user := uso_cron_schedule_body.username;
+    END IF;
+    PERFORM @extschema@.uso_cron_check_database(job_db, job_user);
+
+    IF job_name IS NULL THEN
+        INSERT INTO @extschema@.uso_task AS t
+            (name, cron_unnamed, schedule, command, database, username, enabled)
+        VALUES (NULL, true, uso_cron_schedule_body.schedule, uso_cron_schedule_body.command,
+                job_db, job_user, coalesce(active, true))
+        RETURNING t.id INTO job_id;
+        RETURN job_id;
+    END IF;
+
+    FOR attempt IN 1..2 LOOP
+        SELECT t.id, t.username INTO job_id, owner
+        FROM @extschema@.uso_task t WHERE t.name = job_name FOR UPDATE;
+        IF FOUND AND owner = job_user THEN
+            UPDATE @extschema@.uso_task t
+            SET schedule = uso_cron_schedule_body.schedule, command = uso_cron_schedule_body.command,
+                database = job_db
+            WHERE t.id = job_id;
+            RETURN job_id;
+        ELSIF FOUND THEN
+            RAISE EXCEPTION 'job name "%" is already used by role "%"', @extschema@.uso_shorten(job_name), owner
+                USING ERRCODE = 'unique_violation',
+                      DETAIL = 'In uso_tasks job names are unique across all roles.';
+        END IF;
+        BEGIN
+            INSERT INTO @extschema@.uso_task AS t
+                (name, schedule, command, database, username, enabled)
+            VALUES (job_name, uso_cron_schedule_body.schedule, uso_cron_schedule_body.command,
+                    job_db, job_user, coalesce(active, true))
+            RETURNING t.id INTO job_id;
+            RETURN job_id;
+        EXCEPTION WHEN unique_violation THEN
+            GET STACKED DIAGNOSTICS conname = CONSTRAINT_NAME;
+            IF conname IS DISTINCT FROM 'uso_task_name_key' THEN
+                RAISE;
+            END IF;
+            IF NOT EXISTS (SELECT FROM @extschema@.uso_task t WHERE t.name = job_name) THEN
+                RAISE EXCEPTION 'job name "%" is already used by another role', @extschema@.uso_shorten(job_name)
+                    USING ERRCODE = 'insufficient_privilege',
+                          DETAIL = 'In uso_tasks job names are unique across all roles.';
+            END IF;
+        END;
+    END LOOP;
+    RAISE EXCEPTION 'job "%" is being changed concurrently', @extschema@.uso_shorten(job_name) USING ERRCODE = 'lock_not_available';
+END
+$$;
+COMMENT ON FUNCTION @extschema@.uso_cron_schedule_body(text, text, text, text, text, boolean, boolean) IS
+    'Internal: the work of uso_cron_schedule (cron.schedule, cron.schedule_in_database), which calls it and reports its errors about the input without our internal context (api_errors.c).';
+
+CREATE OR REPLACE FUNCTION @extschema@.uso_cron_schedule(job_name text, schedule text, command text,
+    database text, username text, active boolean, named boolean)
+RETURNS bigint
+LANGUAGE c SECURITY INVOKER
+AS 'MODULE_PATHNAME', 'uso_cron_schedule_api';
+
+CREATE FUNCTION @extschema@.uso_cron_unschedule_body(job_id bigint, job_name text, by_name boolean)
+RETURNS boolean
+LANGUAGE plpgsql SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF by_name THEN
+        IF job_name IS NULL THEN
+            RAISE EXCEPTION 'job_name can not be NULL' USING ERRCODE = 'null_value_not_allowed';
+        END IF;
+        -- pg_cron looks the name up among the caller's own jobs only.
+        DELETE FROM @extschema@.uso_task t WHERE t.name = job_name AND t.username = current_user;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'could not find valid entry for job ''%''', @extschema@.uso_shorten(job_name)
+                USING ERRCODE = 'undefined_object';
+        END IF;
+        RETURN true;
+    END IF;
+    IF job_id IS NULL THEN
+        RAISE EXCEPTION 'job_id can not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    DELETE FROM @extschema@.uso_task t WHERE t.id = job_id;
+    IF NOT FOUND THEN
+        IF @extschema@.uso_cron_job_exists(job_id) THEN
+            RAISE EXCEPTION 'permission denied for table job' USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        RAISE EXCEPTION 'could not find valid entry for job %', job_id USING ERRCODE = 'undefined_object';
+    END IF;
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.uso_cron_unschedule_body(bigint, text, boolean) IS
+    'Internal: the work of uso_cron_unschedule (cron.unschedule), which calls it and reports its errors about the input without our internal context (api_errors.c).';
+
+CREATE OR REPLACE FUNCTION @extschema@.uso_cron_unschedule(job_id bigint, job_name text, by_name boolean)
+RETURNS boolean
+LANGUAGE c SECURITY INVOKER
+AS 'MODULE_PATHNAME', 'uso_cron_unschedule_api';
+
+CREATE FUNCTION @extschema@.uso_cron_alter_job_body(job_id bigint, schedule text, command text,
+    database text, username text, active boolean)
+RETURNS void
+LANGUAGE plpgsql SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    job_user text := current_user;
+BEGIN
+    -- pg_cron's rule: cron.alter_job is for the roles granted it.
+    IF NOT @extschema@.uso_cron_may_call('cron.alter_job(bigint,text,text,text,text,boolean)') THEN
+        RAISE EXCEPTION 'permission denied for function alter_job'
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'This call does what cron.alter_job does, which needs EXECUTE on it and USAGE on schema cron.',
+                  HINT = 'Call the cron.* function; a superuser grants it to the roles that need it.';
+    END IF;
+    IF job_id IS NULL THEN
+        RAISE EXCEPTION 'job_id can not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF uso_cron_alter_job_body.username IS NOT NULL THEN
+        IF NOT (SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = current_user) THEN
+            RAISE EXCEPTION 'must be superuser to alter username' USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        PERFORM @extschema@.uso_cron_check_role(uso_cron_alter_job_body.username);
+        job_user := uso_cron_alter_job_body.username;
+    END IF;
+    IF uso_cron_alter_job_body.database IS NOT NULL THEN
+        PERFORM @extschema@.uso_cron_check_database(uso_cron_alter_job_body.database, job_user);
+    END IF;
+    IF uso_cron_alter_job_body.schedule IS NOT NULL THEN
+        PERFORM @extschema@.uso_cron_check_schedule(uso_cron_alter_job_body.schedule);
+    END IF;
+    IF num_nonnulls(uso_cron_alter_job_body.schedule, uso_cron_alter_job_body.command, uso_cron_alter_job_body.database,
+                    uso_cron_alter_job_body.username, uso_cron_alter_job_body.active) = 0 THEN
+        RAISE EXCEPTION 'no updates specified'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'You must specify at least one job attribute to change when calling alter_job';
+    END IF;
+    UPDATE @extschema@.uso_task t SET
+        schedule = coalesce(uso_cron_alter_job_body.schedule, t.schedule),
+        command  = coalesce(uso_cron_alter_job_body.command, t.command),
+        database = coalesce(uso_cron_alter_job_body.database::name, t.database),
+        username = coalesce(uso_cron_alter_job_body.username::name, t.username),
+        enabled  = coalesce(uso_cron_alter_job_body.active, t.enabled)
+    WHERE t.id = job_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'Job % does not exist or you don''t own it', job_id USING ERRCODE = 'undefined_object';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.uso_cron_alter_job_body(bigint, text, text, text, text, boolean) IS
+    'Internal: the work of uso_cron_alter_job (cron.alter_job), which calls it and reports its errors about the input without our internal context (api_errors.c).';
+
+CREATE OR REPLACE FUNCTION @extschema@.uso_cron_alter_job(job_id bigint, schedule text, command text,
+    database text, username text, active boolean)
+RETURNS void
+LANGUAGE c SECURITY INVOKER
+AS 'MODULE_PATHNAME', 'uso_cron_alter_job_api';
+
+
+-- 0.2: the admin view tells the truth (issue 12 part 6): succeeded with
+-- warnings, the warnings count, the next one-off run, builtin; log lines with
+-- their task name (uso_task_log_lines).
+CREATE OR REPLACE VIEW @extschema@.uso_background_tasks WITH (security_invoker = true) AS
+SELECT t.name,
+       t.category,
+       t.description,
+       t.schedule,
+       COALESCE(t.config ->> 'frequency', @extschema@.uso_describe_schedule(t.schedule)) AS frequency,
+       t.retry_after,
+       CASE
+           WHEN NOT t.enabled THEN 'disabled'
+           WHEN cur.id IS NOT NULL THEN 'running'
+           WHEN (t.database IS NULL OR t.database = pg_catalog.current_database())
+                AND @extschema@.uso_command_missing(t.command) IS NOT NULL THEN 'missing'
+           WHEN last.status IN ('failed', 'timed_out') THEN 'failing'
+           ELSE 'idle'
+       END AS status,
+       t.last_run_at,
+       CASE WHEN last.status = 'succeeded' AND last.warnings > 0 THEN 'succeeded with warnings'
+            ELSE last.status END AS last_status,
+       last.finished_at - last.started_at AS last_duration,
+       CASE WHEN last.id IS NOT NULL THEN
+           pg_catalog.concat_ws(E'\n', last.return_message,
+               (SELECT pg_catalog.string_agg(l.level || ': ' || l.message, E'\n' ORDER BY l.seq)
+                FROM @extschema@.uso_task_log l WHERE l.run_id = last.id))
+       END AS last_log,
+       nxt.next_run_at,
+       COALESCE(nxt.next_run_at <= pg_catalog.now(), false) AS is_due,
+       t.enabled,
+       t.username AS owner,
+       -- 0.2: appended, as CREATE OR REPLACE VIEW requires.
+       last.warnings,
+       nxt.once_at AS next_once_at,
+       t.builtin
+FROM @extschema@.uso_task t
+LEFT JOIN LATERAL (
+    SELECT r.id FROM @extschema@.uso_task_run r
+    WHERE r.task_id = t.id AND r.status = 'running' LIMIT 1) cur ON true
+LEFT JOIN LATERAL (
+    SELECT r.id, r.status, r.started_at, r.finished_at, r.return_message,
+           -- skipped items are logged as warnings (USO's per-item rule)
+           (SELECT pg_catalog.count(*)::integer FROM @extschema@.uso_task_log l
+            WHERE l.run_id = r.id AND l.level = 'WARNING') AS warnings
+    FROM @extschema@.uso_task_run r
+    WHERE r.task_id = t.id AND r.status NOT IN ('queued', 'running', 'skipped')
+    ORDER BY r.id DESC LIMIT 1) last ON true
+LEFT JOIN LATERAL (
+    SELECT CASE WHEN t.enabled THEN
+               LEAST(t.next_run_at,
+                   (SELECT pg_catalog.min(COALESCE(r.scheduled_for, r.queued_at))
+                    FROM @extschema@.uso_task_run r
+                    WHERE r.task_id = t.id AND r.status = 'queued'))
+           END AS next_run_at,
+           (SELECT pg_catalog.min(r.scheduled_for) FROM @extschema@.uso_task_run r
+            WHERE r.task_id = t.id AND r.status = 'queued' AND r.trigger = 'once') AS once_at) nxt ON true;
+COMMENT ON VIEW @extschema@.uso_background_tasks IS
+    'The Background Tasks admin page: one row per task with status, frequency, last run, log and next run.';
+COMMENT ON COLUMN @extschema@.uso_background_tasks.name IS 'Task name.';
+COMMENT ON COLUMN @extschema@.uso_background_tasks.category IS 'The app it belongs to.';
+COMMENT ON COLUMN @extschema@.uso_background_tasks.description IS 'What it does.';
+COMMENT ON COLUMN @extschema@.uso_background_tasks.schedule IS 'The schedule as written.';
+COMMENT ON COLUMN @extschema@.uso_background_tasks.frequency IS 'The schedule in plain English.';
+COMMENT ON COLUMN @extschema@.uso_background_tasks.retry_after IS 'After a failure the next run comes no later than this.';
+COMMENT ON COLUMN @extschema@.uso_background_tasks.status IS 'idle, running, disabled, failing (last run failed) or missing (its function does not exist).';
+COMMENT ON COLUMN @extschema@.uso_background_tasks.last_run_at IS 'Start of the last run.';
+COMMENT ON COLUMN @extschema@.uso_background_tasks.last_status IS 'Outcome of the last finished run: succeeded, succeeded with warnings (it logged warnings, e.g. skipped items), failed, timed_out or cancelled.';
+COMMENT ON COLUMN @extschema@.uso_background_tasks.last_duration IS 'How long the last finished run took.';
+COMMENT ON COLUMN @extschema@.uso_background_tasks.last_log IS 'The last run''s message followed by its log lines.';
+COMMENT ON COLUMN @extschema@.uso_background_tasks.next_run_at IS 'When it runs next (scheduled or one-off).';
+COMMENT ON COLUMN @extschema@.uso_background_tasks.is_due IS 'True when the next run time has come.';
+COMMENT ON COLUMN @extschema@.uso_background_tasks.enabled IS 'Whether it is scheduled.';
+COMMENT ON COLUMN @extschema@.uso_background_tasks.owner IS 'The role it runs as.';
+COMMENT ON COLUMN @extschema@.uso_background_tasks.warnings IS 'How many warnings the last finished run logged (items it skipped); 0 for a clean run.';
+COMMENT ON COLUMN @extschema@.uso_background_tasks.next_once_at IS 'When the next one-off run (uso_run_at) is due, if one is waiting.';
+COMMENT ON COLUMN @extschema@.uso_background_tasks.builtin IS 'Registered by CREATE EXTENSION (the task pack, housekeeping).';
+
+-- The lines of uso_task_log with the task they belong to, so an admin page or
+-- psql user need not join through uso_task_run.
+CREATE VIEW @extschema@.uso_task_log_lines WITH (security_invoker = true) AS
+SELECT t.name AS task,
+       l.run_id,
+       r.status AS run_status,
+       l.seq,
+       l.logged_at,
+       l.level,
+       l.message
+FROM @extschema@.uso_task_log l
+JOIN @extschema@.uso_task_run r ON r.id = l.run_id
+JOIN @extschema@.uso_task t ON t.id = r.task_id
+ORDER BY l.run_id DESC, l.seq;
+COMMENT ON VIEW @extschema@.uso_task_log_lines IS 'Log lines of runs with their task name, newest run first.';
+COMMENT ON COLUMN @extschema@.uso_task_log_lines.task IS 'Task name.';
+COMMENT ON COLUMN @extschema@.uso_task_log_lines.run_id IS 'The run that emitted the line.';
+COMMENT ON COLUMN @extschema@.uso_task_log_lines.run_status IS 'Status of that run.';
+COMMENT ON COLUMN @extschema@.uso_task_log_lines.seq IS 'Order of the line within its run, from 1.';
+COMMENT ON COLUMN @extschema@.uso_task_log_lines.logged_at IS 'When it was emitted.';
+COMMENT ON COLUMN @extschema@.uso_task_log_lines.level IS 'NOTICE, INFO, WARNING, ... as raised.';
+COMMENT ON COLUMN @extschema@.uso_task_log_lines.message IS 'The text of the line.';
+
+GRANT SELECT ON @extschema@.uso_task_log_lines TO PUBLIC;
+
+-- 0.2: uso_import_pg_cron imports a job that pg_cron ran on another node
+-- disabled, with a WARNING, instead of skipping it (issue 13.2).
+CREATE OR REPLACE FUNCTION @extschema@.uso_import_pg_cron(with_history boolean DEFAULT false,
+                                               pause_pg_cron boolean DEFAULT true)
+RETURNS text
+LANGUAGE plpgsql SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    job        record;
+    task_name  text;
+    existing   text;
+    report     text[] := '{}';
+    imported   bigint[] := '{}';
+    already    bigint[] := '{}';
+    skipped    int := 0;
+    runs       bigint := 0;
+    paused     bigint := 0;
+    keep_ids   boolean;
+    max_id     bigint;
+    grants     text;
+    moved_to   bigint;
+    remote     boolean;
+    remote_ids bigint[] := '{}';
+BEGIN
+    IF NOT coalesce((SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = current_user), false) THEN
+        RAISE EXCEPTION 'must be superuser to import pg_cron jobs'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF with_history IS NULL OR pause_pg_cron IS NULL THEN
+        RAISE EXCEPTION 'with_history and pause_pg_cron must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_extension e WHERE e.extname = 'pg_cron') THEN
+        RAISE EXCEPTION 'pg_cron is not installed in database "%"', current_database()
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Run this in the database named by cron.database_name, where pg_cron keeps its jobs.';
+    END IF;
+
+    -- Ids handed out from now on (to tasks moved out of the way below, and to
+    -- new tasks) must not be ones pg_cron's jobs still need.
+    EXECUTE 'SELECT max(jobid) FROM cron.job' INTO max_id;
+    IF max_id IS NOT NULL THEN
+        PERFORM setval('@extschema@.uso_task_id_seq',
+                       greatest(max_id, (SELECT s.last_value FROM @extschema@.uso_task_id_seq s)));
+    END IF;
+
+    -- pg_cron 1.4 has jobname of type name, 1.5+ text: read it as text.
+    FOR job IN EXECUTE
+        'SELECT jobid, schedule, command, nodename, nodeport, database, username, active,
+                jobname::text AS jobname
+         FROM cron.job ORDER BY jobid'
+    LOOP
+        task_name := coalesce(job.jobname, 'cron_job_' || job.jobid);
+        SELECT t.name INTO existing FROM @extschema@.uso_task t WHERE t.id = job.jobid;
+        IF existing = task_name OR existing = task_name || '@' || job.username THEN
+            already := already || job.jobid;
+            CONTINUE;
+        END IF;
+        -- This server: a loopback name or a socket directory, and its port
+        -- (localhost on another port is another cluster on this machine).
+        remote := NOT ((job.nodename IN ('localhost', '127.0.0.1', '::1', '') OR job.nodename ~ '^/')
+                       AND job.nodeport IS NOT DISTINCT FROM current_setting('port')::integer);
+        -- pg_cron names are unique per role, uso_tasks names across roles.
+        IF EXISTS (SELECT FROM @extschema@.uso_task t WHERE t.name = task_name) THEN
+            report := report || format('job %s renamed to "%s": the name "%s" is taken',
+                                       job.jobid, task_name || '@' || job.username, task_name);
+            task_name := task_name || '@' || job.username;
+        END IF;
+        BEGIN
+            -- pg_cron's jobids are what its users' scripts hold on to; uso_tasks'
+            -- own ids are not, so a task already using the jobid moves to a new
+            -- id, with its runs (only if the job is then imported).
+            IF existing IS NOT NULL THEN
+                moved_to := nextval('@extschema@.uso_task_id_seq');
+                UPDATE @extschema@.uso_task t SET name = 'uso_import_moving_' || job.jobid
+                WHERE t.id = job.jobid;
+                INSERT INTO @extschema@.uso_task
+                SELECT (jsonb_populate_record(t, jsonb_build_object('id', moved_to, 'name', existing))).*
+                FROM @extschema@.uso_task t WHERE t.id = job.jobid;
+                UPDATE @extschema@.uso_task_run r SET task_id = moved_to WHERE r.task_id = job.jobid;
+                DELETE FROM @extschema@.uso_task t WHERE t.id = job.jobid;
+            END IF;
+            INSERT INTO @extschema@.uso_task
+                (id, name, cron_unnamed, description, schedule, command, database, username, enabled)
+            VALUES (job.jobid, task_name, job.jobname IS NULL,
+                    CASE WHEN remote THEN format('imported from pg_cron, disabled: it ran on node %s:%s',
+                                                 job.nodename, job.nodeport)
+                         ELSE 'imported from pg_cron' END,
+                    job.schedule, job.command, job.database, job.username, job.active AND NOT remote);
+            imported := imported || job.jobid;
+            IF remote THEN
+                remote_ids := remote_ids || job.jobid;
+                report := report || format('job %s ("%s") imported disabled: it ran on node %s:%s, not on this server',
+                                           job.jobid, task_name, job.nodename, job.nodeport);
+                RAISE WARNING 'pg_cron job % ("%") ran on node %:%, not on this server: imported disabled',
+                              job.jobid, @extschema@.uso_shorten(task_name), job.nodename, job.nodeport
+                    USING DETAIL = 'uso_tasks runs every task in this server; enabled, the job would run here.',
+                          HINT = format('Schedule it on %s with uso_tasks or pg_cron there, or, if that node is '
+                                        'this server, SELECT @extschema@.uso_enable(%L). pg_cron keeps running it '
+                                        'there until it is dropped.', job.nodename, task_name);
+            END IF;
+            IF existing IS NOT NULL THEN
+                report := report || format('task "%s" moved from id %s to id %s to make room for pg_cron job %s',
+                                           existing, job.jobid, moved_to, job.jobid);
+            END IF;
+        EXCEPTION WHEN OTHERS THEN
+            skipped := skipped + 1;
+            report := report || format('job %s skipped: %s', job.jobid, SQLERRM);
+        END;
+    END LOOP;
+
+    -- New tasks and cron jobs must get ids after the imported ones.
+    SELECT max(t.id) INTO max_id FROM @extschema@.uso_task t;
+    IF max_id IS NOT NULL THEN
+        PERFORM setval('@extschema@.uso_task_id_seq',
+                       greatest(max_id, (SELECT s.last_value FROM @extschema@.uso_task_id_seq s)));
+    END IF;
+
+    IF with_history AND cardinality(imported || already) > 0 THEN
+        -- Keep pg_cron's run ids unless one of them is taken by another run.
+        EXECUTE 'SELECT NOT EXISTS (SELECT FROM cron.job_run_details d
+                                    JOIN @extschema@.uso_task_run r ON r.id = d.runid
+                                    WHERE d.jobid = ANY ($1) AND r.task_id <> d.jobid)'
+            INTO keep_ids USING imported || already;
+        EXECUTE 'INSERT INTO @extschema@.uso_task_run
+                     (id, task_id, trigger, queued_at, started_at, finished_at, status, pid, return_message)
+                 SELECT CASE WHEN $2 THEN d.runid
+                             ELSE nextval(''@extschema@.uso_task_run_id_seq'') END,
+                        d.jobid, ''schedule'', coalesce(d.start_time, d.end_time, now()), d.start_time,
+                        coalesce(d.end_time, d.start_time, now()),
+                        CASE d.status WHEN ''succeeded'' THEN ''succeeded'' ELSE ''failed'' END,
+                        d.job_pid,
+                        CASE WHEN d.status IN (''succeeded'', ''failed'') THEN d.return_message
+                             ELSE concat_ws('' '', d.return_message,
+                                            ''(still '' || d.status || '' in pg_cron when it was imported)'') END
+                 FROM cron.job_run_details d
+                 WHERE d.jobid = ANY ($1)
+                   AND NOT EXISTS (SELECT FROM @extschema@.uso_task_run r
+                                   WHERE r.id = d.runid AND r.task_id = d.jobid)
+                 ORDER BY d.runid'
+            USING imported || already, keep_ids;
+        GET DIAGNOSTICS runs = ROW_COUNT;
+        IF keep_ids THEN
+            SELECT max(r.id) INTO max_id FROM @extschema@.uso_task_run r;
+            IF max_id IS NOT NULL THEN
+                PERFORM setval('@extschema@.uso_task_run_id_seq',
+                               greatest(max_id, (SELECT s.last_value FROM @extschema@.uso_task_run_id_seq s)));
+            END IF;
+        END IF;
+        report := report || format('imported %s runs from cron.job_run_details%s', runs,
+                                   CASE WHEN keep_ids THEN '' ELSE ' (with new run ids: some were taken)' END);
+    END IF;
+
+    IF pause_pg_cron AND cardinality(imported) > 0 THEN
+        -- Not the other nodes' jobs: pg_cron runs them there until it is dropped.
+        EXECUTE 'UPDATE cron.job SET active = false WHERE jobid = ANY ($1) AND active AND NOT jobid = ANY ($2)'
+            USING imported, remote_ids;
+        GET DIAGNOSTICS paused = ROW_COUNT;
+        IF paused > 0 THEN
+            report := report || format('deactivated %s imported jobs in pg_cron (cron.job.active = false) '
+                                       'so that uso_tasks alone runs them', paused);
+        END IF;
+    END IF;
+
+    report := array_prepend(format('imported %s pg_cron jobs%s%s%s%s', cardinality(imported),
+        CASE WHEN cardinality(imported) > 0 THEN ' (jobids ' || array_to_string(imported, ', ') || ')' END,
+        CASE WHEN cardinality(remote_ids) > 0
+             THEN format(', %s of them disabled (they ran on another node)', cardinality(remote_ids)) END,
+        CASE WHEN cardinality(already) > 0 THEN format(', %s already imported', cardinality(already)) END,
+        CASE WHEN skipped > 0 THEN format(', skipped %s', skipped) END), report);
+    -- pg_cron's grants go with its schema: say how to give them back.
+    SELECT string_agg(g, ' ' ORDER BY g) INTO grants FROM (
+        SELECT format('GRANT USAGE ON SCHEMA cron TO %s;',
+                      CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END) AS g
+        FROM pg_namespace n, aclexplode(n.nspacl) a
+        WHERE n.nspname = 'cron' AND a.privilege_type = 'USAGE' AND a.grantee <> n.nspowner
+        UNION ALL
+        SELECT format('GRANT EXECUTE ON FUNCTION %s TO %s;', p.oid::regprocedure,
+                      CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END)
+        FROM pg_proc p, aclexplode(p.proacl) a
+        WHERE p.pronamespace = 'cron'::regnamespace AND p.proname IN ('alter_job', 'schedule_in_database')
+          AND a.privilege_type = 'EXECUTE' AND a.grantee <> p.proowner) grants;
+    report := report || 'next: DROP EXTENSION pg_cron; then SELECT @extschema@.uso_install_cron_compat();'::text;
+    IF grants IS NOT NULL THEN
+        report := report || ('then restore pg_cron''s grants: ' || grants);
+    END IF;
+    RETURN array_to_string(report, E'\n');
+END
+$$;
+COMMENT ON FUNCTION @extschema@.uso_import_pg_cron(boolean, boolean) IS
+    'Copies every pg_cron job (same jobid, name, role, database, active flag) and optionally its run history into uso_tasks; a job that ran on another node is imported disabled, with a WARNING; reports what it did. Superuser only.';

@@ -156,6 +156,7 @@ _PG_init(void)
 	UsoShmemInit();
 	UsoLauncherRegister();
 	UsoHooksInstall();
+	UsoApiErrorsInstallHook();
 }
 
 void

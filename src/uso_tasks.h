@@ -32,6 +32,9 @@ extern bool uso_preloaded;
 /* Utility hook (hooks.c). */
 extern void UsoHooksInstall(void);
 
+/* Warnings raised inside the task API lose our context (api_errors.c). */
+extern void UsoApiErrorsInstallHook(void);
+
 /* Errors out with a hint when the library was not preloaded. */
 extern void UsoRequirePreload(void);
 

@@ -304,7 +304,7 @@ COMMENT ON FUNCTION @extschema@.uso_refuse_never_firing(text) IS
 
 -- uso_schedule: create a task, or replace the schedule and command of the
 -- caller's task of that name (other arguments: NULL keeps what is there).
-CREATE FUNCTION @extschema@.uso_schedule(
+CREATE FUNCTION @extschema@.uso_schedule_body(
     name text, schedule text, command text,
     description text DEFAULT NULL, category text DEFAULT NULL, config jsonb DEFAULT NULL,
     database text DEFAULT NULL, username text DEFAULT NULL, enabled boolean DEFAULT true,
@@ -322,51 +322,51 @@ DECLARE
     cols     text;
     conname  text;
 BEGIN
-    IF uso_schedule.name IS NULL THEN
+    IF uso_schedule_body.name IS NULL THEN
         RAISE EXCEPTION 'task name must not be NULL' USING ERRCODE = 'null_value_not_allowed';
-    ELSIF uso_schedule.schedule IS NULL THEN
+    ELSIF uso_schedule_body.schedule IS NULL THEN
         RAISE EXCEPTION 'schedule must not be NULL' USING ERRCODE = 'null_value_not_allowed';
-    ELSIF uso_schedule.command IS NULL THEN
+    ELSIF uso_schedule_body.command IS NULL THEN
         RAISE EXCEPTION 'command must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    PERFORM @extschema@.uso_refuse_never_firing(uso_schedule.schedule);
+    PERFORM @extschema@.uso_refuse_never_firing(uso_schedule_body.schedule);
 
     FOR attempt IN 1..2 LOOP
         SELECT t.id INTO task_id FROM @extschema@.uso_task t
-        WHERE t.name = uso_schedule.name FOR UPDATE;
+        WHERE t.name = uso_schedule_body.name FOR UPDATE;
         IF FOUND THEN
             UPDATE @extschema@.uso_task t SET
-                schedule    = uso_schedule.schedule,
-                command     = uso_schedule.command,
-                description = coalesce(uso_schedule.description, t.description),
-                category    = coalesce(uso_schedule.category, t.category),
-                config      = coalesce(uso_schedule.config, t.config),
-                database    = coalesce(uso_schedule.database::name, t.database),
-                username    = coalesce(uso_schedule.username::name, t.username),
-                enabled     = coalesce(uso_schedule.enabled, t.enabled),
-                timezone    = coalesce(uso_schedule.timezone, t.timezone),
-                timeout     = coalesce(uso_schedule.timeout, t.timeout),
-                max_retries = coalesce(uso_schedule.max_retries, t.max_retries),
-                retry_delay = coalesce(uso_schedule.retry_delay, t.retry_delay),
-                retry_after = coalesce(uso_schedule.retry_after, t.retry_after),
-                keep_runs   = coalesce(uso_schedule.keep_runs, t.keep_runs),
-                overlap     = coalesce(uso_schedule.overlap, t.overlap),
-                misfire     = coalesce(uso_schedule.misfire, t.misfire)
+                schedule    = uso_schedule_body.schedule,
+                command     = uso_schedule_body.command,
+                description = coalesce(uso_schedule_body.description, t.description),
+                category    = coalesce(uso_schedule_body.category, t.category),
+                config      = coalesce(uso_schedule_body.config, t.config),
+                database    = coalesce(uso_schedule_body.database::name, t.database),
+                username    = coalesce(uso_schedule_body.username::name, t.username),
+                enabled     = coalesce(uso_schedule_body.enabled, t.enabled),
+                timezone    = coalesce(uso_schedule_body.timezone, t.timezone),
+                timeout     = coalesce(uso_schedule_body.timeout, t.timeout),
+                max_retries = coalesce(uso_schedule_body.max_retries, t.max_retries),
+                retry_delay = coalesce(uso_schedule_body.retry_delay, t.retry_delay),
+                retry_after = coalesce(uso_schedule_body.retry_after, t.retry_after),
+                keep_runs   = coalesce(uso_schedule_body.keep_runs, t.keep_runs),
+                overlap     = coalesce(uso_schedule_body.overlap, t.overlap),
+                misfire     = coalesce(uso_schedule_body.misfire, t.misfire)
             WHERE t.id = task_id;
             RETURN task_id;
         END IF;
 
         -- Insert only the columns given, so the others take the table's defaults.
         fields := jsonb_build_object(
-            'name', uso_schedule.name, 'schedule', uso_schedule.schedule,
-            'command', uso_schedule.command, 'description', uso_schedule.description,
-            'category', uso_schedule.category, 'config', uso_schedule.config,
-            'database', uso_schedule.database, 'username', uso_schedule.username,
-            'enabled', uso_schedule.enabled, 'timezone', uso_schedule.timezone,
-            'timeout', uso_schedule.timeout, 'max_retries', uso_schedule.max_retries,
-            'retry_delay', uso_schedule.retry_delay, 'retry_after', uso_schedule.retry_after,
-            'keep_runs', uso_schedule.keep_runs, 'overlap', uso_schedule.overlap,
-            'misfire', uso_schedule.misfire);
+            'name', uso_schedule_body.name, 'schedule', uso_schedule_body.schedule,
+            'command', uso_schedule_body.command, 'description', uso_schedule_body.description,
+            'category', uso_schedule_body.category, 'config', uso_schedule_body.config,
+            'database', uso_schedule_body.database, 'username', uso_schedule_body.username,
+            'enabled', uso_schedule_body.enabled, 'timezone', uso_schedule_body.timezone,
+            'timeout', uso_schedule_body.timeout, 'max_retries', uso_schedule_body.max_retries,
+            'retry_delay', uso_schedule_body.retry_delay, 'retry_after', uso_schedule_body.retry_after,
+            'keep_runs', uso_schedule_body.keep_runs, 'overlap', uso_schedule_body.overlap,
+            'misfire', uso_schedule_body.misfire);
         SELECT string_agg(quote_ident(f.key), ', ') INTO cols
         FROM jsonb_each(fields) f WHERE jsonb_typeof(f.value) <> 'null';
         BEGIN
@@ -382,18 +382,31 @@ BEGIN
             END IF;
             -- A row we can see appeared meanwhile: go round and update it.
             -- A row we cannot see belongs to someone else.
-            IF NOT EXISTS (SELECT FROM @extschema@.uso_task t WHERE t.name = uso_schedule.name) THEN
-                RAISE EXCEPTION 'task "%" belongs to another role', @extschema@.uso_shorten(uso_schedule.name)
+            IF NOT EXISTS (SELECT FROM @extschema@.uso_task t WHERE t.name = uso_schedule_body.name) THEN
+                RAISE EXCEPTION 'task "%" belongs to another role', @extschema@.uso_shorten(uso_schedule_body.name)
                     USING ERRCODE = 'insufficient_privilege',
                           DETAIL = 'Task names are unique across all roles.',
                           HINT = 'Choose another name.';
             END IF;
         END;
     END LOOP;
-    RAISE EXCEPTION 'task "%" is being changed concurrently', @extschema@.uso_shorten(uso_schedule.name)
+    RAISE EXCEPTION 'task "%" is being changed concurrently', @extschema@.uso_shorten(uso_schedule_body.name)
         USING ERRCODE = 'lock_not_available';
 END
 $$;
+COMMENT ON FUNCTION @extschema@.uso_schedule_body(text, text, text, text, text, jsonb, text, text, boolean, text, interval, integer, interval, interval, integer, text, text) IS
+    'Internal: the work of uso_schedule, which calls it and reports its errors about the input without our internal context (api_errors.c).';
+
+CREATE FUNCTION @extschema@.uso_schedule(
+    name text, schedule text, command text,
+    description text DEFAULT NULL, category text DEFAULT NULL, config jsonb DEFAULT NULL,
+    database text DEFAULT NULL, username text DEFAULT NULL, enabled boolean DEFAULT true,
+    timezone text DEFAULT NULL, timeout interval DEFAULT NULL, max_retries integer DEFAULT NULL,
+    retry_delay interval DEFAULT NULL, retry_after interval DEFAULT NULL,
+    keep_runs integer DEFAULT NULL, overlap text DEFAULT NULL, misfire text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE c SECURITY INVOKER
+AS 'MODULE_PATHNAME', 'uso_schedule_api';
 COMMENT ON FUNCTION @extschema@.uso_schedule(text, text, text, text, text, jsonb, text, text, boolean,
     text, interval, integer, interval, interval, integer, text, text) IS
     'Creates the task, or updates the caller''s task of that name (NULL arguments keep the current value); returns the task id.';
@@ -424,7 +437,7 @@ $$;
 COMMENT ON FUNCTION @extschema@.uso_task_id_by_name(text, boolean) IS
     'The id of the named task, if the caller may see it; error 42704 otherwise.';
 
-CREATE FUNCTION @extschema@.uso_alter_task(
+CREATE FUNCTION @extschema@.uso_alter_task_body(
     name text, schedule text DEFAULT NULL, command text DEFAULT NULL,
     description text DEFAULT NULL, category text DEFAULT NULL, config jsonb DEFAULT NULL,
     database text DEFAULT NULL, username text DEFAULT NULL, enabled boolean DEFAULT NULL,
@@ -438,76 +451,108 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE
-    task_id bigint := @extschema@.uso_task_id_by_name(uso_alter_task.name, true);
+    task_id bigint := @extschema@.uso_task_id_by_name(uso_alter_task_body.name, true);
 BEGIN
-    IF uso_alter_task.schedule IS NOT NULL THEN
-        PERFORM @extschema@.uso_refuse_never_firing(uso_alter_task.schedule);
+    IF uso_alter_task_body.schedule IS NOT NULL THEN
+        PERFORM @extschema@.uso_refuse_never_firing(uso_alter_task_body.schedule);
     END IF;
     UPDATE @extschema@.uso_task t SET
-        name        = coalesce(uso_alter_task.new_name, t.name),
-        schedule    = coalesce(uso_alter_task.schedule, t.schedule),
-        command     = coalesce(uso_alter_task.command, t.command),
-        description = coalesce(uso_alter_task.description, t.description),
-        category    = coalesce(uso_alter_task.category, t.category),
-        config      = coalesce(uso_alter_task.config, t.config),
-        database    = coalesce(uso_alter_task.database::name, t.database),
-        username    = coalesce(uso_alter_task.username::name, t.username),
-        enabled     = coalesce(uso_alter_task.enabled, t.enabled),
-        timezone    = coalesce(uso_alter_task.timezone, t.timezone),
-        timeout     = coalesce(uso_alter_task.timeout, t.timeout),
-        max_retries = coalesce(uso_alter_task.max_retries, t.max_retries),
-        retry_delay = coalesce(uso_alter_task.retry_delay, t.retry_delay),
-        retry_after = coalesce(uso_alter_task.retry_after, t.retry_after),
-        keep_runs   = coalesce(uso_alter_task.keep_runs, t.keep_runs),
-        overlap     = coalesce(uso_alter_task.overlap, t.overlap),
-        misfire     = coalesce(uso_alter_task.misfire, t.misfire)
+        name        = coalesce(uso_alter_task_body.new_name, t.name),
+        schedule    = coalesce(uso_alter_task_body.schedule, t.schedule),
+        command     = coalesce(uso_alter_task_body.command, t.command),
+        description = coalesce(uso_alter_task_body.description, t.description),
+        category    = coalesce(uso_alter_task_body.category, t.category),
+        config      = coalesce(uso_alter_task_body.config, t.config),
+        database    = coalesce(uso_alter_task_body.database::name, t.database),
+        username    = coalesce(uso_alter_task_body.username::name, t.username),
+        enabled     = coalesce(uso_alter_task_body.enabled, t.enabled),
+        timezone    = coalesce(uso_alter_task_body.timezone, t.timezone),
+        timeout     = coalesce(uso_alter_task_body.timeout, t.timeout),
+        max_retries = coalesce(uso_alter_task_body.max_retries, t.max_retries),
+        retry_delay = coalesce(uso_alter_task_body.retry_delay, t.retry_delay),
+        retry_after = coalesce(uso_alter_task_body.retry_after, t.retry_after),
+        keep_runs   = coalesce(uso_alter_task_body.keep_runs, t.keep_runs),
+        overlap     = coalesce(uso_alter_task_body.overlap, t.overlap),
+        misfire     = coalesce(uso_alter_task_body.misfire, t.misfire)
     WHERE t.id = task_id;
 EXCEPTION WHEN unique_violation THEN
-    RAISE EXCEPTION 'task "%" already exists', @extschema@.uso_shorten(uso_alter_task.new_name)
+    RAISE EXCEPTION 'task "%" already exists', @extschema@.uso_shorten(uso_alter_task_body.new_name)
         USING ERRCODE = 'unique_violation',
               DETAIL = 'Task names are unique across all roles.';
 END
 $$;
+COMMENT ON FUNCTION @extschema@.uso_alter_task_body(text, text, text, text, text, jsonb, text, text, boolean, text, interval, integer, interval, interval, integer, text, text, text) IS
+    'Internal: the work of uso_alter_task, which calls it and reports its errors about the input without our internal context (api_errors.c).';
+
+CREATE FUNCTION @extschema@.uso_alter_task(
+    name text, schedule text DEFAULT NULL, command text DEFAULT NULL,
+    description text DEFAULT NULL, category text DEFAULT NULL, config jsonb DEFAULT NULL,
+    database text DEFAULT NULL, username text DEFAULT NULL, enabled boolean DEFAULT NULL,
+    timezone text DEFAULT NULL, timeout interval DEFAULT NULL, max_retries integer DEFAULT NULL,
+    retry_delay interval DEFAULT NULL, retry_after interval DEFAULT NULL,
+    keep_runs integer DEFAULT NULL, overlap text DEFAULT NULL, misfire text DEFAULT NULL,
+    new_name text DEFAULT NULL)
+RETURNS void
+LANGUAGE c SECURITY INVOKER
+AS 'MODULE_PATHNAME', 'uso_alter_task_api';
 COMMENT ON FUNCTION @extschema@.uso_alter_task(text, text, text, text, text, jsonb, text, text, boolean,
     text, interval, integer, interval, interval, integer, text, text, text) IS
     'Changes the given settings of a task (NULL keeps the current value; new_name renames it).';
 
-CREATE FUNCTION @extschema@.uso_unschedule(name text) RETURNS boolean
+CREATE FUNCTION @extschema@.uso_unschedule_body(name text) RETURNS boolean
 LANGUAGE plpgsql SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    task_id constant bigint := @extschema@.uso_task_id_by_name(uso_unschedule.name, true);
+    task_id constant bigint := @extschema@.uso_task_id_by_name(uso_unschedule_body.name, true);
 BEGIN
     DELETE FROM @extschema@.uso_task t WHERE t.id = task_id;
     RETURN true;
 END
 $$;
+COMMENT ON FUNCTION @extschema@.uso_unschedule_body(text) IS
+    'Internal: the work of uso_unschedule, which calls it and reports its errors about the input without our internal context (api_errors.c).';
+
+CREATE FUNCTION @extschema@.uso_unschedule(name text) RETURNS boolean
+LANGUAGE c SECURITY INVOKER
+AS 'MODULE_PATHNAME', 'uso_unschedule_api';
 COMMENT ON FUNCTION @extschema@.uso_unschedule(text) IS
     'Deletes a task and its run history; error 42704 when there is no such task.';
 
-CREATE FUNCTION @extschema@.uso_enable(name text) RETURNS void
+CREATE FUNCTION @extschema@.uso_enable_body(name text) RETURNS void
 LANGUAGE plpgsql SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    task_id constant bigint := @extschema@.uso_task_id_by_name(uso_enable.name, true);
+    task_id constant bigint := @extschema@.uso_task_id_by_name(uso_enable_body.name, true);
 BEGIN
     UPDATE @extschema@.uso_task t SET enabled = true WHERE t.id = task_id;
 END
 $$;
+COMMENT ON FUNCTION @extschema@.uso_enable_body(text) IS
+    'Internal: the work of uso_enable, which calls it and reports its errors about the input without our internal context (api_errors.c).';
+
+CREATE FUNCTION @extschema@.uso_enable(name text) RETURNS void
+LANGUAGE c SECURITY INVOKER
+AS 'MODULE_PATHNAME', 'uso_enable_api';
 COMMENT ON FUNCTION @extschema@.uso_enable(text) IS
     'Lets the scheduler run the task again; next_run_at is recomputed.';
 
-CREATE FUNCTION @extschema@.uso_disable(name text) RETURNS void
+CREATE FUNCTION @extschema@.uso_disable_body(name text) RETURNS void
 LANGUAGE plpgsql SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    task_id constant bigint := @extschema@.uso_task_id_by_name(uso_disable.name, true);
+    task_id constant bigint := @extschema@.uso_task_id_by_name(uso_disable_body.name, true);
 BEGIN
     UPDATE @extschema@.uso_task t SET enabled = false WHERE t.id = task_id;
 END
 $$;
+COMMENT ON FUNCTION @extschema@.uso_disable_body(text) IS
+    'Internal: the work of uso_disable, which calls it and reports its errors about the input without our internal context (api_errors.c).';
+
+CREATE FUNCTION @extschema@.uso_disable(name text) RETURNS void
+LANGUAGE c SECURITY INVOKER
+AS 'MODULE_PATHNAME', 'uso_disable_api';
 COMMENT ON FUNCTION @extschema@.uso_disable(text) IS
     'Stops scheduling the task (next_run_at becomes NULL); its history is kept.';

@@ -147,7 +147,7 @@ COMMENT ON FUNCTION @extschema@.uso_cron_may_call(text) IS
 -- with named = false is the unnamed form; named jobs are upserted by (name,
 -- role), updating schedule, command and database as pg_cron does.
 
-CREATE FUNCTION @extschema@.uso_cron_schedule(job_name text, schedule text, command text,
+CREATE FUNCTION @extschema@.uso_cron_schedule_body(job_name text, schedule text, command text,
     database text, username text, active boolean, named boolean)
 RETURNS bigint
 LANGUAGE plpgsql SECURITY INVOKER
@@ -156,7 +156,7 @@ AS $$
 #variable_conflict use_column
 DECLARE
     job_user  text := current_user;
-    job_db    text := coalesce(uso_cron_schedule.database, current_database());
+    job_db    text := coalesce(uso_cron_schedule_body.database, current_database());
     job_id    bigint;
     owner     name;
     conname   text;
@@ -164,15 +164,15 @@ DECLARE
 BEGIN
     IF named AND job_name IS NULL THEN
         RAISE EXCEPTION 'job_name can not be NULL' USING ERRCODE = 'null_value_not_allowed';
-    ELSIF uso_cron_schedule.schedule IS NULL THEN
+    ELSIF uso_cron_schedule_body.schedule IS NULL THEN
         RAISE EXCEPTION 'schedule can not be NULL' USING ERRCODE = 'null_value_not_allowed';
-    ELSIF uso_cron_schedule.command IS NULL THEN
+    ELSIF uso_cron_schedule_body.command IS NULL THEN
         RAISE EXCEPTION 'command can not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
     -- Only what the cron.* function this call stands for may do: a
     -- database, a role or an inactive job are cron.schedule_in_database's
     -- powers, for the roles granted that function (pg_cron's rule).
-    IF uso_cron_schedule.database IS NOT NULL OR uso_cron_schedule.username IS NOT NULL
+    IF uso_cron_schedule_body.database IS NOT NULL OR uso_cron_schedule_body.username IS NOT NULL
        OR active IS DISTINCT FROM true THEN
         via := 'cron.schedule_in_database(text,text,text,text,text,boolean)';
     ELSIF named THEN
@@ -187,21 +187,21 @@ BEGIN
                                   split_part(via, '(', 1)),
                   HINT = 'Call the cron.* function; a superuser grants it to the roles that need it.';
     END IF;
-    PERFORM @extschema@.uso_cron_check_schedule(uso_cron_schedule.schedule);
-    IF uso_cron_schedule.username IS NOT NULL THEN
+    PERFORM @extschema@.uso_cron_check_schedule(uso_cron_schedule_body.schedule);
+    IF uso_cron_schedule_body.username IS NOT NULL THEN
         IF NOT (SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = current_user) THEN
             RAISE EXCEPTION 'must be superuser to create a job for another role'
                 USING ERRCODE = 'insufficient_privilege';
         END IF;
-        PERFORM @extschema@.uso_cron_check_role(uso_cron_schedule.username);
-        job_user := uso_cron_schedule.username;
+        PERFORM @extschema@.uso_cron_check_role(uso_cron_schedule_body.username);
+        job_user := uso_cron_schedule_body.username;
     END IF;
     PERFORM @extschema@.uso_cron_check_database(job_db, job_user);
 
     IF job_name IS NULL THEN
         INSERT INTO @extschema@.uso_task AS t
             (name, cron_unnamed, schedule, command, database, username, enabled)
-        VALUES (NULL, true, uso_cron_schedule.schedule, uso_cron_schedule.command,
+        VALUES (NULL, true, uso_cron_schedule_body.schedule, uso_cron_schedule_body.command,
                 job_db, job_user, coalesce(active, true))
         RETURNING t.id INTO job_id;
         RETURN job_id;
@@ -212,7 +212,7 @@ BEGIN
         FROM @extschema@.uso_task t WHERE t.name = job_name FOR UPDATE;
         IF FOUND AND owner = job_user THEN
             UPDATE @extschema@.uso_task t
-            SET schedule = uso_cron_schedule.schedule, command = uso_cron_schedule.command,
+            SET schedule = uso_cron_schedule_body.schedule, command = uso_cron_schedule_body.command,
                 database = job_db
             WHERE t.id = job_id;
             RETURN job_id;
@@ -224,7 +224,7 @@ BEGIN
         BEGIN
             INSERT INTO @extschema@.uso_task AS t
                 (name, schedule, command, database, username, enabled)
-            VALUES (job_name, uso_cron_schedule.schedule, uso_cron_schedule.command,
+            VALUES (job_name, uso_cron_schedule_body.schedule, uso_cron_schedule_body.command,
                     job_db, job_user, coalesce(active, true))
             RETURNING t.id INTO job_id;
             RETURN job_id;
@@ -243,10 +243,18 @@ BEGIN
     RAISE EXCEPTION 'job "%" is being changed concurrently', @extschema@.uso_shorten(job_name) USING ERRCODE = 'lock_not_available';
 END
 $$;
+COMMENT ON FUNCTION @extschema@.uso_cron_schedule_body(text, text, text, text, text, boolean, boolean) IS
+    'Internal: the work of uso_cron_schedule (cron.schedule, cron.schedule_in_database), which calls it and reports its errors about the input without our internal context (api_errors.c).';
+
+CREATE FUNCTION @extschema@.uso_cron_schedule(job_name text, schedule text, command text,
+    database text, username text, active boolean, named boolean)
+RETURNS bigint
+LANGUAGE c SECURITY INVOKER
+AS 'MODULE_PATHNAME', 'uso_cron_schedule_api';
 COMMENT ON FUNCTION @extschema@.uso_cron_schedule(text, text, text, text, text, boolean, boolean) IS
     'Internal (pg_cron layer): cron.schedule and cron.schedule_in_database.';
 
-CREATE FUNCTION @extschema@.uso_cron_unschedule(job_id bigint, job_name text, by_name boolean)
+CREATE FUNCTION @extschema@.uso_cron_unschedule_body(job_id bigint, job_name text, by_name boolean)
 RETURNS boolean
 LANGUAGE plpgsql SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
@@ -277,10 +285,17 @@ BEGIN
     RETURN true;
 END
 $$;
+COMMENT ON FUNCTION @extschema@.uso_cron_unschedule_body(bigint, text, boolean) IS
+    'Internal: the work of uso_cron_unschedule (cron.unschedule), which calls it and reports its errors about the input without our internal context (api_errors.c).';
+
+CREATE FUNCTION @extschema@.uso_cron_unschedule(job_id bigint, job_name text, by_name boolean)
+RETURNS boolean
+LANGUAGE c SECURITY INVOKER
+AS 'MODULE_PATHNAME', 'uso_cron_unschedule_api';
 COMMENT ON FUNCTION @extschema@.uso_cron_unschedule(bigint, text, boolean) IS
     'Internal (pg_cron layer): cron.unschedule by id or by name.';
 
-CREATE FUNCTION @extschema@.uso_cron_alter_job(job_id bigint, schedule text, command text,
+CREATE FUNCTION @extschema@.uso_cron_alter_job_body(job_id bigint, schedule text, command text,
     database text, username text, active boolean)
 RETURNS void
 LANGUAGE plpgsql SECURITY INVOKER
@@ -300,37 +315,45 @@ BEGIN
     IF job_id IS NULL THEN
         RAISE EXCEPTION 'job_id can not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    IF uso_cron_alter_job.username IS NOT NULL THEN
+    IF uso_cron_alter_job_body.username IS NOT NULL THEN
         IF NOT (SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = current_user) THEN
             RAISE EXCEPTION 'must be superuser to alter username' USING ERRCODE = 'insufficient_privilege';
         END IF;
-        PERFORM @extschema@.uso_cron_check_role(uso_cron_alter_job.username);
-        job_user := uso_cron_alter_job.username;
+        PERFORM @extschema@.uso_cron_check_role(uso_cron_alter_job_body.username);
+        job_user := uso_cron_alter_job_body.username;
     END IF;
-    IF uso_cron_alter_job.database IS NOT NULL THEN
-        PERFORM @extschema@.uso_cron_check_database(uso_cron_alter_job.database, job_user);
+    IF uso_cron_alter_job_body.database IS NOT NULL THEN
+        PERFORM @extschema@.uso_cron_check_database(uso_cron_alter_job_body.database, job_user);
     END IF;
-    IF uso_cron_alter_job.schedule IS NOT NULL THEN
-        PERFORM @extschema@.uso_cron_check_schedule(uso_cron_alter_job.schedule);
+    IF uso_cron_alter_job_body.schedule IS NOT NULL THEN
+        PERFORM @extschema@.uso_cron_check_schedule(uso_cron_alter_job_body.schedule);
     END IF;
-    IF num_nonnulls(uso_cron_alter_job.schedule, uso_cron_alter_job.command, uso_cron_alter_job.database,
-                    uso_cron_alter_job.username, uso_cron_alter_job.active) = 0 THEN
+    IF num_nonnulls(uso_cron_alter_job_body.schedule, uso_cron_alter_job_body.command, uso_cron_alter_job_body.database,
+                    uso_cron_alter_job_body.username, uso_cron_alter_job_body.active) = 0 THEN
         RAISE EXCEPTION 'no updates specified'
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'You must specify at least one job attribute to change when calling alter_job';
     END IF;
     UPDATE @extschema@.uso_task t SET
-        schedule = coalesce(uso_cron_alter_job.schedule, t.schedule),
-        command  = coalesce(uso_cron_alter_job.command, t.command),
-        database = coalesce(uso_cron_alter_job.database::name, t.database),
-        username = coalesce(uso_cron_alter_job.username::name, t.username),
-        enabled  = coalesce(uso_cron_alter_job.active, t.enabled)
+        schedule = coalesce(uso_cron_alter_job_body.schedule, t.schedule),
+        command  = coalesce(uso_cron_alter_job_body.command, t.command),
+        database = coalesce(uso_cron_alter_job_body.database::name, t.database),
+        username = coalesce(uso_cron_alter_job_body.username::name, t.username),
+        enabled  = coalesce(uso_cron_alter_job_body.active, t.enabled)
     WHERE t.id = job_id;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'Job % does not exist or you don''t own it', job_id USING ERRCODE = 'undefined_object';
     END IF;
 END
 $$;
+COMMENT ON FUNCTION @extschema@.uso_cron_alter_job_body(bigint, text, text, text, text, boolean) IS
+    'Internal: the work of uso_cron_alter_job (cron.alter_job), which calls it and reports its errors about the input without our internal context (api_errors.c).';
+
+CREATE FUNCTION @extschema@.uso_cron_alter_job(job_id bigint, schedule text, command text,
+    database text, username text, active boolean)
+RETURNS void
+LANGUAGE c SECURITY INVOKER
+AS 'MODULE_PATHNAME', 'uso_cron_alter_job_api';
 COMMENT ON FUNCTION @extschema@.uso_cron_alter_job(bigint, text, text, text, text, boolean) IS
     'Internal (pg_cron layer): cron.alter_job.';
 

@@ -3,10 +3,17 @@
 --
 -- Each job keeps its jobid (as uso_task.id), name, role, database, active flag,
 -- schedule and command.  A job that uso_tasks cannot take over (a schedule it
--- rejects, a role without LOGIN, a dropped database, another node) is skipped
--- and named in the report; everything else is imported.  By default the
--- imported jobs are then deactivated in pg_cron, so that each job keeps
--- running exactly once (by uso_tasks) until pg_cron is dropped.
+-- rejects, a role without LOGIN, a dropped database) is skipped and named in
+-- the report; everything else is imported.  By default the imported jobs are
+-- then deactivated in pg_cron, so that each job keeps running exactly once (by
+-- uso_tasks) until pg_cron is dropped.
+--
+-- A job pg_cron ran on another node (nodename/nodeport other than this
+-- server: pg_cron's libpq mode, Citus workers) would run HERE under
+-- uso_tasks, which has no remote mode.  It is imported disabled, with a
+-- WARNING naming it and its node, and stays active in pg_cron, which keeps
+-- running it there until pg_cron is dropped: nothing runs in the wrong place
+-- and nothing is lost (docs/cron.md, "Jobs that ran on another node").
 
 CREATE FUNCTION @extschema@.uso_import_pg_cron(with_history boolean DEFAULT false,
                                                pause_pg_cron boolean DEFAULT true)
@@ -28,6 +35,8 @@ DECLARE
     max_id     bigint;
     grants     text;
     moved_to   bigint;
+    remote     boolean;
+    remote_ids bigint[] := '{}';
 BEGIN
     IF NOT coalesce((SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = current_user), false) THEN
         RAISE EXCEPTION 'must be superuser to import pg_cron jobs'
@@ -53,7 +62,8 @@ BEGIN
 
     -- pg_cron 1.4 has jobname of type name, 1.5+ text: read it as text.
     FOR job IN EXECUTE
-        'SELECT jobid, schedule, command, nodename, database, username, active, jobname::text AS jobname
+        'SELECT jobid, schedule, command, nodename, nodeport, database, username, active,
+                jobname::text AS jobname
          FROM cron.job ORDER BY jobid'
     LOOP
         task_name := coalesce(job.jobname, 'cron_job_' || job.jobid);
@@ -62,12 +72,10 @@ BEGIN
             already := already || job.jobid;
             CONTINUE;
         END IF;
-        IF job.nodename NOT IN ('localhost', '127.0.0.1', '::1', '') AND job.nodename !~ '^/' THEN
-            skipped := skipped + 1;
-            report := report || format('job %s skipped: it runs on node %s, uso_tasks runs jobs only in this server',
-                                       job.jobid, job.nodename);
-            CONTINUE;
-        END IF;
+        -- This server: a loopback name or a socket directory, and its port
+        -- (localhost on another port is another cluster on this machine).
+        remote := NOT ((job.nodename IN ('localhost', '127.0.0.1', '::1', '') OR job.nodename ~ '^/')
+                       AND job.nodeport IS NOT DISTINCT FROM current_setting('port')::integer);
         -- pg_cron names are unique per role, uso_tasks names across roles.
         IF EXISTS (SELECT FROM @extschema@.uso_task t WHERE t.name = task_name) THEN
             report := report || format('job %s renamed to "%s": the name "%s" is taken',
@@ -90,9 +98,23 @@ BEGIN
             END IF;
             INSERT INTO @extschema@.uso_task
                 (id, name, cron_unnamed, description, schedule, command, database, username, enabled)
-            VALUES (job.jobid, task_name, job.jobname IS NULL, 'imported from pg_cron',
-                    job.schedule, job.command, job.database, job.username, job.active);
+            VALUES (job.jobid, task_name, job.jobname IS NULL,
+                    CASE WHEN remote THEN format('imported from pg_cron, disabled: it ran on node %s:%s',
+                                                 job.nodename, job.nodeport)
+                         ELSE 'imported from pg_cron' END,
+                    job.schedule, job.command, job.database, job.username, job.active AND NOT remote);
             imported := imported || job.jobid;
+            IF remote THEN
+                remote_ids := remote_ids || job.jobid;
+                report := report || format('job %s ("%s") imported disabled: it ran on node %s:%s, not on this server',
+                                           job.jobid, task_name, job.nodename, job.nodeport);
+                RAISE WARNING 'pg_cron job % ("%") ran on node %:%, not on this server: imported disabled',
+                              job.jobid, @extschema@.uso_shorten(task_name), job.nodename, job.nodeport
+                    USING DETAIL = 'uso_tasks runs every task in this server; enabled, the job would run here.',
+                          HINT = format('Schedule it on %s with uso_tasks or pg_cron there, or, if that node is '
+                                        'this server, SELECT @extschema@.uso_enable(%L). pg_cron keeps running it '
+                                        'there until it is dropped.', job.nodename, task_name);
+            END IF;
             IF existing IS NOT NULL THEN
                 report := report || format('task "%s" moved from id %s to id %s to make room for pg_cron job %s',
                                            existing, job.jobid, moved_to, job.jobid);
@@ -146,7 +168,9 @@ BEGIN
     END IF;
 
     IF pause_pg_cron AND cardinality(imported) > 0 THEN
-        EXECUTE 'UPDATE cron.job SET active = false WHERE jobid = ANY ($1) AND active' USING imported;
+        -- Not the other nodes' jobs: pg_cron runs them there until it is dropped.
+        EXECUTE 'UPDATE cron.job SET active = false WHERE jobid = ANY ($1) AND active AND NOT jobid = ANY ($2)'
+            USING imported, remote_ids;
         GET DIAGNOSTICS paused = ROW_COUNT;
         IF paused > 0 THEN
             report := report || format('deactivated %s imported jobs in pg_cron (cron.job.active = false) '
@@ -154,8 +178,10 @@ BEGIN
         END IF;
     END IF;
 
-    report := array_prepend(format('imported %s pg_cron jobs%s%s%s', cardinality(imported),
+    report := array_prepend(format('imported %s pg_cron jobs%s%s%s%s', cardinality(imported),
         CASE WHEN cardinality(imported) > 0 THEN ' (jobids ' || array_to_string(imported, ', ') || ')' END,
+        CASE WHEN cardinality(remote_ids) > 0
+             THEN format(', %s of them disabled (they ran on another node)', cardinality(remote_ids)) END,
         CASE WHEN cardinality(already) > 0 THEN format(', %s already imported', cardinality(already)) END,
         CASE WHEN skipped > 0 THEN format(', skipped %s', skipped) END), report);
     -- pg_cron's grants go with its schema: say how to give them back.
@@ -178,5 +204,5 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.uso_import_pg_cron(boolean, boolean) IS
-    'Copies every pg_cron job (same jobid, name, role, database, active flag) and optionally its run history into uso_tasks; reports what it did. Superuser only.';
+    'Copies every pg_cron job (same jobid, name, role, database, active flag) and optionally its run history into uso_tasks; a job that ran on another node is imported disabled, with a WARNING; reports what it did. Superuser only.';
 REVOKE ALL ON FUNCTION @extschema@.uso_import_pg_cron(boolean, boolean) FROM PUBLIC;

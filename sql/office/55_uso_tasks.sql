@@ -88,6 +88,45 @@ CREATE FUNCTION uso.with_skipped(msg text, skipped integer, what text DEFAULT 'i
 COMMENT ON FUNCTION uso.with_skipped(text, integer, text) IS
     'Appends ", N <what> skipped (see warnings)" to a run message when N > 0.';
 
+-- A per-item failure in the admin's words: what is wrong with the item, never
+-- a constraint name, a table or an internal id alone (issue 15.3).  The
+-- caller passes what GET STACKED DIAGNOSTICS gives.
+CREATE FUNCTION uso.item_problem(state text, message text, constraint_name text DEFAULT NULL,
+                                 column_name text DEFAULT NULL, table_name text DEFAULT NULL,
+                                 detail text DEFAULT NULL) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+SELECT CASE
+    -- raised by the task itself (no constraint behind it): its words already
+    -- (GET STACKED DIAGNOSTICS gives '' for what is absent)
+    WHEN coalesce(constraint_name, '') = '' AND coalesce(column_name, '') = '' THEN message
+    WHEN state = '23514' THEN
+        CASE constraint_name
+            WHEN 'app_user_email_check' THEN 'the e-mail address is not a valid address'
+            WHEN 'registration_email_check' THEN 'the e-mail address is not a valid address'
+            WHEN 'app_user_username_check' THEN 'the user name may hold only letters, digits and _ . @ + - (at most 150)'
+            WHEN 'cycle_dates_check' THEN 'its dates are out of order'
+            WHEN 'cycle_year_check' THEN 'its year is not between 2000 and 2200'
+            WHEN 'proposal_request_shifts_check' THEN 'a request asks for fewer than 1 or more than 1000 shifts'
+            ELSE format('a value is not allowed for a %s', replace(coalesce(nullif(table_name, ''), 'record'), '_', ' '))
+        END
+    WHEN state = '23502' THEN
+        format('%s is missing', replace(coalesce(nullif(column_name, ''), 'a required value'), '_', ' '))
+    WHEN state = '23505' THEN
+        format('another %s already has %s', replace(coalesce(nullif(table_name, ''), 'record'), '_', ' '),
+               coalesce(regexp_replace(detail, '^Key \((.*)\)=\((.*)\) already exists.*$', '\1 ''\2'''),
+                        'the same values'))
+    WHEN state = '23503' THEN
+        format('it refers to %s, which does not exist',
+               coalesce(regexp_replace(detail, '^Key \((.*)\)=\((.*)\) is not present in table "(.*)".*$',
+                                       '\3 ''\2'''),
+                        'another record'))
+    ELSE message
+END $$;
+COMMENT ON FUNCTION uso.item_problem(text, text, text, text, text, text) IS
+    'A per-item error in words for the admin (never a constraint name): SQLSTATE, message and the diagnostics of GET STACKED DIAGNOSTICS.';
+
 -- ---------------------------------------------------------------- cycles
 
 -- The weekday wd (ISO, 1 = Monday) of the ISO week that contains d.
@@ -169,7 +208,12 @@ BEGIN
             END IF;
             created := created + n;
         EXCEPTION WHEN OTHERS THEN
-            RAISE WARNING 'cycle type % skipped: %', ct.code, SQLERRM;
+            DECLARE c text; col text; tbl text; det text;
+            BEGIN
+                GET STACKED DIAGNOSTICS c = CONSTRAINT_NAME, col = COLUMN_NAME, tbl = TABLE_NAME,
+                                        det = PG_EXCEPTION_DETAIL;
+                RAISE WARNING 'cycle type % skipped: %', ct.code, uso.item_problem(SQLSTATE, SQLERRM, c, col, tbl, det);
+            END;
             skipped := skipped + 1;
         END;
     END LOOP;
@@ -491,7 +535,12 @@ BEGIN
                 rejected := rejected + 1;
             END IF;
         EXCEPTION WHEN OTHERS THEN
-            RAISE WARNING 'submission % (%) skipped: %', sub.id, sub.code, SQLERRM;
+            DECLARE c text; col text; tbl text; det text;
+            BEGIN
+                GET STACKED DIAGNOSTICS c = CONSTRAINT_NAME, col = COLUMN_NAME, tbl = TABLE_NAME,
+                                        det = PG_EXCEPTION_DETAIL;
+                RAISE WARNING 'submission % (%) skipped: %', sub.id, sub.code, uso.item_problem(SQLSTATE, SQLERRM, c, col, tbl, det);
+            END;
             skipped := skipped + 1;
         END;
     END LOOP;

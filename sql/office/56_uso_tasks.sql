@@ -63,7 +63,12 @@ BEGIN
             projects := projects + 1;
             allocs := allocs + n;
         EXCEPTION WHEN OTHERS THEN
-            RAISE WARNING 'submission % (%) skipped: %', sub.id, sub.code, SQLERRM;
+            DECLARE c text; col text; tbl text; det text;
+            BEGIN
+                GET STACKED DIAGNOSTICS c = CONSTRAINT_NAME, col = COLUMN_NAME, tbl = TABLE_NAME,
+                                        det = PG_EXCEPTION_DETAIL;
+                RAISE WARNING 'submission % (%) skipped: %', sub.id, sub.code, uso.item_problem(SQLSTATE, SQLERRM, c, col, tbl, det);
+            END;
             skipped := skipped + 1;
         END;
     END LOOP;

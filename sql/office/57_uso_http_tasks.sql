@@ -128,7 +128,12 @@ BEGIN
             END IF;
             checked := checked + 1;
         EXCEPTION WHEN OTHERS THEN
-            RAISE WARNING 'publication % skipped: %', p.doi, SQLERRM;
+            DECLARE c text; col text; tbl text; det text;
+            BEGIN
+                GET STACKED DIAGNOSTICS c = CONSTRAINT_NAME, col = COLUMN_NAME, tbl = TABLE_NAME,
+                                        det = PG_EXCEPTION_DETAIL;
+                RAISE WARNING 'publication % skipped: %', p.doi, uso.item_problem(SQLSTATE, SQLERRM, c, col, tbl, det);
+            END;
             skipped := skipped + 1;
         END;
     END LOOP;
@@ -225,7 +230,12 @@ BEGIN
             END IF;
             checked := checked + 1;
         EXCEPTION WHEN OTHERS THEN
-            RAISE WARNING 'publication % skipped: %', p.doi, SQLERRM;
+            DECLARE c text; col text; tbl text; det text;
+            BEGIN
+                GET STACKED DIAGNOSTICS c = CONSTRAINT_NAME, col = COLUMN_NAME, tbl = TABLE_NAME,
+                                        det = PG_EXCEPTION_DETAIL;
+                RAISE WARNING 'publication % skipped: %', p.doi, uso.item_problem(SQLSTATE, SQLERRM, c, col, tbl, det);
+            END;
             skipped := skipped + 1;
         END;
     END LOOP;
@@ -276,7 +286,12 @@ BEGIN
                 RAISE EXCEPTION 'the BioSync listing is neither an array nor {"results": [...]}';
             END IF;
         EXCEPTION WHEN OTHERS THEN
-            RAISE WARNING 'beamline % skipped: %', b.acronym, SQLERRM;
+            DECLARE c text; col text; tbl text; det text;
+            BEGIN
+                GET STACKED DIAGNOSTICS c = CONSTRAINT_NAME, col = COLUMN_NAME, tbl = TABLE_NAME,
+                                        det = PG_EXCEPTION_DETAIL;
+                RAISE WARNING 'beamline % skipped: %', b.acronym, uso.item_problem(SQLSTATE, SQLERRM, c, col, tbl, det);
+            END;
             skipped := skipped + 1;
             CONTINUE;
         END;
@@ -312,7 +327,12 @@ BEGIN
                     updated := updated + 1;
                 END IF;
             EXCEPTION WHEN OTHERS THEN
-                RAISE WARNING 'PDB entry % of beamline % skipped: %', coalesce(code, '?'), b.acronym, SQLERRM;
+                DECLARE c text; col text; tbl text; det text;
+                BEGIN
+                    GET STACKED DIAGNOSTICS c = CONSTRAINT_NAME, col = COLUMN_NAME, tbl = TABLE_NAME,
+                                            det = PG_EXCEPTION_DETAIL;
+                    RAISE WARNING 'PDB entry % of beamline % skipped: %', coalesce(code, '?'), b.acronym, uso.item_problem(SQLSTATE, SQLERRM, c, col, tbl, det);
+                END;
                 skipped := skipped + 1;
             END;
         END LOOP;
@@ -442,7 +462,12 @@ BEGIN
             END IF;
             changed := changed + n;
         EXCEPTION WHEN OTHERS THEN
-            RAISE WARNING 'metrics row % (ISSN %) skipped: %', r.i, r.rw->>'issn', SQLERRM;
+            DECLARE c text; col text; tbl text; det text;
+            BEGIN
+                GET STACKED DIAGNOSTICS c = CONSTRAINT_NAME, col = COLUMN_NAME, tbl = TABLE_NAME,
+                                        det = PG_EXCEPTION_DETAIL;
+                RAISE WARNING 'metrics row % (ISSN %) skipped: %', r.i, r.rw->>'issn', uso.item_problem(SQLSTATE, SQLERRM, c, col, tbl, det);
+            END;
             skipped := skipped + 1;
         END;
     END LOOP;
@@ -516,10 +541,10 @@ BEGIN
                       THEN rec.r->>'username' END;
         BEGIN
             IF ext IS NULL THEN
-                RAISE EXCEPTION 'no id: %', left(rec.r::text, 100);
+                RAISE EXCEPTION 'the record has no id: %', left(rec.r::text, 100);
             END IF;
             IF ext = ANY (seen) THEN
-                RAISE EXCEPTION 'duplicate id %', ext;
+                RAISE EXCEPTION 'id ''%'' appears twice in the list', ext;
             END IF;
             seen := seen || ext;
             -- the checks of uso.app_user's constraints, with messages that say what is wrong
@@ -527,19 +552,19 @@ BEGIN
             FROM unnest(ARRAY['username', 'email', 'first_name', 'last_name', 'institution']) AS k
             WHERE jsonb_typeof(rec.r->k) NOT IN ('string', 'null');
             IF badkeys IS NOT NULL THEN
-                RAISE EXCEPTION 'not text: %', badkeys;
+                RAISE EXCEPTION 'not text: % (each must be a string)', badkeys;
             END IF;
             IF coalesce(rec.r->>'username', '') = '' OR coalesce(rec.r->>'email', '') = '' THEN
-                RAISE EXCEPTION 'username and email are required';
+                RAISE EXCEPTION 'a user name and an e-mail address are required';
             END IF;
             IF uname !~ '^[A-Za-z0-9_.@+-]{1,150}$' THEN
-                RAISE EXCEPTION 'username "%" may hold only letters, digits and _ . @ + - (at most 150)', left(uname, 160);
+                RAISE EXCEPTION 'the user name may hold only letters, digits and _ . @ + - (at most 150 characters)';
             END IF;
             IF rec.r->>'email' !~ '^[^@\s]+@[^@\s]+$' THEN
-                RAISE EXCEPTION 'e-mail "%" is not an e-mail address', left(rec.r->>'email', 100);
+                RAISE EXCEPTION 'e-mail ''%'' is not a valid address', left(rec.r->>'email', 100);
             END IF;
             IF EXISTS (SELECT FROM uso.app_user a WHERE a.username = uname AND a.external_id IS DISTINCT FROM ext) THEN
-                RAISE EXCEPTION 'username "%" is already taken by another user', uname;
+                RAISE EXCEPTION 'the user name is already taken by another user (this record has id ''%'')', ext;
             END IF;
             INSERT INTO uso.app_user AS a (external_id, username, first_name, last_name, email, institution_id,
                                            active, created_at, updated_at)
@@ -564,8 +589,17 @@ BEGIN
                 updated := updated + 1;
             END IF;
         EXCEPTION WHEN OTHERS THEN
-            RAISE WARNING '%', format('user record %s (id %s%s) skipped: %s', rec.i, coalesce(ext, '?'),
-                CASE WHEN uname IS NOT NULL THEN format(', username "%s"', uname) ELSE '' END, SQLERRM);
+            -- named as the admin page shows users: by user name, else by id
+            DECLARE c text; col text; tbl text; det text;
+            BEGIN
+                GET STACKED DIAGNOSTICS c = CONSTRAINT_NAME, col = COLUMN_NAME, tbl = TABLE_NAME,
+                                        det = PG_EXCEPTION_DETAIL;
+                RAISE WARNING '%', format('%s: %s, skipped',
+                    CASE WHEN uname IS NOT NULL THEN format('user ''%s''', left(uname, 160))
+                         WHEN ext IS NOT NULL THEN format('user with id ''%s''', left(ext, 100))
+                         ELSE format('record %s of the user list', rec.i) END,
+                    uso.item_problem(SQLSTATE, SQLERRM, c, col, tbl, det));
+            END;
             skipped := skipped + 1;
         END;
     END LOOP;

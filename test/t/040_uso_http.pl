@@ -113,9 +113,10 @@ like($log, qr/ERROR:  GET .*_status\/500 returned HTTP 500/, 'a 500 for the expo
 my $users = sub { my ($file, $extra) = @_; $extra //= ''; return qq{'{"users_url": "$base/users/$file"$extra}'}; };
 ($msg, $log) = task('SELECT uso.sync_users(config => ' . $users->('users.json') . ')');
 is($msg, '1 user(s) created, 0 updated, 2 deactivated, 3 record(s) skipped (see warnings)', 'SyncUsers: counts');
-like($log, qr/WARNING:  user record 4 \(id ext-6, username "frank"\) skipped: e-mail "not an address" is not an e-mail address/,
+like($log, qr/WARNING:  user 'frank': e-mail 'not an address' is not a valid address, skipped/,
 	'malformed record is a warning naming the user and what is wrong');
-like($log, qr/WARNING:  user record 5 \(id \?, username "nobody"\) skipped: no id/, 'record without id is a warning naming the user');
+like($log, qr/WARNING:  user 'nobody': the record has no id: .*, skipped/, 'record without id is a warning naming the user');
+unlike($log, qr/constraint|user record \d/, 'no warning names a constraint or a record number alone');
 like($log, qr/NOTICE:  user dana deactivated/, 'removed users are deactivated');
 is(query("SELECT string_agg(username || ':' || active, ' ' ORDER BY username) FROM uso.app_user WHERE external_id IS NOT NULL"),
 	'alice:true bob:true dana:false erin:true kim:false', 'users after the sync');

@@ -163,10 +163,12 @@ UsoFixtures::write_file($http, 'users/list.json', encode_json({ results => [
 ($msg, $log) = task(qq{SELECT uso.sync_users(config => '{"users_url": "$base/users/list.json"}')});
 is($msg, '1 user(s) created, 0 updated, 0 deactivated, 5 record(s) skipped (see warnings)',
 	'SyncUsers: bad records skipped, the good one created');
-like($log, qr/WARNING:  user record 2 \(id u2, username "bad name"\) skipped: .*username/m, 'a bad username is named');
-like($log, qr/WARNING:  user record 3 \(id u3, username "cid"\) skipped: .*not-an-address/m, 'a bad e-mail is named');
-like($log, qr/WARNING:  user record 4 \(id u4, username "ann"\) skipped: .*ann.* already/m, 'a taken username is named');
-like($log, qr/WARNING:  user record 6 \(id \?\) skipped: no id/m, 'a record that is not an object');
+like($log, qr/WARNING:  user 'bad name': the user name may hold only .*, skipped/m, 'a bad username is named');
+like($log, qr/WARNING:  user 'cid': e-mail 'not-an-address' is not a valid address, skipped/m, 'a bad e-mail is named');
+like($log, qr/WARNING:  user 'ann': the user name is already taken by another user \(this record has id 'u4'\), skipped/m,
+	'a taken username is named');
+like($log, qr/WARNING:  record 6 of the user list: the record has no id: "just a string", skipped/m,
+	'a record that is not an object');
 unlike($log, qr/_check|_key\b|violates/, 'no constraint names in the warnings') or diag($log);
 is(query("SELECT string_agg(username, ' ') FROM uso.app_user"), 'ann', 'the good record is committed');
 for my $k (qw(slow big malformed reset truncated stalled down html))

@@ -36,6 +36,16 @@ my $alice = $node->safe_psql('postgres',
 	extra_params => [ '-U', 'alice' ]);
 # pg_cron takes trailing garbage; uso_tasks will not
 my $garbage = sql("SELECT cron.schedule('garbage', '0 6 * * * rubbish', 'SELECT 6')");
+# jobs pg_cron ran on other nodes (its libpq mode): another host, and another
+# cluster on this host (localhost, another port); they must not run here
+my $remote = sql(q{INSERT INTO cron.job (schedule, command, nodename, nodeport, database, username, jobname)
+                   VALUES ('0 7 1 1 *', 'SELECT 7', 'db2.example.org', 5432, 'postgres', 'postgres', 'on-db2')
+                   RETURNING jobid});
+my $otherport = sql(sprintf(q{INSERT INTO cron.job (schedule, command, nodename, nodeport, database, username,
+                                                    jobname)
+                              VALUES ('0 8 1 1 *', 'SELECT 8', 'localhost', %d, 'postgres', 'postgres',
+                                      'other-cluster')
+                              RETURNING jobid}, $node->port + 1));
 # history, as pg_cron's worker writes it
 sql(qq{
 INSERT INTO cron.job_run_details (jobid, runid, job_pid, database, username, command, status,
@@ -68,10 +78,24 @@ is(sql(q{SELECT count(*) FROM pg_depend d JOIN pg_extension e ON e.oid = d.refob
 like($err, qr/pg_cron is installed in this database/, 'the layer refuses to install over pg_cron');
 
 # -- import
-my $report = sql('SELECT uso_import_pg_cron(with_history => true)');
+my ($iret, $report, $iwarn) = $node->psql('postgres', 'SELECT uso_import_pg_cron(with_history => true)');
+is($iret, 0, 'uso_import_pg_cron() succeeds with jobs of other nodes among them');
+like($iwarn, qr/WARNING:  pg_cron job $remote \("on-db2"\) ran on node db2.example.org:5432, not on this server: imported disabled/,
+	'a WARNING names the job on another host and its node');
+like($iwarn, qr/WARNING:  pg_cron job $otherport \("other-cluster"\) ran on node localhost:\d+, not on this server/,
+	'localhost on another port is another node too');
+like($iwarn, qr/HINT:  Schedule it on db2.example.org with uso_tasks or pg_cron there, or, if that node is this server, SELECT public.uso_enable\('on-db2'\)/,
+	'the hint says how to move it');
+is(sql(qq{SELECT string_agg(format('%s|%s|%s', id, enabled, description), E'\\n' ORDER BY id)
+          FROM uso_task WHERE id IN ($remote, $otherport)}),
+	"$remote|f|imported from pg_cron, disabled: it ran on node db2.example.org:5432\n"
+	. "$otherport|f|imported from pg_cron, disabled: it ran on node localhost:" . ($node->port + 1),
+	'jobs of other nodes are imported disabled, saying where they ran');
+like($report, qr/^job $remote \("on-db2"\) imported disabled: it ran on node db2.example.org:5432, not on this server$/m,
+	'the report lists them');
 note($report);
-like($report, qr/^imported 5 pg_cron jobs \(jobids \Q$named, $unnamed, $paused, $indb, $alice\E\), skipped 1$/m,
-	'report: 5 imported, 1 skipped');
+like($report, qr/^imported 7 pg_cron jobs \(jobids \Q$named, $unnamed, $paused, $indb, $alice, $remote, $otherport\E\), 2 of them disabled \(they ran on another node\), skipped 1$/m,
+	'report: 7 imported (2 disabled), 1 skipped');
 like($report, qr/job $garbage skipped: invalid schedule/, 'report names the job with a bad schedule');
 like($report, qr/imported 3 runs from cron.job_run_details/, 'report counts the history');
 # The USO task pack registered its tasks at CREATE EXTENSION uso_office under negative
@@ -93,8 +117,8 @@ is(sql(qq{SELECT string_agg(format('%s|%s|%s|%s|%s|%s', id, name, cron_unnamed, 
 		"$indb|elsewhere|f|postgres|other|t",
 		"$alice|alice-job|f|alice|(this)|t"),
 	'tasks keep jobid, name, owner, database and active flag');
-is(sql("SELECT string_agg(jobid::text, ',') FROM cron.job WHERE active"), $garbage,
-	'imported jobs are deactivated in pg_cron; the skipped one keeps running there');
+is(sql("SELECT string_agg(jobid::text, ',' ORDER BY jobid) FROM cron.job WHERE active"), "$garbage,$remote,$otherport",
+	'imported jobs are deactivated in pg_cron; the skipped one and those of other nodes keep running there');
 like($report, qr/then restore pg_cron's grants: GRANT USAGE ON SCHEMA cron TO alice;/,
 	'report gives the grants to restore');
 is(sql(qq{SELECT string_agg(format('%s|%s|%s|%s', id, task_id, status, finished_at IS NOT NULL), ',' ORDER BY id)
@@ -103,7 +127,7 @@ is(sql(qq{SELECT string_agg(format('%s|%s|%s|%s', id, task_id, status, finished_
 	'history imported with its run ids; a run in flight is closed');
 like(sql('SELECT return_message FROM uso_task_run WHERE id = 100103'), qr/still running in pg_cron/,
 	'the closed run says why');
-like(sql('SELECT uso_import_pg_cron()'), qr/^imported 0 pg_cron jobs, 5 already imported, skipped 1$/m,
+like(sql('SELECT uso_import_pg_cron()'), qr/^imported 0 pg_cron jobs, 7 already imported, skipped 1$/m,
 	'a second import changes nothing');
 
 # -- drop pg_cron, install the layer
