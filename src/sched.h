@@ -141,4 +141,7 @@ extern TimestampTz PoolEnforceTimeouts(TimestampTz now);
 extern bool PoolHasUnwatchedWorkers(void);
 extern void PoolCountLive(List **run_ids);
 
+/* sched_status.c: heartbeat for uso_scheduler_status; returns the sleep, capped. */
+extern long SchedStatusBeat(long timeout_ms);
+
 #endif							/* USO_SCHED_H */

@@ -787,6 +787,8 @@ uso_scheduler_main(Datum arg)
 		else
 			timeout_ms = (long) Min((wake - now + 999) / 1000, (int64) 3600 * 1000);
 
+		timeout_ms = SchedStatusBeat(timeout_ms);
+
 		MemoryContextReset(loop_cxt);
 		if (timeout_ms != 0)
 		{
