@@ -288,9 +288,9 @@ BEGIN
     END IF;
     final := NEW.status IN ('failed', 'timed_out') AND NEW.attempt > t.max_retries;
 
-    -- Counters: one row per task, created by its first run.
-    INSERT INTO @extschema@.uso_task_stats AS x (task_id) VALUES (t.id)
-        ON CONFLICT (task_id) DO NOTHING;
+    -- Counters: one row per task, created by its first run.  The common
+    -- case is one UPDATE (the loop goes round once more only for a new task).
+    LOOP
     UPDATE @extschema@.uso_task_stats x SET
         runs_succeeded = x.runs_succeeded + (NEW.status = 'succeeded')::int,
         runs_failed = x.runs_failed + (NEW.status = 'failed')::int,
@@ -311,6 +311,10 @@ BEGIN
         failing = CASE WHEN final THEN true WHEN NEW.status = 'succeeded' THEN false ELSE x.failing END
     WHERE x.task_id = t.id
     RETURNING * INTO s;
+    EXIT WHEN FOUND;
+    INSERT INTO @extschema@.uso_task_stats AS x (task_id) VALUES (t.id)
+        ON CONFLICT (task_id) DO NOTHING;
+    END LOOP;
 
     -- The event, if any: a final failure, or the first success after one that was announced.
     IF final THEN
