@@ -136,6 +136,22 @@ ok($reqs[0]{length} > 50, 'and a body');
 is(query("SELECT state || ' ' || (payload->>'task') || ' ' || (payload->>'status') FROM uso_alerts WHERE run_id = $b"),
 	'sent broken failed', 'webhook alert sent with the event JSON');
 
+# ---------------------------------------------------------------- timed_out, cancelled
+query(q{SELECT uso_schedule('sleepy', '@manual', 'SELECT pg_sleep(30)', timeout => '200ms')});
+my $to = query("SELECT uso_run_now('sleepy')");
+is(query("SELECT uso_wait($to)"), 'timed_out', 'a run times out');
+is(query("SELECT event FROM uso_alerts WHERE run_id = $to"), 'timed_out', 'a timed_out alert');
+ok(uso_poll_log($node, qr/LOG:  uso_tasks: task "sleepy" in database "postgres", run $to: timed_out, SQLSTATE 57014: run exceeded its timeout/),
+	'its LOG line');
+query(q{SELECT uso_alter_task('sleepy', timeout => '1min')});
+my $cx = query("SELECT uso_run_now('sleepy')");
+$node->poll_query_until('postgres', "SELECT status = 'running' FROM uso_task_run WHERE id = $cx");
+query("SELECT uso_cancel($cx)");
+is(query("SELECT uso_wait($cx)"), 'cancelled', 'a run is cancelled');
+ok(uso_poll_log($node, qr/LOG:  uso_tasks: task "sleepy" in database "postgres", run $cx: cancelled, SQLSTATE 57014/),
+	'a cancelled run has a LOG line too');
+is(query("SELECT count(*) FROM uso_alerts WHERE run_id = $cx"), '0', 'but no alert');
+
 # ---------------------------------------------------------------- missing
 query(q{SELECT uso_schedule('gone', '@manual', 'SELECT no_such_function()')});
 query("SELECT uso_deliver_alerts()");
