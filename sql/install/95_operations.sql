@@ -160,10 +160,11 @@ REVOKE EXECUTE ON FUNCTION @extschema@.uso_log_run(text, text, bigint, text, tex
 
 -- A setting of the server, or its default when the library is not loaded in
 -- this session (a placeholder GUC has no default).
+-- No SET clause, so that it is inlined (the run-end trigger calls it per run);
+-- every name in it is qualified instead.
 CREATE FUNCTION @extschema@.uso_setting(name text, fallback text) RETURNS text
     LANGUAGE sql STABLE
-    SET search_path = pg_catalog, pg_temp
-    AS $$ SELECT coalesce(nullif(current_setting(name, true), ''), fallback) $$;
+    AS $$ SELECT COALESCE(NULLIF(pg_catalog.current_setting(name, true), ''::pg_catalog.text), fallback) $$;
 COMMENT ON FUNCTION @extschema@.uso_setting(text, text) IS
     'Internal: current_setting(name), or fallback when unset or empty.';
 
@@ -256,12 +257,14 @@ COMMENT ON FUNCTION @extschema@.uso_event_payload(@extschema@.uso_task, text, bi
     'Internal: the JSON of a task event (task, task_id, run_id, status, database, message, sqlstate, finished_at).';
 
 -- Last n values of an array with v appended.
+-- Inlined like uso_setting (no SET clause, qualified names).
 CREATE FUNCTION @extschema@.uso_window_push(a float8[], v float8, n integer DEFAULT 100) RETURNS float8[]
     LANGUAGE sql IMMUTABLE
-    SET search_path = pg_catalog, pg_temp
     AS $$ SELECT CASE WHEN v IS NULL THEN a
-                      WHEN cardinality(a) >= n THEN a[cardinality(a) - n + 2:] || v
-                      ELSE a || v END $$;
+                      WHEN pg_catalog.cardinality(a) OPERATOR(pg_catalog.>=) n
+                      THEN a[pg_catalog.cardinality(a) OPERATOR(pg_catalog.-) n OPERATOR(pg_catalog.+) 2:]
+                           OPERATOR(pg_catalog.||) v
+                      ELSE a OPERATOR(pg_catalog.||) v END $$;
 COMMENT ON FUNCTION @extschema@.uso_window_push(float8[], float8, integer) IS
     'Internal: the last n values of a with v appended (v NULL: a unchanged).';
 
