@@ -178,5 +178,20 @@ is(query("SELECT runs_succeeded || ' ' || duration_count || ' ' || (duration_sum
 is(query("SELECT runs_succeeded || ' ' || runs_failed || ' ' || failing FROM uso_metrics_tasks WHERE task = 'flaky'"),
 	'1 6 false', 'flaky: 1 success, 6 failures, not failing now');
 
+# notify_events = 'all': every finished run is announced, a success too.
+query("ALTER SYSTEM SET uso_tasks.notify_events = 'all'; SELECT pg_reload_conf()");
+$node->poll_query_until('postgres', "SELECT current_setting('uso_tasks.notify_events') = 'all'");
+$listener->query('SELECT 1');	# drain what came meanwhile
+my $ok2 = query("SELECT uso_run_now('hot')");
+is(query("SELECT uso_wait($ok2)"), 'succeeded', 'one more success');
+$out = '';
+$deadline = time + $PostgreSQL::Test::Utils::timeout_default;
+while (time < $deadline && $out !~ /"run_id": $ok2\b/)
+{
+	$out .= $listener->query('SELECT 1');
+}
+like($out, qr/payload "[^"]*"task": "hot"[^\n]*"run_id": $ok2\b[^\n]*"status": "succeeded"/,
+	'notify_events = all: the success is announced, from the run\'s own transaction');
+
 $listener->quit;
 done_testing();
