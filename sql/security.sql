@@ -163,7 +163,7 @@ SELECT s AS attack, sec_try(s) AS outcome FROM unnest(ARRAY[
     $$UPDATE uso_task SET username = current_user WHERE name = 'SyncUsers'$$,
     $$UPDATE uso_task SET username = current_user WHERE name = 'sec_bob_task'$$,
     $$UPDATE uso_task SET command = 'SELECT 2' WHERE name = 'sec_bob_task'$$,
-    $$UPDATE uso_task SET command = command || ' ' WHERE builtin$$,
+    $$UPDATE uso_task SET command = command || ' ' WHERE builtin AND name = 'AdvanceReviewWorkflow'$$,
     $$INSERT INTO uso_task (name, schedule, command) VALUES ('CreateCycles', 'P1D', 'ALTER ROLE sec_admin_login SUPERUSER')
       ON CONFLICT (name) DO UPDATE SET command = EXCLUDED.command$$,
     $$INSERT INTO uso_task (name, schedule, command) VALUES ('SyncUsers', 'P1D', 'SELECT 1')

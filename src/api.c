@@ -33,6 +33,7 @@
 #include "catalog.h"
 #include "executor.h"
 #include "shmem.h"
+#include "status.h"
 #include "version.h"
 
 PG_FUNCTION_INFO_V1(uso_run_now);
@@ -135,6 +136,7 @@ QueueRun(text *name, const char *trigger, TimestampTz at)
 Datum
 uso_run_now(PG_FUNCTION_ARGS)
 {
+	UsoWarnScheduler();
 	PG_RETURN_INT64(QueueRun(ArgText(fcinfo, 0, "task"), "manual", DT_NOBEGIN));
 }
 

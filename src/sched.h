@@ -130,4 +130,8 @@ SchedNow(void)
 	return sched_clock->now();
 }
 
+/* sched_status.c: heartbeat for uso_scheduler_status; returns the sleep, capped. */
+extern long SchedStatusBeat(long timeout_ms, int tasks_loaded, int runs_queued,
+							int runs_running);
+
 #endif							/* USO_SCHED_H */

@@ -293,6 +293,18 @@ CatalogStillMatches(void)
  * write of the iteration: a retry, a run_at or a dispatched run's timeout
  * created by this iteration is in it.
  */
+/* For the status view: runs waiting for their time or a worker, and dispatched ones. */
+static void
+CountRunStates(const SchedRunView *run, void *arg)
+{
+	int		   *counts = arg;
+
+	if (run->state == SR_DISPATCHED)
+		counts[1]++;
+	else if (run->state != SR_ENDED)
+		counts[0]++;
+}
+
 static void
 SchedulerLoop(void)
 {
@@ -388,6 +400,15 @@ SchedulerLoop(void)
 			timeout_ms = 0;
 		else
 			timeout_ms = (long) Min((wake - now + 999) / 1000, (int64) 3600 * 1000);
+
+		/* The heartbeat of uso_scheduler_status: at most every few seconds, even idle. */
+		{
+			int			counts[2] = {0, 0};	/* queued, running */
+
+			SchedStateForEachRun(State, CountRunStates, counts);
+			timeout_ms = SchedStatusBeat(timeout_ms, SchedStateTaskCount(State),
+										 counts[0], counts[1]);
+		}
 
 		MemoryContextReset(loop_cxt);
 		sched_clock->wait(timeout_ms);

@@ -77,6 +77,23 @@ typedef struct UsoWorkerSlot
 	char		done_message[USO_REMOTE_MESSAGE_LEN];
 } UsoWorkerSlot;
 
+/*
+ * What a scheduler shows uso_scheduler_status (src/sched_status.c writes it
+ * every loop, at least every USO_HEARTBEAT_MS; src/status.c reads it).
+ */
+#define USO_HEARTBEAT_MS	5000
+
+typedef struct UsoSchedStatus
+{
+	pid_t		pid;			/* the scheduler that wrote it */
+	TimestampTz started_at;
+	TimestampTz heartbeat;		/* last time round the loop */
+	TimestampTz next_wakeup;	/* 0 = none */
+	int			tasks_loaded;
+	int			runs_queued;
+	int			runs_running;
+} UsoSchedStatus;
+
 typedef struct UsoSchedulerSlot
 {
 	Oid			dboid;			/* InvalidOid = unused */
@@ -87,6 +104,7 @@ typedef struct UsoSchedulerSlot
 	bool		stop_requested; /* extension dropped: exit */
 	bool		reboot_done;	/* @reboot tasks ran since the postmaster started */
 	int			runs_waiting;	/* ready runs its last dispatch could not place */
+	UsoSchedStatus status;		/* valid while status.pid == pid */
 } UsoSchedulerSlot;
 
 /*

@@ -20,6 +20,7 @@
 #include "utils/timestamp.h"
 
 #include "uso_tasks.h"
+#include "status.h"
 #include "shmem.h"
 #include "launcher.h"
 
@@ -144,6 +145,7 @@ void
 _PG_init(void)
 {
 	DefineSettings();
+	UsoDefineOperationsSettings();
 	if (process_shared_preload_libraries_in_progress)
 		DefinePostmasterSettings();
 	/* After every definition: reserving drops the placeholders of undefined ones. */

@@ -58,8 +58,8 @@ check "CREATE EXTENSION uso_office CASCADE creates both" \
 	test "$(uso_psql -q -d fresh -Atc 'CREATE EXTENSION uso_office CASCADE' \
 		-c "SELECT string_agg(extname || ' ' || extversion, ', ' ORDER BY extname) FROM pg_extension WHERE extname LIKE 'uso%'" 2>/dev/null)" \
 		= "uso_office 0.2, uso_tasks 0.2"
-check "the 17 pack tasks and housekeeping are registered" \
-	test "$(uso_psql -d fresh -Atc 'SELECT count(*) FROM uso_task WHERE builtin')" = 18
+check "the 17 pack tasks, housekeeping and alert delivery are registered" \
+	test "$(uso_psql -d fresh -Atc 'SELECT count(*) FROM uso_task WHERE builtin')" = 19
 run=$(uso_psql -d fresh -Atc "SELECT uso_run_now('uso_housekeeping')")
 check "a task runs" test "$(uso_psql -d fresh -Atc "SELECT uso_wait($run, '60 s')")" = succeeded
 check "0.1 installs and upgrades in place" \

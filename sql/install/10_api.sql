@@ -310,7 +310,8 @@ CREATE FUNCTION @extschema@.uso_schedule_body(
     database text DEFAULT NULL, username text DEFAULT NULL, enabled boolean DEFAULT true,
     timezone text DEFAULT NULL, timeout interval DEFAULT NULL, max_retries integer DEFAULT NULL,
     retry_delay interval DEFAULT NULL, retry_after interval DEFAULT NULL,
-    keep_runs integer DEFAULT NULL, overlap text DEFAULT NULL, misfire text DEFAULT NULL)
+    keep_runs integer DEFAULT NULL, overlap text DEFAULT NULL, misfire text DEFAULT NULL,
+    alert_mail_to text DEFAULT NULL, record_runs text DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
@@ -330,6 +331,7 @@ BEGIN
         RAISE EXCEPTION 'command must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
     PERFORM @extschema@.uso_refuse_never_firing(uso_schedule_body.schedule);
+    PERFORM @extschema@.uso_warn_scheduler();
 
     FOR attempt IN 1..2 LOOP
         SELECT t.id INTO task_id FROM @extschema@.uso_task t
@@ -351,7 +353,9 @@ BEGIN
                 retry_after = coalesce(uso_schedule_body.retry_after, t.retry_after),
                 keep_runs   = coalesce(uso_schedule_body.keep_runs, t.keep_runs),
                 overlap     = coalesce(uso_schedule_body.overlap, t.overlap),
-                misfire     = coalesce(uso_schedule_body.misfire, t.misfire)
+                misfire     = coalesce(uso_schedule_body.misfire, t.misfire),
+                alert_mail_to = coalesce(uso_schedule_body.alert_mail_to, t.alert_mail_to),
+                record_runs = coalesce(uso_schedule_body.record_runs, t.record_runs)
             WHERE t.id = task_id;
             RETURN task_id;
         END IF;
@@ -366,7 +370,8 @@ BEGIN
             'timeout', uso_schedule_body.timeout, 'max_retries', uso_schedule_body.max_retries,
             'retry_delay', uso_schedule_body.retry_delay, 'retry_after', uso_schedule_body.retry_after,
             'keep_runs', uso_schedule_body.keep_runs, 'overlap', uso_schedule_body.overlap,
-            'misfire', uso_schedule_body.misfire);
+            'misfire', uso_schedule_body.misfire, 'alert_mail_to', uso_schedule_body.alert_mail_to,
+            'record_runs', uso_schedule_body.record_runs);
         SELECT string_agg(quote_ident(f.key), ', ') INTO cols
         FROM jsonb_each(fields) f WHERE jsonb_typeof(f.value) <> 'null';
         BEGIN
@@ -394,7 +399,7 @@ BEGIN
         USING ERRCODE = 'lock_not_available';
 END
 $$;
-COMMENT ON FUNCTION @extschema@.uso_schedule_body(text, text, text, text, text, jsonb, text, text, boolean, text, interval, integer, interval, interval, integer, text, text) IS
+COMMENT ON FUNCTION @extschema@.uso_schedule_body(text, text, text, text, text, jsonb, text, text, boolean, text, interval, integer, interval, interval, integer, text, text, text, text) IS
     'Internal: the work of uso_schedule, which calls it and reports its errors about the input without our internal context (api_errors.c).';
 
 CREATE FUNCTION @extschema@.uso_schedule(
@@ -403,12 +408,13 @@ CREATE FUNCTION @extschema@.uso_schedule(
     database text DEFAULT NULL, username text DEFAULT NULL, enabled boolean DEFAULT true,
     timezone text DEFAULT NULL, timeout interval DEFAULT NULL, max_retries integer DEFAULT NULL,
     retry_delay interval DEFAULT NULL, retry_after interval DEFAULT NULL,
-    keep_runs integer DEFAULT NULL, overlap text DEFAULT NULL, misfire text DEFAULT NULL)
+    keep_runs integer DEFAULT NULL, overlap text DEFAULT NULL, misfire text DEFAULT NULL,
+    alert_mail_to text DEFAULT NULL, record_runs text DEFAULT NULL)
 RETURNS bigint
 LANGUAGE c SECURITY INVOKER
 AS 'MODULE_PATHNAME', 'uso_schedule_api';
 COMMENT ON FUNCTION @extschema@.uso_schedule(text, text, text, text, text, jsonb, text, text, boolean,
-    text, interval, integer, interval, interval, integer, text, text) IS
+    text, interval, integer, interval, interval, integer, text, text, text, text) IS
     'Creates the task, or updates the caller''s task of that name (NULL arguments keep the current value); returns the task id.';
 
 -- uso_task_id_by_name: the id of a task the caller can see, or a clear error.
@@ -444,7 +450,7 @@ CREATE FUNCTION @extschema@.uso_alter_task_body(
     timezone text DEFAULT NULL, timeout interval DEFAULT NULL, max_retries integer DEFAULT NULL,
     retry_delay interval DEFAULT NULL, retry_after interval DEFAULT NULL,
     keep_runs integer DEFAULT NULL, overlap text DEFAULT NULL, misfire text DEFAULT NULL,
-    new_name text DEFAULT NULL)
+    new_name text DEFAULT NULL, alert_mail_to text DEFAULT NULL, record_runs text DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
@@ -473,7 +479,9 @@ BEGIN
         retry_after = coalesce(uso_alter_task_body.retry_after, t.retry_after),
         keep_runs   = coalesce(uso_alter_task_body.keep_runs, t.keep_runs),
         overlap     = coalesce(uso_alter_task_body.overlap, t.overlap),
-        misfire     = coalesce(uso_alter_task_body.misfire, t.misfire)
+        misfire     = coalesce(uso_alter_task_body.misfire, t.misfire),
+        alert_mail_to = coalesce(uso_alter_task_body.alert_mail_to, t.alert_mail_to),
+        record_runs = coalesce(uso_alter_task_body.record_runs, t.record_runs)
     WHERE t.id = task_id;
 EXCEPTION WHEN unique_violation THEN
     RAISE EXCEPTION 'task "%" already exists', @extschema@.uso_shorten(uso_alter_task_body.new_name)
@@ -481,7 +489,7 @@ EXCEPTION WHEN unique_violation THEN
               DETAIL = 'Task names are unique across all roles.';
 END
 $$;
-COMMENT ON FUNCTION @extschema@.uso_alter_task_body(text, text, text, text, text, jsonb, text, text, boolean, text, interval, integer, interval, interval, integer, text, text, text) IS
+COMMENT ON FUNCTION @extschema@.uso_alter_task_body(text, text, text, text, text, jsonb, text, text, boolean, text, interval, integer, interval, interval, integer, text, text, text, text, text) IS
     'Internal: the work of uso_alter_task, which calls it and reports its errors about the input without our internal context (api_errors.c).';
 
 CREATE FUNCTION @extschema@.uso_alter_task(
@@ -491,12 +499,12 @@ CREATE FUNCTION @extschema@.uso_alter_task(
     timezone text DEFAULT NULL, timeout interval DEFAULT NULL, max_retries integer DEFAULT NULL,
     retry_delay interval DEFAULT NULL, retry_after interval DEFAULT NULL,
     keep_runs integer DEFAULT NULL, overlap text DEFAULT NULL, misfire text DEFAULT NULL,
-    new_name text DEFAULT NULL)
+    new_name text DEFAULT NULL, alert_mail_to text DEFAULT NULL, record_runs text DEFAULT NULL)
 RETURNS void
 LANGUAGE c SECURITY INVOKER
 AS 'MODULE_PATHNAME', 'uso_alter_task_api';
 COMMENT ON FUNCTION @extschema@.uso_alter_task(text, text, text, text, text, jsonb, text, text, boolean,
-    text, interval, integer, interval, interval, integer, text, text, text) IS
+    text, interval, integer, interval, interval, integer, text, text, text, text, text) IS
     'Changes the given settings of a task (NULL keeps the current value; new_name renames it).';
 
 CREATE FUNCTION @extschema@.uso_unschedule_body(name text) RETURNS boolean

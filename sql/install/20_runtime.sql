@@ -56,6 +56,13 @@ CREATE FUNCTION @extschema@.uso_library_version() RETURNS text
 COMMENT ON FUNCTION @extschema@.uso_library_version() IS
     'The catalog version the loaded uso_tasks library speaks; the scheduler and the API wait for pg_extension.extversion to equal it (ALTER EXTENSION uso_tasks UPDATE).';
 
+-- STABLE so that the admin view's WHERE uso_warn_scheduler() is checked once
+-- per query (a one-time filter), not once per row.
+CREATE FUNCTION @extschema@.uso_warn_scheduler() RETURNS boolean
+    LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'uso_warn_scheduler';
+COMMENT ON FUNCTION @extschema@.uso_warn_scheduler() IS
+    'Raises a WARNING saying what to do when the library is not preloaded or this database''s scheduler is not running; returns true.';
+
 CREATE FUNCTION @extschema@.uso_scheduler_start() RETURNS void
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'uso_scheduler_start';
 COMMENT ON FUNCTION @extschema@.uso_scheduler_start() IS

@@ -71,7 +71,8 @@ SELECT t.name,
        -- 0.2: appended, as CREATE OR REPLACE VIEW requires.
        last.warnings,
        nxt.once_at AS next_once_at,
-       t.builtin
+       t.builtin,
+       t.alert_mail_to
 FROM @extschema@.uso_task t
 LEFT JOIN LATERAL (
     SELECT r.id FROM @extschema@.uso_task_run r
@@ -92,7 +93,9 @@ LEFT JOIN LATERAL (
                     WHERE r.task_id = t.id AND r.status = 'queued'))
            END AS next_run_at,
            (SELECT pg_catalog.min(r.scheduled_for) FROM @extschema@.uso_task_run r
-            WHERE r.task_id = t.id AND r.status = 'queued' AND r.trigger = 'once') AS once_at) nxt ON true;
+            WHERE r.task_id = t.id AND r.status = 'queued' AND r.trigger = 'once') AS once_at) nxt ON true
+-- Reading the page warns when no scheduler runs what it shows.
+WHERE @extschema@.uso_warn_scheduler();
 COMMENT ON VIEW @extschema@.uso_background_tasks IS
     'The Background Tasks admin page: one row per task with status, frequency, last run, log and next run.';
 COMMENT ON COLUMN @extschema@.uso_background_tasks.name IS 'Task name.';
@@ -113,6 +116,7 @@ COMMENT ON COLUMN @extschema@.uso_background_tasks.owner IS 'The role it runs as
 COMMENT ON COLUMN @extschema@.uso_background_tasks.warnings IS 'How many warnings the last finished run logged (items it skipped); 0 for a clean run.';
 COMMENT ON COLUMN @extschema@.uso_background_tasks.next_once_at IS 'When the next one-off run (uso_run_at) is due, if one is waiting.';
 COMMENT ON COLUMN @extschema@.uso_background_tasks.builtin IS 'Registered by CREATE EXTENSION (the task pack, housekeeping).';
+COMMENT ON COLUMN @extschema@.uso_background_tasks.alert_mail_to IS 'Who this task''s failure alerts go to, besides uso_tasks.alert_mail_to.';
 
 -- The lines of uso_task_log with the task they belong to, so an admin page or
 -- psql user need not join through uso_task_run.

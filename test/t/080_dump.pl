@@ -13,7 +13,7 @@ my $node = uso_office_node('dump');
 my $q = sub { $node->safe_psql('postgres', shift) };
 $q->(q{UPDATE uso_task SET enabled = false WHERE builtin});
 my $builtin = $q->(q{SELECT count(*) FROM uso_task WHERE builtin});
-is($builtin, '18', "CREATE EXTENSION registered $builtin built-in tasks (housekeeping and the pack's 17)");
+is($builtin, '19', "CREATE EXTENSION registered $builtin built-in tasks (housekeeping, alert delivery and the pack's 17)");
 $q->(q{INSERT INTO uso.institution (name) VALUES ('Kept Institute')});
 uso_task($node, name => 'mine', schedule => '@manual', command => q{DO $$ BEGIN RAISE NOTICE 'hello'; END $$});
 my $run = $q->(q{SELECT uso_run_now('mine')});

@@ -80,8 +80,8 @@ like($err, qr/NOTICE:  the USO task pack of uso_tasks 0\.1 is now extension uso_
 is($u->(q{SELECT string_agg(extname || ' ' || extversion, ', ' ORDER BY extname) FROM pg_extension
 	WHERE extname LIKE 'uso%'}), 'uso_office 0.2, uso_tasks 0.2', 'both extensions are at 0.2');
 is_deeply(uso_kept_rows($node, 'upgraded', $maxrun, $before), $before, 'every task, run, log line and row of schema uso is kept');
-is($u->(q{SELECT string_agg(name, ',' ORDER BY name) FROM uso_task WHERE extension = 'uso_tasks'}), 'uso_housekeeping',
-	'housekeeping belongs to uso_tasks');
+is($u->(q{SELECT string_agg(name, ',' ORDER BY name) FROM uso_task WHERE extension = 'uso_tasks'}), 'uso_deliver_alerts,uso_housekeeping',
+	'housekeeping and alert delivery belong to uso_tasks');
 is($u->(q{SELECT count(*) FROM uso_task WHERE extension = 'uso_office'}), '17', 'the 17 pack tasks to uso_office');
 ok(uso_poll_log($node, qr/uso_tasks catalog of database "upgraded" is now version 0\.2: scheduling resumes/),
 	'the scheduler resumes by itself');
@@ -106,7 +106,8 @@ note("catalog comparison: $n objects compared, " . scalar(@diff) . ' differences
 # -- the split: the engine alone, and DROP EXTENSION uso_office
 my $e = sub { $node->safe_psql('engine', shift) };
 $e->('CREATE EXTENSION uso_tasks');
-is($e->(q{SELECT string_agg(name, ',') FROM uso_task}), 'uso_housekeeping', 'uso_tasks alone registers only housekeeping');
+is($e->(q{SELECT string_agg(name, ',' ORDER BY name) FROM uso_task}), 'uso_deliver_alerts,uso_housekeeping',
+	'uso_tasks alone registers only housekeeping and alert delivery');
 is($e->(q{SELECT count(*) FROM pg_namespace WHERE nspname = 'uso'}), '0', 'and creates no schema uso');
 # The role the pack's tasks run as: the creator by default, or uso_office.task_owner.
 is($node->safe_psql('fresh', q{SELECT string_agg(DISTINCT username, ',') FROM uso_task WHERE extension = 'uso_office'}),
@@ -132,7 +133,7 @@ is($e->(q{SELECT command FROM uso_task WHERE name = 'CreateCycles'}), 'SELECT 0'
 $e->(q{DROP EXTENSION uso_office});
 
 $u->('DROP EXTENSION uso_office');
-is($u->(q{SELECT string_agg(name, ',' ORDER BY name) FROM uso_task}), 'alice_job,nightly,tick,uso_housekeeping',
+is($u->(q{SELECT string_agg(name, ',' ORDER BY name) FROM uso_task}), 'alice_job,nightly,tick,uso_deliver_alerts,uso_housekeeping',
 	'DROP EXTENSION uso_office removes its tasks and leaves users\' tasks and the engine');
 is($u->(q{SELECT count(*) FROM uso_task_run r LEFT JOIN uso_task t ON t.id = r.task_id WHERE t.id IS NULL}), '0',
 	'with the history of its tasks');

@@ -205,10 +205,12 @@ sub uso_kept_rows
 	my ($node, $db, $maxrun, $before) = @_;
 	my %d;
 	# The schedule, config and description of built-in tasks are the
-	# extension's, which an upgrade may change (issue 17: daily CreateCallProjects).
+	# extension's, which an upgrade may change (issue 17: daily CreateCallProjects);
+	# built-in tasks 0.2 adds (issue 12: uso_deliver_alerts) are not 0.1's rows.
 	$d{tasks} = $node->safe_psql($db, q{SELECT string_agg(format('%s|%s|%s|%s|%s|%s|%s', id, name,
 		CASE WHEN builtin THEN '(built in)' ELSE schedule END, command,
-		username, enabled, builtin), E'\n' ORDER BY name) FROM uso_task});
+		username, enabled, builtin), E'\n' ORDER BY name) FROM uso_task
+		WHERE NOT (builtin AND name = ANY (ARRAY['uso_deliver_alerts']))});
 	$d{runs} = $node->safe_psql($db, q{SELECT string_agg(format('%s|%s|%s|%s|%s', id, task_id, status, finished_at,
 		return_message), E'\n' ORDER BY id) FROM uso_task_run WHERE id <= } . $maxrun);
 	$d{logs} = $node->safe_psql($db, q{SELECT string_agg(format('%s|%s|%s', run_id, seq, message), E'\n' ORDER BY run_id, seq)

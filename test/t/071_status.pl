@@ -1,0 +1,75 @@
+# Operations, issue 12 part 3: uso_scheduler_status shows each database's
+# scheduler from shared memory, with a heartbeat that goes on while idle;
+# a terminated scheduler comes back under a new pid; without the preload
+# the view says why nothing runs and uso_schedule, uso_run_now and the
+# admin view warn, saying what to do.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+use lib 't/lib';
+use UsoNode;
+
+my $node = uso_node('status');
+sub query { return $node->safe_psql('postgres', $_[0]); }
+
+uso_wait_for($node, "SELECT state = 'running' FROM uso_scheduler_status WHERE database = 'postgres'",
+	'the scheduler of postgres is running');
+my $row = query("SELECT pid IS NOT NULL, started_at <= now(), tasks_loaded >= 2, runs_queued, runs_running,
+	next_wakeup > last_loop_at, heartbeat_age < 10 FROM uso_scheduler_status WHERE database = 'postgres'");
+is($row, 't|t|t|0|0|t|t', 'pid, start, tasks loaded, no runs, next wake-up, fresh heartbeat');
+is(query("SELECT pid FROM uso_scheduler_status WHERE database = 'postgres'"),
+	query("SELECT pid FROM pg_stat_activity WHERE application_name = 'uso_tasks scheduler' AND datname = 'postgres'"),
+	'the pid is the scheduler\'s');
+
+# Idle (nothing due for an hour): the heartbeat still moves, within ~5 s.
+my $beat = query("SELECT last_loop_at FROM uso_scheduler_status WHERE database = 'postgres'");
+uso_wait_for($node, "SELECT last_loop_at > '$beat' AND next_wakeup - last_loop_at <= interval '5.1 s'
+	FROM uso_scheduler_status WHERE database = 'postgres'", 'an idle scheduler beats at least every 5 seconds');
+
+# A running task shows in the counts.
+query(q{SELECT uso_schedule('slow', '@manual', 'SELECT pg_sleep(30)')});
+my $run = query("SELECT uso_run_now('slow')");
+uso_wait_for($node, "SELECT runs_running = 1 AND workers_busy = 1 FROM uso_scheduler_status WHERE database = 'postgres'",
+	'a running task: runs_running 1, workers_busy 1');
+query("SELECT uso_cancel($run)");
+uso_wait_for($node, "SELECT runs_running = 0 AND workers_busy = 0 AND workers_idle >= 1 FROM uso_scheduler_status WHERE database = 'postgres'",
+	'after it: an idle worker');
+
+# Only the monitoring roles read it.
+query("CREATE ROLE nosy LOGIN; CREATE ROLE watcher LOGIN IN ROLE pg_monitor");
+my ($ret, $out, $err) = $node->psql('postgres', 'SELECT * FROM uso_scheduler_status', extra_params => ['-U', 'nosy']);
+like($err, qr/permission denied/, 'a plain role may not read the status');
+is($node->safe_psql('postgres', "SELECT state FROM uso_scheduler_status WHERE database = 'postgres'",
+	extra_params => ['-U', 'watcher']), 'running', 'a pg_monitor member may');
+
+# A terminated scheduler: the launcher starts a new one.
+my $pid = query("SELECT pid FROM uso_scheduler_status WHERE database = 'postgres'");
+query("SELECT pg_terminate_backend($pid)");
+uso_wait_for($node, "SELECT state = 'running' AND pid <> $pid FROM uso_scheduler_status WHERE database = 'postgres'",
+	'a terminated scheduler is restarted (new pid)');
+
+# No warning while it runs.
+($ret, $out, $err) = $node->psql('postgres', "SELECT uso_run_now('slow')");
+unlike($err, qr/WARNING/, 'uso_run_now does not warn while the scheduler runs');
+query("SELECT uso_cancel(id) FROM uso_task_run WHERE finished_at IS NULL");
+
+# Without the preload: nothing runs, and everything says so.
+$node->stop;
+$node->adjust_conf('postgresql.conf', 'shared_preload_libraries', "''");
+$node->start;
+is(query("SELECT database || ' | ' || coalesce(pid::text, 'NULL') || ' | ' || state FROM uso_scheduler_status"),
+	'postgres | NULL | stopped: uso_tasks is not in shared_preload_libraries', 'the view says why');
+for my $call ("SELECT uso_schedule('another', '\@daily', 'SELECT 1')", "SELECT uso_run_now('slow')",
+	'SELECT count(*) FROM uso_background_tasks')
+{
+	($ret, $out, $err) = $node->psql('postgres', $call);
+	like($err, qr/WARNING:  uso_tasks is not loaded via shared_preload_libraries: no task will run\nHINT:  Add uso_tasks to shared_preload_libraries/,
+		"$call warns, saying what to do");
+	my @n = $err =~ /WARNING/g;
+	is(scalar @n, 1, "$call warns once");
+}
+
+done_testing();
