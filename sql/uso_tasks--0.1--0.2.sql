@@ -2470,3 +2470,297 @@ SELECT r.task_id,
 FROM @extschema@.uso_task_run r
 WHERE r.finished_at IS NOT NULL
 GROUP BY r.task_id;
+
+------------------------------------------------------------------------------
+-- The admin view as it is now (its last definition; the sections above
+-- replaced it on the way): alert recipients, and the warning when no
+-- scheduler runs.
+CREATE OR REPLACE VIEW @extschema@.uso_background_tasks WITH (security_invoker = true) AS
+SELECT t.name,
+       t.category,
+       t.description,
+       t.schedule,
+       COALESCE(t.config ->> 'frequency', @extschema@.uso_describe_schedule(t.schedule)) AS frequency,
+       t.retry_after,
+       CASE
+           WHEN NOT t.enabled THEN 'disabled'
+           WHEN cur.id IS NOT NULL THEN 'running'
+           WHEN (t.database IS NULL OR t.database = pg_catalog.current_database())
+                AND @extschema@.uso_command_missing(t.command) IS NOT NULL THEN 'missing'
+           WHEN last.status IN ('failed', 'timed_out') THEN 'failing'
+           ELSE 'idle'
+       END AS status,
+       t.last_run_at,
+       CASE WHEN last.status = 'succeeded' AND last.warnings > 0 THEN 'succeeded with warnings'
+            ELSE last.status END AS last_status,
+       last.finished_at - last.started_at AS last_duration,
+       CASE WHEN last.id IS NOT NULL THEN
+           pg_catalog.concat_ws(E'\n', last.return_message,
+               (SELECT pg_catalog.string_agg(l.level || ': ' || l.message, E'\n' ORDER BY l.seq)
+                FROM @extschema@.uso_task_log l WHERE l.run_id = last.id))
+       END AS last_log,
+       nxt.next_run_at,
+       COALESCE(nxt.next_run_at <= pg_catalog.now(), false) AS is_due,
+       t.enabled,
+       t.username AS owner,
+       -- 0.2: appended, as CREATE OR REPLACE VIEW requires.
+       last.warnings,
+       nxt.once_at AS next_once_at,
+       t.builtin,
+       t.alert_mail_to
+FROM @extschema@.uso_task t
+LEFT JOIN LATERAL (
+    SELECT r.id FROM @extschema@.uso_task_run r
+    WHERE r.task_id = t.id AND r.status = 'running' LIMIT 1) cur ON true
+LEFT JOIN LATERAL (
+    SELECT r.id, r.status, r.started_at, r.finished_at, r.return_message,
+           -- skipped items are logged as warnings (USO's per-item rule)
+           (SELECT pg_catalog.count(*)::integer FROM @extschema@.uso_task_log l
+            WHERE l.run_id = r.id AND l.level = 'WARNING') AS warnings
+    FROM @extschema@.uso_task_run r
+    WHERE r.task_id = t.id AND r.status NOT IN ('queued', 'running', 'skipped')
+    ORDER BY r.id DESC LIMIT 1) last ON true
+LEFT JOIN LATERAL (
+    SELECT CASE WHEN t.enabled THEN
+               LEAST(t.next_run_at,
+                   (SELECT pg_catalog.min(COALESCE(r.scheduled_for, r.queued_at))
+                    FROM @extschema@.uso_task_run r
+                    WHERE r.task_id = t.id AND r.status = 'queued'))
+           END AS next_run_at,
+           (SELECT pg_catalog.min(r.scheduled_for) FROM @extschema@.uso_task_run r
+            WHERE r.task_id = t.id AND r.status = 'queued' AND r.trigger = 'once') AS once_at) nxt ON true
+-- Reading the page warns when no scheduler runs what it shows.
+WHERE @extschema@.uso_warn_scheduler();
+
+COMMENT ON VIEW @extschema@.uso_background_tasks IS
+    'The Background Tasks admin page: one row per task with status, frequency, last run, log and next run.';
+
+COMMENT ON COLUMN @extschema@.uso_background_tasks.name IS 'Task name.';
+
+COMMENT ON COLUMN @extschema@.uso_background_tasks.category IS 'The app it belongs to.';
+
+COMMENT ON COLUMN @extschema@.uso_background_tasks.description IS 'What it does.';
+
+COMMENT ON COLUMN @extschema@.uso_background_tasks.schedule IS 'The schedule as written.';
+
+COMMENT ON COLUMN @extschema@.uso_background_tasks.frequency IS 'The schedule in plain English.';
+
+COMMENT ON COLUMN @extschema@.uso_background_tasks.retry_after IS 'After a failure the next run comes no later than this.';
+
+COMMENT ON COLUMN @extschema@.uso_background_tasks.status IS 'idle, running, disabled, failing (last run failed) or missing (its function does not exist).';
+
+COMMENT ON COLUMN @extschema@.uso_background_tasks.last_run_at IS 'Start of the last run.';
+
+COMMENT ON COLUMN @extschema@.uso_background_tasks.last_status IS 'Outcome of the last finished run: succeeded, succeeded with warnings (it logged warnings, e.g. skipped items), failed, timed_out or cancelled.';
+
+COMMENT ON COLUMN @extschema@.uso_background_tasks.last_duration IS 'How long the last finished run took.';
+
+COMMENT ON COLUMN @extschema@.uso_background_tasks.last_log IS 'The last run''s message followed by its log lines.';
+
+COMMENT ON COLUMN @extschema@.uso_background_tasks.next_run_at IS 'When it runs next (scheduled or one-off).';
+
+COMMENT ON COLUMN @extschema@.uso_background_tasks.is_due IS 'True when the next run time has come.';
+
+COMMENT ON COLUMN @extschema@.uso_background_tasks.enabled IS 'Whether it is scheduled.';
+
+COMMENT ON COLUMN @extschema@.uso_background_tasks.owner IS 'The role it runs as.';
+
+COMMENT ON COLUMN @extschema@.uso_background_tasks.warnings IS 'How many warnings the last finished run logged (items it skipped); 0 for a clean run.';
+
+COMMENT ON COLUMN @extschema@.uso_background_tasks.next_once_at IS 'When the next one-off run (uso_run_at) is due, if one is waiting.';
+
+COMMENT ON COLUMN @extschema@.uso_background_tasks.builtin IS 'Registered by CREATE EXTENSION (the task pack, housekeeping).';
+
+COMMENT ON COLUMN @extschema@.uso_background_tasks.alert_mail_to IS 'Who this task''s failure alerts go to, besides uso_tasks.alert_mail_to.';
+
+GRANT SELECT ON @extschema@.uso_background_tasks TO PUBLIC;
+
+------------------------------------------------------------------------------
+-- uso_schedule and uso_alter_task as they are now: C functions (their errors
+-- carry no internal context) over PL/pgSQL bodies, with the arguments
+-- alert_mail_to and record_runs.  The signatures the sections above created
+-- on the way go first.
+DROP FUNCTION IF EXISTS @extschema@.uso_schedule(text, text, text, text, text, jsonb, text, text, boolean, text, interval, integer, interval, interval, integer, text, text);
+DROP FUNCTION IF EXISTS @extschema@.uso_schedule_body(text, text, text, text, text, jsonb, text, text, boolean, text, interval, integer, interval, interval, integer, text, text);
+DROP FUNCTION IF EXISTS @extschema@.uso_alter_task(text, text, text, text, text, jsonb, text, text, boolean, text, interval, integer, interval, interval, integer, text, text, text);
+DROP FUNCTION IF EXISTS @extschema@.uso_alter_task_body(text, text, text, text, text, jsonb, text, text, boolean, text, interval, integer, interval, interval, integer, text, text, text);
+CREATE OR REPLACE FUNCTION @extschema@.uso_schedule_body(
+    name text, schedule text, command text,
+    description text DEFAULT NULL, category text DEFAULT NULL, config jsonb DEFAULT NULL,
+    database text DEFAULT NULL, username text DEFAULT NULL, enabled boolean DEFAULT true,
+    timezone text DEFAULT NULL, timeout interval DEFAULT NULL, max_retries integer DEFAULT NULL,
+    retry_delay interval DEFAULT NULL, retry_after interval DEFAULT NULL,
+    keep_runs integer DEFAULT NULL, overlap text DEFAULT NULL, misfire text DEFAULT NULL,
+    alert_mail_to text DEFAULT NULL, record_runs text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    task_id  bigint;
+    fields   jsonb;
+    cols     text;
+    conname  text;
+BEGIN
+    IF uso_schedule_body.name IS NULL THEN
+        RAISE EXCEPTION 'task name must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    ELSIF uso_schedule_body.schedule IS NULL THEN
+        RAISE EXCEPTION 'schedule must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    ELSIF uso_schedule_body.command IS NULL THEN
+        RAISE EXCEPTION 'command must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    PERFORM @extschema@.uso_refuse_never_firing(uso_schedule_body.schedule);
+    PERFORM @extschema@.uso_warn_scheduler();
+
+    FOR attempt IN 1..2 LOOP
+        SELECT t.id INTO task_id FROM @extschema@.uso_task t
+        WHERE t.name = uso_schedule_body.name FOR UPDATE;
+        IF FOUND THEN
+            UPDATE @extschema@.uso_task t SET
+                schedule    = uso_schedule_body.schedule,
+                command     = uso_schedule_body.command,
+                description = coalesce(uso_schedule_body.description, t.description),
+                category    = coalesce(uso_schedule_body.category, t.category),
+                config      = coalesce(uso_schedule_body.config, t.config),
+                database    = coalesce(uso_schedule_body.database::name, t.database),
+                username    = coalesce(uso_schedule_body.username::name, t.username),
+                enabled     = coalesce(uso_schedule_body.enabled, t.enabled),
+                timezone    = coalesce(uso_schedule_body.timezone, t.timezone),
+                timeout     = coalesce(uso_schedule_body.timeout, t.timeout),
+                max_retries = coalesce(uso_schedule_body.max_retries, t.max_retries),
+                retry_delay = coalesce(uso_schedule_body.retry_delay, t.retry_delay),
+                retry_after = coalesce(uso_schedule_body.retry_after, t.retry_after),
+                keep_runs   = coalesce(uso_schedule_body.keep_runs, t.keep_runs),
+                overlap     = coalesce(uso_schedule_body.overlap, t.overlap),
+                misfire     = coalesce(uso_schedule_body.misfire, t.misfire),
+                alert_mail_to = coalesce(uso_schedule_body.alert_mail_to, t.alert_mail_to),
+                record_runs = coalesce(uso_schedule_body.record_runs, t.record_runs)
+            WHERE t.id = task_id;
+            RETURN task_id;
+        END IF;
+
+        -- Insert only the columns given, so the others take the table's defaults.
+        fields := jsonb_build_object(
+            'name', uso_schedule_body.name, 'schedule', uso_schedule_body.schedule,
+            'command', uso_schedule_body.command, 'description', uso_schedule_body.description,
+            'category', uso_schedule_body.category, 'config', uso_schedule_body.config,
+            'database', uso_schedule_body.database, 'username', uso_schedule_body.username,
+            'enabled', uso_schedule_body.enabled, 'timezone', uso_schedule_body.timezone,
+            'timeout', uso_schedule_body.timeout, 'max_retries', uso_schedule_body.max_retries,
+            'retry_delay', uso_schedule_body.retry_delay, 'retry_after', uso_schedule_body.retry_after,
+            'keep_runs', uso_schedule_body.keep_runs, 'overlap', uso_schedule_body.overlap,
+            'misfire', uso_schedule_body.misfire, 'alert_mail_to', uso_schedule_body.alert_mail_to,
+            'record_runs', uso_schedule_body.record_runs);
+        SELECT string_agg(quote_ident(f.key), ', ') INTO cols
+        FROM jsonb_each(fields) f WHERE jsonb_typeof(f.value) <> 'null';
+        BEGIN
+            EXECUTE format('INSERT INTO @extschema@.uso_task AS t (%1$s) '
+                           'SELECT %1$s FROM pg_catalog.jsonb_populate_record(NULL::@extschema@.uso_task, $1) '
+                           'RETURNING t.id', cols)
+                INTO task_id USING fields;
+            RETURN task_id;
+        EXCEPTION WHEN unique_violation THEN
+            GET STACKED DIAGNOSTICS conname = CONSTRAINT_NAME;
+            IF conname IS DISTINCT FROM 'uso_task_name_key' THEN
+                RAISE;
+            END IF;
+            -- A row we can see appeared meanwhile: go round and update it.
+            -- A row we cannot see belongs to someone else.
+            IF NOT EXISTS (SELECT FROM @extschema@.uso_task t WHERE t.name = uso_schedule_body.name) THEN
+                RAISE EXCEPTION 'task "%" belongs to another role', @extschema@.uso_shorten(uso_schedule_body.name)
+                    USING ERRCODE = 'insufficient_privilege',
+                          DETAIL = 'Task names are unique across all roles.',
+                          HINT = 'Choose another name.';
+            END IF;
+        END;
+    END LOOP;
+    RAISE EXCEPTION 'task "%" is being changed concurrently', @extschema@.uso_shorten(uso_schedule_body.name)
+        USING ERRCODE = 'lock_not_available';
+END
+$$;
+
+COMMENT ON FUNCTION @extschema@.uso_schedule_body(text, text, text, text, text, jsonb, text, text, boolean, text, interval, integer, interval, interval, integer, text, text, text, text) IS
+    'Internal: the work of uso_schedule, which calls it and reports its errors about the input without our internal context (api_errors.c).';
+
+CREATE OR REPLACE FUNCTION @extschema@.uso_schedule(
+    name text, schedule text, command text,
+    description text DEFAULT NULL, category text DEFAULT NULL, config jsonb DEFAULT NULL,
+    database text DEFAULT NULL, username text DEFAULT NULL, enabled boolean DEFAULT true,
+    timezone text DEFAULT NULL, timeout interval DEFAULT NULL, max_retries integer DEFAULT NULL,
+    retry_delay interval DEFAULT NULL, retry_after interval DEFAULT NULL,
+    keep_runs integer DEFAULT NULL, overlap text DEFAULT NULL, misfire text DEFAULT NULL,
+    alert_mail_to text DEFAULT NULL, record_runs text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE c SECURITY INVOKER
+AS 'MODULE_PATHNAME', 'uso_schedule_api';
+
+COMMENT ON FUNCTION @extschema@.uso_schedule(text, text, text, text, text, jsonb, text, text, boolean,
+    text, interval, integer, interval, interval, integer, text, text, text, text) IS
+    'Creates the task, or updates the caller''s task of that name (NULL arguments keep the current value); returns the task id.';
+
+CREATE OR REPLACE FUNCTION @extschema@.uso_alter_task_body(
+    name text, schedule text DEFAULT NULL, command text DEFAULT NULL,
+    description text DEFAULT NULL, category text DEFAULT NULL, config jsonb DEFAULT NULL,
+    database text DEFAULT NULL, username text DEFAULT NULL, enabled boolean DEFAULT NULL,
+    timezone text DEFAULT NULL, timeout interval DEFAULT NULL, max_retries integer DEFAULT NULL,
+    retry_delay interval DEFAULT NULL, retry_after interval DEFAULT NULL,
+    keep_runs integer DEFAULT NULL, overlap text DEFAULT NULL, misfire text DEFAULT NULL,
+    new_name text DEFAULT NULL, alert_mail_to text DEFAULT NULL, record_runs text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    task_id bigint := @extschema@.uso_task_id_by_name(uso_alter_task_body.name, true);
+BEGIN
+    IF uso_alter_task_body.schedule IS NOT NULL THEN
+        PERFORM @extschema@.uso_refuse_never_firing(uso_alter_task_body.schedule);
+    END IF;
+    UPDATE @extschema@.uso_task t SET
+        name        = coalesce(uso_alter_task_body.new_name, t.name),
+        schedule    = coalesce(uso_alter_task_body.schedule, t.schedule),
+        command     = coalesce(uso_alter_task_body.command, t.command),
+        description = coalesce(uso_alter_task_body.description, t.description),
+        category    = coalesce(uso_alter_task_body.category, t.category),
+        config      = coalesce(uso_alter_task_body.config, t.config),
+        database    = coalesce(uso_alter_task_body.database::name, t.database),
+        username    = coalesce(uso_alter_task_body.username::name, t.username),
+        enabled     = coalesce(uso_alter_task_body.enabled, t.enabled),
+        timezone    = coalesce(uso_alter_task_body.timezone, t.timezone),
+        timeout     = coalesce(uso_alter_task_body.timeout, t.timeout),
+        max_retries = coalesce(uso_alter_task_body.max_retries, t.max_retries),
+        retry_delay = coalesce(uso_alter_task_body.retry_delay, t.retry_delay),
+        retry_after = coalesce(uso_alter_task_body.retry_after, t.retry_after),
+        keep_runs   = coalesce(uso_alter_task_body.keep_runs, t.keep_runs),
+        overlap     = coalesce(uso_alter_task_body.overlap, t.overlap),
+        misfire     = coalesce(uso_alter_task_body.misfire, t.misfire),
+        alert_mail_to = coalesce(uso_alter_task_body.alert_mail_to, t.alert_mail_to),
+        record_runs = coalesce(uso_alter_task_body.record_runs, t.record_runs)
+    WHERE t.id = task_id;
+EXCEPTION WHEN unique_violation THEN
+    RAISE EXCEPTION 'task "%" already exists', @extschema@.uso_shorten(uso_alter_task_body.new_name)
+        USING ERRCODE = 'unique_violation',
+              DETAIL = 'Task names are unique across all roles.';
+END
+$$;
+
+COMMENT ON FUNCTION @extschema@.uso_alter_task_body(text, text, text, text, text, jsonb, text, text, boolean, text, interval, integer, interval, interval, integer, text, text, text, text, text) IS
+    'Internal: the work of uso_alter_task, which calls it and reports its errors about the input without our internal context (api_errors.c).';
+
+CREATE OR REPLACE FUNCTION @extschema@.uso_alter_task(
+    name text, schedule text DEFAULT NULL, command text DEFAULT NULL,
+    description text DEFAULT NULL, category text DEFAULT NULL, config jsonb DEFAULT NULL,
+    database text DEFAULT NULL, username text DEFAULT NULL, enabled boolean DEFAULT NULL,
+    timezone text DEFAULT NULL, timeout interval DEFAULT NULL, max_retries integer DEFAULT NULL,
+    retry_delay interval DEFAULT NULL, retry_after interval DEFAULT NULL,
+    keep_runs integer DEFAULT NULL, overlap text DEFAULT NULL, misfire text DEFAULT NULL,
+    new_name text DEFAULT NULL, alert_mail_to text DEFAULT NULL, record_runs text DEFAULT NULL)
+RETURNS void
+LANGUAGE c SECURITY INVOKER
+AS 'MODULE_PATHNAME', 'uso_alter_task_api';
+
+COMMENT ON FUNCTION @extschema@.uso_alter_task(text, text, text, text, text, jsonb, text, text, boolean,
+    text, interval, integer, interval, interval, integer, text, text, text, text, text) IS
+    'Changes the given settings of a task (NULL keeps the current value; new_name renames it).';
