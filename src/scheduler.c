@@ -401,11 +401,23 @@ SchedulerLoop(void)
 		else
 			timeout_ms = (long) Min((wake - now + 999) / 1000, (int64) 3600 * 1000);
 
-		/* The heartbeat of uso_scheduler_status: at most every few seconds, even idle. */
+		/*
+		 * The heartbeat of uso_scheduler_status: at most every few seconds,
+		 * even idle.  Its run counts walk every run, so under load (many
+		 * short iterations a second) they are recounted at most every
+		 * 250 ms; before a longer sleep they are always exact.
+		 */
 		{
-			int			counts[2] = {0, 0};	/* queued, running */
+			static int	counts[2] = {0, 0};	/* queued, running */
+			static TimestampTz counted_at = 0;
 
-			SchedStateForEachRun(State, CountRunStates, counts);
+			if (timeout_ms < 0 || timeout_ms >= 250 ||
+				now - counted_at >= 250 * 1000 || now < counted_at)
+			{
+				counts[0] = counts[1] = 0;
+				SchedStateForEachRun(State, CountRunStates, counts);
+				counted_at = now;
+			}
 			timeout_ms = SchedStatusBeat(timeout_ms, SchedStateTaskCount(State),
 										 counts[0], counts[1]);
 		}
