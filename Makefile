@@ -63,7 +63,7 @@ sql/uso_office--$(EXTVERSION).sql: $(OFFICE_PARTS)
 # The simulation is built from the state module's own sources, outside the
 # server: the same files the extension links (see test/sim/sim.c).
 SIM_SRCS  = $(sort $(wildcard test/sim/*.c)) $(wildcard src/sched_state*.c) src/sched_map.c \
-            src/schedule.c src/schedule_cron.c src/schedule_next.c
+            src/schedule.c src/schedule_cron.c src/schedule_next.c src/schedule_after.c
 SIM_BIN   = test/sim/uso_sim
 HOURS    ?= 24
 SEED     ?= 1

@@ -1713,6 +1713,13 @@ BEGIN
                                         NEW.return_message, duration);
     END IF;
 
+    -- Followers ('after <task>'): queued in this transaction, so an outcome
+    -- that committed has queued them, whatever crashes next.
+    IF (NEW.status = 'succeeded' OR final)
+       AND EXISTS (SELECT FROM @extschema@.uso_task f WHERE f.follows_task_id = t.id) THEN
+        PERFORM @extschema@.uso_queue_followers(t.id, NEW.id, CASE WHEN final THEN 'failure' ELSE 'success' END);
+    END IF;
+
     -- record_runs = failures: the last success is the only one kept.
     IF NEW.status = 'succeeded' AND t.record_runs = 'failures' THEN
         DELETE FROM @extschema@.uso_task_run r
@@ -1722,7 +1729,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.uso_run_ended() IS
-    'Trigger: a run ended: counts it in uso_task_stats, sends its event (NOTIFY uso_task_events, alert outbox), writes its LOG line, and applies record_runs.';
+    'Trigger: a run ended: counts it in uso_task_stats, sends its event (NOTIFY uso_task_events, alert outbox), writes its LOG line, queues the runs of the tasks that follow it, and applies record_runs.';
 REVOKE EXECUTE ON FUNCTION @extschema@.uso_run_ended() FROM PUBLIC;
 
 CREATE TRIGGER uso_run_ended AFTER UPDATE OF finished_at ON @extschema@.uso_task_run
@@ -2261,3 +2268,365 @@ AS 'MODULE_PATHNAME', 'uso_alter_task_api';
 COMMENT ON FUNCTION @extschema@.uso_alter_task(text, text, text, text, text, jsonb, text, text, boolean,
     text, interval, integer, interval, interval, integer, text, text, text, text, text) IS
     'Changes the given settings of a task (NULL keeps the current value; new_name renames it).';
+-- 0.2, issue 13 part 3 (sql/install/96_chains.sql): tasks that follow tasks
+-- ('after <task>', 'after <task> fails'): the run column that names the run
+-- which caused a chain run, the trigger value chain, the schedule functions,
+-- the follower columns and triggers, and the views that show them.
+ALTER TABLE @extschema@.uso_task_run ADD COLUMN caused_by_run_id bigint;
+ALTER TABLE @extschema@.uso_task_run DROP CONSTRAINT uso_task_run_trigger_check;
+ALTER TABLE @extschema@.uso_task_run ADD CONSTRAINT uso_task_run_trigger_check
+        CHECK (trigger IN ('schedule', 'manual', 'retry', 'catchup', 'once', 'startup', 'chain'));
+COMMENT ON COLUMN @extschema@.uso_task_run.trigger IS 'Why it ran: schedule, manual, retry, catchup, once (uso_run_at), startup (@reboot), chain (the task it follows ended: caused_by_run_id).';
+COMMENT ON COLUMN @extschema@.uso_task_run.caused_by_run_id IS 'For trigger chain: the run of the followed task whose end queued this one (it may have been purged since).';
+
+CREATE FUNCTION @extschema@.uso_schedule_follows(schedule text)
+    RETURNS text
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'uso_schedule_follows';
+COMMENT ON FUNCTION @extschema@.uso_schedule_follows(text) IS
+'The name of the task a schedule ''after <task>'' or ''after <task> fails'' follows (unquoted), NULL for '
+'every other schedule. Raises 22023 for an invalid schedule.';
+
+CREATE FUNCTION @extschema@.uso_schedule_follows_failures(schedule text)
+    RETURNS boolean
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'uso_schedule_follows_failures';
+COMMENT ON FUNCTION @extschema@.uso_schedule_follows_failures(text) IS
+'True for ''after <task> fails'', false for ''after <task>'', NULL for every other schedule.';
+
+-- New task columns come last (ALTER TABLE appends, as the update script does).
+ALTER TABLE @extschema@.uso_task ADD COLUMN follows_task_id bigint;
+ALTER TABLE @extschema@.uso_task ADD COLUMN follows_on text;
+ALTER TABLE @extschema@.uso_task ADD CONSTRAINT uso_task_follows_on_check
+    CHECK (follows_on IN ('success', 'failure'));
+-- No foreign key: a follower of a built-in task must survive pg_dump, which
+-- leaves built-in rows out (they are registered again, maybe under other ids).
+CREATE INDEX uso_task_follows_idx ON @extschema@.uso_task (follows_task_id)
+    WHERE follows_task_id IS NOT NULL;
+COMMENT ON COLUMN @extschema@.uso_task.follows_task_id IS
+    'For a schedule ''after <task>'': the id of the task it follows (kept across renames); NULL when that task was deleted (the follower shows status missing).';
+COMMENT ON COLUMN @extschema@.uso_task.follows_on IS
+    'For a schedule ''after <task>'': success, or failure for ''after <task> fails''; NULL for every other schedule.';
+
+-- The schedule text of a follower, quoting the name when it must be: blanks
+-- around it, a leading quote, or a last word "fails" would read otherwise.
+CREATE FUNCTION @extschema@.uso_after_schedule(task text, on_failure boolean) RETURNS text
+    LANGUAGE sql IMMUTABLE STRICT
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+SELECT 'after '
+       || CASE WHEN task ~ '^[ \t"]|[ \t]$' OR task ~* '[ \t]fails$'
+               THEN '"' || replace(task, '"', '""') || '"' ELSE task END
+       || CASE WHEN on_failure THEN ' fails' ELSE '' END
+$$;
+COMMENT ON FUNCTION @extschema@.uso_after_schedule(text, boolean) IS
+    'The schedule text that follows a task: ''after <task>'' or ''after <task> fails'', with the name in double quotes when it has surrounding blanks, begins with a quote or ends in the word fails.';
+
+-- The tasks from predecessor back to follower when making follower follow
+-- predecessor would close a cycle, else NULL.  Every task of the chain
+-- counts, visible to the caller or not, so it runs as the owner.  The rows
+-- walked are share-locked: a concurrent change that would close the same
+-- cycle the other way waits for this one, then sees it.
+CREATE FUNCTION @extschema@.uso_follows_cycle(follower bigint, predecessor bigint) RETURNS bigint[]
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    path bigint[] := ARRAY[predecessor];
+    cur  bigint := predecessor;
+BEGIN
+    LOOP
+        IF cur = follower THEN
+            RETURN path;
+        END IF;
+        SELECT t.follows_task_id INTO cur FROM @extschema@.uso_task t WHERE t.id = cur FOR SHARE;
+        -- The end of the chain; or a cycle that does not pass through the
+        -- follower (cannot be made, but never loop on one).
+        IF cur IS NULL OR cur = ANY (path) AND cur <> follower THEN
+            RETURN NULL;
+        END IF;
+        path := path || cur;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.uso_follows_cycle(bigint, bigint) IS
+    'Internal: the task ids from predecessor to follower when follower following predecessor would close a cycle, else NULL.';
+REVOKE EXECUTE ON FUNCTION @extschema@.uso_follows_cycle(bigint, bigint) FROM PUBLIC;
+
+-- Resolves 'after X' when a schedule is written, as the caller (SECURITY
+-- INVOKER: row-level security decides which X the caller can see).  Fires
+-- after uso_task_validate (name order), which has checked the schedule and
+-- normalized database.
+CREATE FUNCTION @extschema@.uso_task_follows() RETURNS trigger
+    LANGUAGE plpgsql SECURITY INVOKER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    pred_name text := @extschema@.uso_schedule_follows(NEW.schedule);
+    pred      @extschema@.uso_task;
+    cycle     bigint[];
+    shown     text;
+BEGIN
+    IF pred_name IS NULL THEN
+        NEW.follows_task_id := NULL;
+        NEW.follows_on := NULL;
+        RETURN NEW;
+    END IF;
+    -- Unchanged and still there: a rename of the predecessor rewrote the
+    -- text, and it must not move to another task that took the old name.
+    IF TG_OP = 'UPDATE' AND NEW.schedule = OLD.schedule AND OLD.follows_task_id IS NOT NULL
+       AND coalesce(NEW.database, '') = coalesce(OLD.database, '') THEN
+        NEW.follows_task_id := OLD.follows_task_id;
+        NEW.follows_on := OLD.follows_on;
+        RETURN NEW;
+    END IF;
+    SELECT * INTO pred FROM @extschema@.uso_task t WHERE t.name = pred_name;
+    IF NOT FOUND THEN
+        -- pg_restore loads tasks in any order: a row that comes with the id
+        -- of its predecessor keeps it (only a superuser can write the column).
+        IF TG_OP = 'INSERT' AND NEW.follows_task_id IS NOT NULL THEN
+            RETURN NEW;
+        END IF;
+        RAISE EXCEPTION 'task "%" does not exist', @extschema@.uso_shorten(pred_name)
+            USING ERRCODE = 'undefined_object',
+                  DETAIL = format('The schedule "%s" follows it.', @extschema@.uso_shorten(NEW.schedule)),
+                  HINT = 'A task can follow a task you can see: SELECT name FROM uso_background_tasks lists them.';
+    END IF;
+    IF coalesce(pred.database, current_database()) <> coalesce(NEW.database, current_database()) THEN
+        RAISE EXCEPTION 'task "%" runs in database "%", not in "%"', @extschema@.uso_shorten(pred_name),
+                        coalesce(pred.database, current_database()), coalesce(NEW.database, current_database())
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'A task can only follow a task of the same database.';
+    END IF;
+    cycle := @extschema@.uso_follows_cycle(NEW.id, pred.id);
+    IF cycle IS NOT NULL THEN
+        -- 'A after B after A'; tasks the caller cannot see stay unnamed
+        SELECT string_agg(coalesce((SELECT format('"%s"', @extschema@.uso_shorten(t.name))
+                                    FROM @extschema@.uso_task t WHERE t.id = c.id AND c.id <> NEW.id),
+                                   CASE WHEN c.id = NEW.id THEN format('"%s"', @extschema@.uso_shorten(NEW.name))
+                                        ELSE 'a task you cannot see' END),
+                          ' after ' ORDER BY c.n) INTO shown
+        FROM unnest(cycle) WITH ORDINALITY AS c(id, n);
+        RAISE EXCEPTION 'schedule "%" would make a cycle: "%" after %', @extschema@.uso_shorten(NEW.schedule),
+                        @extschema@.uso_shorten(NEW.name), shown
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Each task in it would run after the one before it, for ever.',
+                  HINT = 'Give one task of the cycle a clock schedule, or @manual.';
+    END IF;
+    NEW.follows_task_id := pred.id;
+    NEW.follows_on := CASE WHEN @extschema@.uso_schedule_follows_failures(NEW.schedule)
+                           THEN 'failure' ELSE 'success' END;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.uso_task_follows() IS
+    'Trigger: resolves the task an ''after <task>'' schedule follows (it must exist, be visible to the caller, run in the same database and close no cycle) into follows_task_id and follows_on.';
+
+CREATE TRIGGER uso_task_validate_follows
+    BEFORE INSERT OR UPDATE OF schedule, database ON @extschema@.uso_task
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.uso_task_follows();
+
+-- A rename rewrites the followers' schedule text, so that what they show
+-- (schedule, frequency, cron.job) names the task they follow; a delete
+-- leaves them following nothing (status missing).  Followers may belong to
+-- other roles: this runs as the owner, and changes nothing but that.
+CREATE FUNCTION @extschema@.uso_task_followed_changed() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        UPDATE @extschema@.uso_task f SET follows_task_id = NULL WHERE f.follows_task_id = OLD.id;
+    ELSIF NEW.name IS DISTINCT FROM OLD.name THEN
+        UPDATE @extschema@.uso_task f
+           SET schedule = @extschema@.uso_after_schedule(NEW.name, f.follows_on = 'failure')
+         WHERE f.follows_task_id = NEW.id;
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.uso_task_followed_changed() IS
+    'Trigger: a followed task was renamed (its followers'' schedules name it anew) or deleted (they follow nothing and show status missing).';
+REVOKE EXECUTE ON FUNCTION @extschema@.uso_task_followed_changed() FROM PUBLIC;
+
+CREATE TRIGGER uso_task_followed_changed
+    AFTER UPDATE OF name OR DELETE ON @extschema@.uso_task
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.uso_task_followed_changed();
+
+CREATE FUNCTION @extschema@.uso_runs_queued() RETURNS void
+    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'uso_runs_queued';
+COMMENT ON FUNCTION @extschema@.uso_runs_queued() IS
+    'Internal: this database''s scheduler looks for queued runs once the transaction commits.';
+REVOKE EXECUTE ON FUNCTION @extschema@.uso_runs_queued() FROM PUBLIC;
+
+-- Called by uso_run_ended when a run of pred ended with outcome 'success'
+-- or (after its last retry) 'failure': queues one run of each enabled
+-- follower, with trigger chain and the run that caused it.  A follower's
+-- overlap policy holds as for its scheduled runs: with skip, a follower that
+-- has a run queued or running records a skipped run instead; with queue,
+-- one that already has a run waiting.
+CREATE FUNCTION @extschema@.uso_queue_followers(pred bigint, run_id bigint, outcome text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    queued integer;
+BEGIN
+    INSERT INTO @extschema@.uso_task_run (task_id, trigger, caused_by_run_id, status, finished_at, return_message)
+    SELECT f.id, 'chain', run_id,
+           CASE WHEN b.busy IS NULL THEN 'queued' ELSE 'skipped' END,
+           CASE WHEN b.busy IS NOT NULL THEN clock_timestamp() END,
+           CASE WHEN b.busy IS NOT NULL
+                THEN format('skipped: run %s of this task is still %s', b.busy, b.state) END
+    FROM @extschema@.uso_task f
+    LEFT JOIN LATERAL (
+        SELECT r.id AS busy, r.status AS state FROM @extschema@.uso_task_run r
+        WHERE r.task_id = f.id AND r.finished_at IS NULL
+          AND (f.overlap = 'skip' OR f.overlap = 'queue' AND r.status = 'queued')
+        ORDER BY r.id LIMIT 1) b ON f.overlap <> 'parallel'
+    WHERE f.follows_task_id = pred AND f.follows_on = outcome AND f.enabled
+    ORDER BY f.id;
+    GET DIAGNOSTICS queued = ROW_COUNT;
+    IF queued > 0 THEN
+        PERFORM @extschema@.uso_runs_queued();
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.uso_queue_followers(bigint, bigint, text) IS
+    'Internal: queues a chain run of each enabled follower of task pred (follows_on = outcome), caused by run run_id; skipped as its overlap policy says.';
+REVOKE EXECUTE ON FUNCTION @extschema@.uso_queue_followers(bigint, bigint, text) FROM PUBLIC;
+
+CREATE OR REPLACE VIEW @extschema@.uso_task_runs WITH (security_invoker = true) AS
+SELECT r.id,
+       t.name AS task,
+       r.trigger,
+       r.status,
+       r.attempt,
+       r.scheduled_for,
+       r.queued_at,
+       r.started_at,
+       r.finished_at,
+       r.finished_at - r.started_at AS duration,
+       r.pid,
+       r.return_message,
+       r.sqlstate,
+       r.error_detail,
+       r.error_hint,
+       r.error_context,
+       COALESCE(@extschema@.uso_live_progress(r.id), r.progress) AS progress,
+       r.caused_by_run_id
+FROM @extschema@.uso_task_run r
+JOIN @extschema@.uso_task t ON t.id = r.task_id
+ORDER BY r.id DESC;
+COMMENT ON VIEW @extschema@.uso_task_runs IS 'Runs with their task name and duration, newest first.';
+COMMENT ON COLUMN @extschema@.uso_task_runs.id IS 'Run id.';
+COMMENT ON COLUMN @extschema@.uso_task_runs.task IS 'Task name.';
+COMMENT ON COLUMN @extschema@.uso_task_runs.trigger IS 'schedule, manual, retry, catchup, once, startup or chain.';
+COMMENT ON COLUMN @extschema@.uso_task_runs.status IS 'queued, running, succeeded, failed, timed_out, cancelled or skipped.';
+COMMENT ON COLUMN @extschema@.uso_task_runs.attempt IS '1 for the first try, 2.. for retries.';
+COMMENT ON COLUMN @extschema@.uso_task_runs.scheduled_for IS 'The slot it was due at.';
+COMMENT ON COLUMN @extschema@.uso_task_runs.queued_at IS 'When it was queued.';
+COMMENT ON COLUMN @extschema@.uso_task_runs.started_at IS 'When a worker began it.';
+COMMENT ON COLUMN @extschema@.uso_task_runs.finished_at IS 'When it ended.';
+COMMENT ON COLUMN @extschema@.uso_task_runs.duration IS 'finished_at - started_at.';
+COMMENT ON COLUMN @extschema@.uso_task_runs.pid IS 'Worker process id.';
+COMMENT ON COLUMN @extschema@.uso_task_runs.return_message IS 'What the run returned, or its error.';
+COMMENT ON COLUMN @extschema@.uso_task_runs.sqlstate IS 'SQLSTATE of the error.';
+COMMENT ON COLUMN @extschema@.uso_task_runs.error_detail IS 'DETAIL of the error.';
+COMMENT ON COLUMN @extschema@.uso_task_runs.error_hint IS 'HINT of the error.';
+COMMENT ON COLUMN @extschema@.uso_task_runs.error_context IS 'Traceback of the error.';
+COMMENT ON COLUMN @extschema@.uso_task_runs.progress IS 'Fraction done, live while running.';
+COMMENT ON COLUMN @extschema@.uso_task_runs.caused_by_run_id IS 'For trigger chain: the run of the followed task that queued this one.';
+
+
+CREATE OR REPLACE VIEW @extschema@.uso_background_tasks WITH (security_invoker = true) AS
+SELECT t.name,
+       t.category,
+       t.description,
+       t.schedule,
+       COALESCE(t.config ->> 'frequency', @extschema@.uso_describe_schedule(t.schedule)) AS frequency,
+       t.retry_after,
+       CASE
+           WHEN NOT t.enabled THEN 'disabled'
+           WHEN cur.id IS NOT NULL THEN 'running'
+           WHEN t.follows_on IS NOT NULL AND t.follows_task_id IS NULL THEN 'missing'
+           WHEN (t.database IS NULL OR t.database = pg_catalog.current_database())
+                AND @extschema@.uso_command_missing(t.command) IS NOT NULL THEN 'missing'
+           WHEN last.status IN ('failed', 'timed_out') THEN 'failing'
+           ELSE 'idle'
+       END AS status,
+       t.last_run_at,
+       CASE WHEN last.status = 'succeeded' AND last.warnings > 0 THEN 'succeeded with warnings'
+            ELSE last.status END AS last_status,
+       last.finished_at - last.started_at AS last_duration,
+       CASE WHEN last.id IS NOT NULL THEN
+           pg_catalog.concat_ws(E'\n', last.return_message,
+               (SELECT pg_catalog.string_agg(l.level || ': ' || l.message, E'\n' ORDER BY l.seq)
+                FROM @extschema@.uso_task_log l WHERE l.run_id = last.id))
+       END AS last_log,
+       nxt.next_run_at,
+       COALESCE(nxt.next_run_at <= pg_catalog.now(), false) AS is_due,
+       t.enabled,
+       t.username AS owner,
+       -- 0.2: appended, as CREATE OR REPLACE VIEW requires.
+       last.warnings,
+       nxt.once_at AS next_once_at,
+       t.builtin,
+       t.alert_mail_to,
+       CASE
+           WHEN t.follows_on IS NOT NULL AND t.follows_task_id IS NULL THEN
+               pg_catalog.format('task "%s", which it follows, no longer exists',
+                                 @extschema@.uso_schedule_follows(t.schedule))
+           WHEN (t.database IS NULL OR t.database = pg_catalog.current_database()) THEN
+               @extschema@.uso_command_missing(t.command)
+       END AS status_detail,
+       CASE WHEN last.trigger = 'chain' AND last.caused_by_run_id IS NOT NULL
+            THEN pg_catalog.format('after %s run %s', @extschema@.uso_schedule_follows(t.schedule),
+                                   last.caused_by_run_id)
+            ELSE last.trigger END AS last_trigger
+FROM @extschema@.uso_task t
+LEFT JOIN LATERAL (
+    SELECT r.id FROM @extschema@.uso_task_run r
+    WHERE r.task_id = t.id AND r.status = 'running' LIMIT 1) cur ON true
+LEFT JOIN LATERAL (
+    SELECT r.id, r.status, r.started_at, r.finished_at, r.return_message, r.trigger, r.caused_by_run_id,
+           -- skipped items are logged as warnings (USO's per-item rule)
+           (SELECT pg_catalog.count(*)::integer FROM @extschema@.uso_task_log l
+            WHERE l.run_id = r.id AND l.level = 'WARNING') AS warnings
+    FROM @extschema@.uso_task_run r
+    WHERE r.task_id = t.id AND r.status NOT IN ('queued', 'running', 'skipped')
+    ORDER BY r.id DESC LIMIT 1) last ON true
+LEFT JOIN LATERAL (
+    SELECT CASE WHEN t.enabled THEN
+               LEAST(t.next_run_at,
+                   (SELECT pg_catalog.min(COALESCE(r.scheduled_for, r.queued_at))
+                    FROM @extschema@.uso_task_run r
+                    WHERE r.task_id = t.id AND r.status = 'queued'))
+           END AS next_run_at,
+           (SELECT pg_catalog.min(r.scheduled_for) FROM @extschema@.uso_task_run r
+            WHERE r.task_id = t.id AND r.status = 'queued' AND r.trigger = 'once') AS once_at) nxt ON true
+-- Reading the page warns when no scheduler runs what it shows.
+WHERE @extschema@.uso_warn_scheduler();
+COMMENT ON VIEW @extschema@.uso_background_tasks IS
+    'The Background Tasks admin page: one row per task with status, frequency, last run, log and next run.';
+COMMENT ON COLUMN @extschema@.uso_background_tasks.name IS 'Task name.';
+COMMENT ON COLUMN @extschema@.uso_background_tasks.category IS 'The app it belongs to.';
+COMMENT ON COLUMN @extschema@.uso_background_tasks.description IS 'What it does.';
+COMMENT ON COLUMN @extschema@.uso_background_tasks.schedule IS 'The schedule as written.';
+COMMENT ON COLUMN @extschema@.uso_background_tasks.frequency IS 'The schedule in plain English.';
+COMMENT ON COLUMN @extschema@.uso_background_tasks.retry_after IS 'After a failure the next run comes no later than this.';
+COMMENT ON COLUMN @extschema@.uso_background_tasks.status IS 'idle, running, disabled, failing (last run failed) or missing (its function, or the task it follows, does not exist: status_detail says which).';
+COMMENT ON COLUMN @extschema@.uso_background_tasks.last_run_at IS 'Start of the last run.';
+COMMENT ON COLUMN @extschema@.uso_background_tasks.last_status IS 'Outcome of the last finished run: succeeded, succeeded with warnings (it logged warnings, e.g. skipped items), failed, timed_out or cancelled.';
+COMMENT ON COLUMN @extschema@.uso_background_tasks.last_duration IS 'How long the last finished run took.';
+COMMENT ON COLUMN @extschema@.uso_background_tasks.last_log IS 'The last run''s message followed by its log lines.';
+COMMENT ON COLUMN @extschema@.uso_background_tasks.next_run_at IS 'When it runs next (scheduled or one-off).';
+COMMENT ON COLUMN @extschema@.uso_background_tasks.is_due IS 'True when the next run time has come.';
+COMMENT ON COLUMN @extschema@.uso_background_tasks.enabled IS 'Whether it is scheduled.';
+COMMENT ON COLUMN @extschema@.uso_background_tasks.owner IS 'The role it runs as.';
+COMMENT ON COLUMN @extschema@.uso_background_tasks.warnings IS 'How many warnings the last finished run logged (items it skipped); 0 for a clean run.';
+COMMENT ON COLUMN @extschema@.uso_background_tasks.next_once_at IS 'When the next one-off run (uso_run_at) is due, if one is waiting.';
+COMMENT ON COLUMN @extschema@.uso_background_tasks.builtin IS 'Registered by CREATE EXTENSION (the task pack, housekeeping).';
+COMMENT ON COLUMN @extschema@.uso_background_tasks.alert_mail_to IS 'Who this task''s failure alerts go to, besides uso_tasks.alert_mail_to.';
+COMMENT ON COLUMN @extschema@.uso_background_tasks.status_detail IS 'Why the status is missing: the function the command calls, or the task it follows, that no longer exists; NULL otherwise.';
+COMMENT ON COLUMN @extschema@.uso_background_tasks.last_trigger IS 'Why the last finished run ran: schedule, manual, retry, catchup, once, startup, or for a follower "after <task> run <id>".';
+
+GRANT SELECT ON @extschema@.uso_background_tasks TO PUBLIC;

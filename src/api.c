@@ -37,6 +37,7 @@
 #include "version.h"
 
 PG_FUNCTION_INFO_V1(uso_run_now);
+PG_FUNCTION_INFO_V1(uso_runs_queued);
 PG_FUNCTION_INFO_V1(uso_run_at);
 PG_FUNCTION_INFO_V1(uso_cancel);
 PG_FUNCTION_INFO_V1(uso_wait);
@@ -445,6 +446,14 @@ uso_scheduler_start(PG_FUNCTION_ARGS)
 {
 	UsoRequirePreload();
 	UsoStartAtCommit();
+	PG_RETURN_VOID();
+}
+
+/* Runs were queued by SQL (a chain): the scheduler picks them up after commit. */
+Datum
+uso_runs_queued(PG_FUNCTION_ARGS)
+{
+	UsoWakeAtCommit(false, true);
 	PG_RETURN_VOID();
 }
 

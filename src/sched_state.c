@@ -395,7 +395,9 @@ SchedStAddRun(SchedState *st, int64 run_id, int64 task_id, int attempt, Timestam
 	r->seen = true;
 	if (due > now)
 		return;
-	if (strcmp(trigger, "manual") == 0 || strcmp(trigger, "once") == 0)
+	/* Runs that start now for a reason of their own (not a slot) start the task's clock now too. */
+	if (strcmp(trigger, "manual") == 0 || strcmp(trigger, "once") == 0 ||
+		strcmp(trigger, "chain") == 0)
 		RunBecameReady(st, r, now);
 	else
 		RunMove(st, r, SR_READY, now);

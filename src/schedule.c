@@ -430,9 +430,13 @@ UsoScheduleParseGrammar(const char *text, UsoGrammar grammar, UsoSchedule *out,
 		if ((c < 0x20 && c != '\t') || c == 0x7F)
 			return fail(errbuf, "control character 0x%02X at position %zu",
 						c, i + 1);
-		if (c >= 0x80)
-			return fail(errbuf, "non-ASCII character at position %zu", i + 1);
 	}
+	/* Both grammars: pg_cron has no chains, but its layer takes ours. */
+	if (UsoAfterShape(text))
+		return UsoParseAfter(text, out, errbuf);
+	for (i = 0; i < len; i++)
+		if ((unsigned char) text[i] >= 0x80)
+			return fail(errbuf, "non-ASCII character at position %zu", i + 1);
 	memcpy(buf, text, len + 1);
 	ntok = tokenize(buf, tok);
 	if (ntok == 0)

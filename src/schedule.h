@@ -45,7 +45,8 @@ typedef enum UsoScheduleKind
 	USO_SCHED_INTERVAL,			/* 'every <interval>', ISO 8601 P.., 'N seconds' */
 	USO_SCHED_TIME_OF_DAY,		/* 'T02:00': daily at a local time */
 	USO_SCHED_REBOOT,			/* @reboot: once when the scheduler starts */
-	USO_SCHED_MANUAL			/* @manual: never by itself (run now only) */
+	USO_SCHED_MANUAL,			/* @manual: never by itself (run now only) */
+	USO_SCHED_AFTER				/* 'after <task> [fails]': when another task's run ends */
 } UsoScheduleKind;
 
 typedef struct UsoSchedule
@@ -84,7 +85,21 @@ typedef struct UsoSchedule
 	 */
 	int			time_of_day;
 	int			time_of_day_sec;
+
+	/*
+	 * USO_SCHED_AFTER: where the predecessor's name lies in the text (byte
+	 * offset and length, quotes included when quoted; see
+	 * UsoScheduleAfterName), and whether the task follows its failures
+	 * ('after X fails') rather than its successes.  The text, not the
+	 * struct, holds the name: a struct per loaded task stays small.
+	 */
+	uint16		after_off;
+	uint16		after_len;
+	bool		after_fails;
 } UsoSchedule;
+
+/* Longest task name (uso_task_name_check), in characters. */
+#define USO_TASK_NAME_MAX	200
 
 /* All 24 hours allowed: the cron schedule follows elapsed time across DST. */
 #define USO_ALL_HOURS	((uint32) 0xFFFFFF)
@@ -116,7 +131,7 @@ extern const char *UsoScheduleNeverFires(const UsoSchedule *s, char *buf,
 	"@hourly @daily @midnight @weekly @monthly @yearly @annually @reboot @manual, " \
 	"\"N seconds\" (1-59), \"every <n> <unit>\" (\"every 15 minutes\", \"every 3 months\"), " \
 	"ISO 8601 durations (\"PT15M\", \"P1D\", \"P3M\"), a time of day (\"T02:00\") " \
-	"or both (\"P7D T12:00\")."
+	"or both (\"P7D T12:00\"); \"after <task>\" and \"after <task> fails\" follow another task."
 
 /* The forms the pg_cron layer accepts (USO_GRAMMAR_PG_CRON). */
 #define USO_PG_CRON_FORMS \
@@ -172,8 +187,20 @@ extern TimestampTz UsoScheduleNextFrom(const UsoSchedule *s, TimestampTz after,
 extern TimestampTz UsoScheduleNext(const UsoSchedule *s, TimestampTz after,
 								   TimestampTz anchor, pg_tz *tz);
 
+/*
+ * The predecessor's name of an 'after' schedule parsed from text, unquoted,
+ * into buf (NUL-terminated; up to USO_TASK_NAME_MAX characters of UTF-8 fit
+ * in USO_AFTER_NAME_BUF bytes).  False when s is not an 'after' schedule.
+ */
+#define USO_AFTER_NAME_BUF	(USO_TASK_NAME_MAX * 4 + 1)
+extern bool UsoScheduleAfterName(const char *text, const UsoSchedule *s,
+								 char *buf, size_t buflen);
+
 /* Plain English for admin pages: 'every 15 minutes', 'at 02:00 every day'. */
 extern void UsoScheduleDescribe(const UsoSchedule *s, char *buf, size_t buflen);
+/* The same, given the text s was parsed from: names an 'after' schedule's task. */
+extern void UsoScheduleDescribeText(const char *text, const UsoSchedule *s, char *buf,
+									size_t buflen);
 
 /*
  * Server-side helpers (schedule_sql.c), for everything that takes a schedule

@@ -465,6 +465,10 @@ UsoScheduleDescribe(const UsoSchedule *s, char *buf, size_t buflen)
 		case USO_SCHED_MANUAL:
 			put(&o, "on demand");
 			break;
+		case USO_SCHED_AFTER:
+			/* the name is in the text: UsoScheduleDescribeText says it */
+			put(&o, s->after_fails ? "after another task fails" : "after another task succeeds");
+			break;
 		case USO_SCHED_TIME_OF_DAY:
 			put(&o, "at ");
 			put_time_of_day(&o, s);
@@ -489,4 +493,21 @@ UsoScheduleDescribe(const UsoSchedule *s, char *buf, size_t buflen)
 			}
 			break;
 	}
+}
+
+/*
+ * As UsoScheduleDescribe, naming the predecessor of an 'after' schedule
+ * (which only the text holds): 'after CreateCallProjects succeeds'.
+ */
+void
+UsoScheduleDescribeText(const char *text, const UsoSchedule *s, char *buf, size_t buflen)
+{
+	char		name[USO_AFTER_NAME_BUF];
+
+	if (!UsoScheduleAfterName(text, s, name, sizeof(name)))
+	{
+		UsoScheduleDescribe(s, buf, buflen);
+		return;
+	}
+	snprintf(buf, buflen, "after %s %s", name, s->after_fails ? "fails" : "succeeds");
 }

@@ -138,4 +138,8 @@ extern bool UsoParseSeconds(int n, bool blank_after_second, bool pgcron,
 extern bool UsoParsePgCron(const char *text, char **tok, int ntok,
 						   UsoSchedule *out, char *errbuf);
 
+/* schedule_after.c */
+extern bool UsoAfterShape(const char *text);
+extern bool UsoParseAfter(const char *text, UsoSchedule *out, char *errbuf);
+
 #endif							/* USO_SCHEDULE_PARSE_H */

@@ -39,6 +39,8 @@ PG_FUNCTION_INFO_V1(uso_bench_schedule);
 PG_FUNCTION_INFO_V1(uso_validate_cron_schedule);
 PG_FUNCTION_INFO_V1(uso_schedule_never_fires);
 PG_FUNCTION_INFO_V1(uso_timezone_warning);
+PG_FUNCTION_INFO_V1(uso_schedule_follows);
+PG_FUNCTION_INFO_V1(uso_schedule_follows_failures);
 
 /*
  * The schedule text as it can safely appear inside an error message: at
@@ -241,10 +243,11 @@ Datum
 uso_describe_schedule(PG_FUNCTION_ARGS)
 {
 	UsoSchedule sched;
-	char		buf[256];
+	char	   *str = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char		buf[USO_AFTER_NAME_BUF + 32];
 
-	UsoScheduleParseOrError(text_to_cstring(PG_GETARG_TEXT_PP(0)), &sched);
-	UsoScheduleDescribe(&sched, buf, sizeof(buf));
+	UsoScheduleParseOrError(str, &sched);
+	UsoScheduleDescribeText(str, &sched, buf, sizeof(buf));
 	PG_RETURN_TEXT_P(cstring_to_text(buf));
 }
 
@@ -388,4 +391,33 @@ uso_timezone_warning(PG_FUNCTION_ARGS)
 	if (warning == NULL)
 		PG_RETURN_NULL();
 	PG_RETURN_TEXT_P(cstring_to_text(warning));
+}
+
+/*
+ * uso_schedule_follows(schedule): the task an 'after' schedule follows
+ * (unquoted), or NULL for every other form.  Raises for a bad schedule.
+ */
+Datum
+uso_schedule_follows(PG_FUNCTION_ARGS)
+{
+	UsoSchedule sched;
+	char	   *str = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char		name[USO_AFTER_NAME_BUF];
+
+	UsoScheduleParseOrError(str, &sched);
+	if (!UsoScheduleAfterName(str, &sched, name, sizeof(name)))
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(name));
+}
+
+/* uso_schedule_follows_failures(schedule): 'after X fails'; NULL unless an 'after' form. */
+Datum
+uso_schedule_follows_failures(PG_FUNCTION_ARGS)
+{
+	UsoSchedule sched;
+
+	UsoScheduleParseOrError(text_to_cstring(PG_GETARG_TEXT_PP(0)), &sched);
+	if (sched.kind != USO_SCHED_AFTER)
+		PG_RETURN_NULL();
+	PG_RETURN_BOOL(sched.after_fails);
 }

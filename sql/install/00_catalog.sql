@@ -98,8 +98,9 @@ CREATE TABLE @extschema@.uso_task_run (
     error_context   text,
     progress        real,
     command_tag     text,
+    caused_by_run_id bigint,
     CONSTRAINT uso_task_run_trigger_check
-        CHECK (trigger IN ('schedule', 'manual', 'retry', 'catchup', 'once', 'startup')),
+        CHECK (trigger IN ('schedule', 'manual', 'retry', 'catchup', 'once', 'startup', 'chain')),
     CONSTRAINT uso_task_run_status_check
         CHECK (status IN ('queued', 'running', 'succeeded', 'failed', 'timed_out', 'cancelled', 'skipped')),
     CONSTRAINT uso_task_run_attempt_check CHECK (attempt >= 1),
@@ -117,7 +118,7 @@ CREATE INDEX uso_task_run_finished_idx ON @extschema@.uso_task_run (finished_at)
 COMMENT ON TABLE @extschema@.uso_task_run IS 'One row per run of a task: trigger, timing, outcome, error.';
 COMMENT ON COLUMN @extschema@.uso_task_run.id IS 'Run id, as returned by uso_run_now().';
 COMMENT ON COLUMN @extschema@.uso_task_run.task_id IS 'The task that ran.';
-COMMENT ON COLUMN @extschema@.uso_task_run.trigger IS 'Why it ran: schedule, manual, retry, catchup, once (uso_run_at), startup (@reboot).';
+COMMENT ON COLUMN @extschema@.uso_task_run.trigger IS 'Why it ran: schedule, manual, retry, catchup, once (uso_run_at), startup (@reboot), chain (the task it follows ended: caused_by_run_id).';
 COMMENT ON COLUMN @extschema@.uso_task_run.scheduled_for IS 'The slot it was due at (NULL for manual runs).';
 COMMENT ON COLUMN @extschema@.uso_task_run.queued_at IS 'When the scheduler queued it.';
 COMMENT ON COLUMN @extschema@.uso_task_run.started_at IS 'When a worker began the command.';
@@ -131,6 +132,7 @@ COMMENT ON COLUMN @extschema@.uso_task_run.error_detail IS 'DETAIL of the error.
 COMMENT ON COLUMN @extschema@.uso_task_run.error_hint IS 'HINT of the error.';
 COMMENT ON COLUMN @extschema@.uso_task_run.error_context IS 'CONTEXT of the error: the traceback through functions.';
 COMMENT ON COLUMN @extschema@.uso_task_run.progress IS 'Fraction done (0..1) reported by uso_progress().';
+COMMENT ON COLUMN @extschema@.uso_task_run.caused_by_run_id IS 'For trigger chain: the run of the followed task whose end queued this one (it may have been purged since).';
 COMMENT ON COLUMN @extschema@.uso_task_run.command_tag IS 'Command tag of the last statement of a successful run, e.g. INSERT 0 1 or SELECT 1.';
 
 CREATE TABLE @extschema@.uso_task_log (

@@ -76,3 +76,16 @@ COMMENT ON FUNCTION @extschema@.uso_timezone_warning(text) IS
 'specification such as ''CET+1'' (UTC-01:00, because in POSIX rules + lies west of Greenwich) or '
 'an Etc/GMT+N zone (same sign). The text says what the zone means and suggests an IANA name. '
 'Raises 22023 for a name the server does not know.';
+
+CREATE FUNCTION @extschema@.uso_schedule_follows(schedule text)
+    RETURNS text
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'uso_schedule_follows';
+COMMENT ON FUNCTION @extschema@.uso_schedule_follows(text) IS
+'The name of the task a schedule ''after <task>'' or ''after <task> fails'' follows (unquoted), NULL for '
+'every other schedule. Raises 22023 for an invalid schedule.';
+
+CREATE FUNCTION @extschema@.uso_schedule_follows_failures(schedule text)
+    RETURNS boolean
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'uso_schedule_follows_failures';
+COMMENT ON FUNCTION @extschema@.uso_schedule_follows_failures(text) IS
+'True for ''after <task> fails'', false for ''after <task>'', NULL for every other schedule.';

@@ -17,14 +17,15 @@ SELECT r.id,
        r.error_detail,
        r.error_hint,
        r.error_context,
-       COALESCE(@extschema@.uso_live_progress(r.id), r.progress) AS progress
+       COALESCE(@extschema@.uso_live_progress(r.id), r.progress) AS progress,
+       r.caused_by_run_id
 FROM @extschema@.uso_task_run r
 JOIN @extschema@.uso_task t ON t.id = r.task_id
 ORDER BY r.id DESC;
 COMMENT ON VIEW @extschema@.uso_task_runs IS 'Runs with their task name and duration, newest first.';
 COMMENT ON COLUMN @extschema@.uso_task_runs.id IS 'Run id.';
 COMMENT ON COLUMN @extschema@.uso_task_runs.task IS 'Task name.';
-COMMENT ON COLUMN @extschema@.uso_task_runs.trigger IS 'schedule, manual, retry, catchup, once or startup.';
+COMMENT ON COLUMN @extschema@.uso_task_runs.trigger IS 'schedule, manual, retry, catchup, once, startup or chain.';
 COMMENT ON COLUMN @extschema@.uso_task_runs.status IS 'queued, running, succeeded, failed, timed_out, cancelled or skipped.';
 COMMENT ON COLUMN @extschema@.uso_task_runs.attempt IS '1 for the first try, 2.. for retries.';
 COMMENT ON COLUMN @extschema@.uso_task_runs.scheduled_for IS 'The slot it was due at.';
@@ -39,6 +40,7 @@ COMMENT ON COLUMN @extschema@.uso_task_runs.error_detail IS 'DETAIL of the error
 COMMENT ON COLUMN @extschema@.uso_task_runs.error_hint IS 'HINT of the error.';
 COMMENT ON COLUMN @extschema@.uso_task_runs.error_context IS 'Traceback of the error.';
 COMMENT ON COLUMN @extschema@.uso_task_runs.progress IS 'Fraction done, live while running.';
+COMMENT ON COLUMN @extschema@.uso_task_runs.caused_by_run_id IS 'For trigger chain: the run of the followed task that queued this one.';
 
 -- The lines of uso_task_log with the task they belong to, so an admin page or
 -- psql user need not join through uso_task_run.

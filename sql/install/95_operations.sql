@@ -345,6 +345,13 @@ BEGIN
                                         NEW.return_message, duration);
     END IF;
 
+    -- Followers ('after <task>'): queued in this transaction, so an outcome
+    -- that committed has queued them, whatever crashes next.
+    IF (NEW.status = 'succeeded' OR final)
+       AND EXISTS (SELECT FROM @extschema@.uso_task f WHERE f.follows_task_id = t.id) THEN
+        PERFORM @extschema@.uso_queue_followers(t.id, NEW.id, CASE WHEN final THEN 'failure' ELSE 'success' END);
+    END IF;
+
     -- record_runs = failures: the last success is the only one kept.
     IF NEW.status = 'succeeded' AND t.record_runs = 'failures' THEN
         DELETE FROM @extschema@.uso_task_run r
@@ -354,7 +361,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.uso_run_ended() IS
-    'Trigger: a run ended: counts it in uso_task_stats, sends its event (NOTIFY uso_task_events, alert outbox), writes its LOG line, and applies record_runs.';
+    'Trigger: a run ended: counts it in uso_task_stats, sends its event (NOTIFY uso_task_events, alert outbox), writes its LOG line, queues the runs of the tasks that follow it, and applies record_runs.';
 REVOKE EXECUTE ON FUNCTION @extschema@.uso_run_ended() FROM PUBLIC;
 
 CREATE TRIGGER uso_run_ended AFTER UPDATE OF finished_at ON @extschema@.uso_task_run

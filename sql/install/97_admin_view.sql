@@ -1,6 +1,6 @@
 -- uso_tasks: the Background Tasks admin page (uso_background_tasks).  After the
 -- operations part (95), whose columns (alert_mail_to) and checks
--- (uso_warn_scheduler) it shows.
+-- (uso_warn_scheduler) it shows, and the chains part (96).
 
 CREATE VIEW @extschema@.uso_background_tasks WITH (security_invoker = true) AS
 SELECT t.name,
@@ -12,6 +12,7 @@ SELECT t.name,
        CASE
            WHEN NOT t.enabled THEN 'disabled'
            WHEN cur.id IS NOT NULL THEN 'running'
+           WHEN t.follows_on IS NOT NULL AND t.follows_task_id IS NULL THEN 'missing'
            WHEN (t.database IS NULL OR t.database = pg_catalog.current_database())
                 AND @extschema@.uso_command_missing(t.command) IS NOT NULL THEN 'missing'
            WHEN last.status IN ('failed', 'timed_out') THEN 'failing'
@@ -34,13 +35,24 @@ SELECT t.name,
        last.warnings,
        nxt.once_at AS next_once_at,
        t.builtin,
-       t.alert_mail_to
+       t.alert_mail_to,
+       CASE
+           WHEN t.follows_on IS NOT NULL AND t.follows_task_id IS NULL THEN
+               pg_catalog.format('task "%s", which it follows, no longer exists',
+                                 @extschema@.uso_schedule_follows(t.schedule))
+           WHEN (t.database IS NULL OR t.database = pg_catalog.current_database()) THEN
+               @extschema@.uso_command_missing(t.command)
+       END AS status_detail,
+       CASE WHEN last.trigger = 'chain' AND last.caused_by_run_id IS NOT NULL
+            THEN pg_catalog.format('after %s run %s', @extschema@.uso_schedule_follows(t.schedule),
+                                   last.caused_by_run_id)
+            ELSE last.trigger END AS last_trigger
 FROM @extschema@.uso_task t
 LEFT JOIN LATERAL (
     SELECT r.id FROM @extschema@.uso_task_run r
     WHERE r.task_id = t.id AND r.status = 'running' LIMIT 1) cur ON true
 LEFT JOIN LATERAL (
-    SELECT r.id, r.status, r.started_at, r.finished_at, r.return_message,
+    SELECT r.id, r.status, r.started_at, r.finished_at, r.return_message, r.trigger, r.caused_by_run_id,
            -- skipped items are logged as warnings (USO's per-item rule)
            (SELECT pg_catalog.count(*)::integer FROM @extschema@.uso_task_log l
             WHERE l.run_id = r.id AND l.level = 'WARNING') AS warnings
@@ -66,7 +78,7 @@ COMMENT ON COLUMN @extschema@.uso_background_tasks.description IS 'What it does.
 COMMENT ON COLUMN @extschema@.uso_background_tasks.schedule IS 'The schedule as written.';
 COMMENT ON COLUMN @extschema@.uso_background_tasks.frequency IS 'The schedule in plain English.';
 COMMENT ON COLUMN @extschema@.uso_background_tasks.retry_after IS 'After a failure the next run comes no later than this.';
-COMMENT ON COLUMN @extschema@.uso_background_tasks.status IS 'idle, running, disabled, failing (last run failed) or missing (its function does not exist).';
+COMMENT ON COLUMN @extschema@.uso_background_tasks.status IS 'idle, running, disabled, failing (last run failed) or missing (its function, or the task it follows, does not exist: status_detail says which).';
 COMMENT ON COLUMN @extschema@.uso_background_tasks.last_run_at IS 'Start of the last run.';
 COMMENT ON COLUMN @extschema@.uso_background_tasks.last_status IS 'Outcome of the last finished run: succeeded, succeeded with warnings (it logged warnings, e.g. skipped items), failed, timed_out or cancelled.';
 COMMENT ON COLUMN @extschema@.uso_background_tasks.last_duration IS 'How long the last finished run took.';
@@ -79,5 +91,7 @@ COMMENT ON COLUMN @extschema@.uso_background_tasks.warnings IS 'How many warning
 COMMENT ON COLUMN @extschema@.uso_background_tasks.next_once_at IS 'When the next one-off run (uso_run_at) is due, if one is waiting.';
 COMMENT ON COLUMN @extschema@.uso_background_tasks.builtin IS 'Registered by CREATE EXTENSION (the task pack, housekeeping).';
 COMMENT ON COLUMN @extschema@.uso_background_tasks.alert_mail_to IS 'Who this task''s failure alerts go to, besides uso_tasks.alert_mail_to.';
+COMMENT ON COLUMN @extschema@.uso_background_tasks.status_detail IS 'Why the status is missing: the function the command calls, or the task it follows, that no longer exists; NULL otherwise.';
+COMMENT ON COLUMN @extschema@.uso_background_tasks.last_trigger IS 'Why the last finished run ran: schedule, manual, retry, catchup, once, startup, or for a follower "after <task> run <id>".';
 
 GRANT SELECT ON @extschema@.uso_background_tasks TO PUBLIC;
