@@ -184,6 +184,7 @@ TaskCreate(void)
 
 	t->id = ++W.last_task_id;
 	strlcpy(t->schedule, RandomSchedule(), sizeof(t->schedule));
+	ChainsMaybeFollow(t);
 	strlcpy(t->tz, TzNames[RndI(3)], sizeof(t->tz));
 	t->enabled = RndI(20) != 0;
 	t->overlap = (SchedOverlap) RndI(3);
@@ -295,6 +296,7 @@ main(int argc, char **argv)
 	SchedulerStart();
 
 	SimRun();
+	ChainsCheck(true);
 	SchedulerStop();
 
 	printf("simulated %g h: %lld runs, %lld invariant violations\n",
@@ -316,6 +318,7 @@ main(int argc, char **argv)
 		   "%lld loop iterations; state memory peak %zu bytes\n",
 		   (long long) W.skipped, (long long) W.catchups, (long long) W.retries,
 		   (long long) W.conflicts, (long long) W.iterations, W.peak_bytes);
+	ChainsReport();
 	if (W.violations > 0)
 	{
 		printf("first violation at +%.3f s: %s\n  replay: make simulate HOURS=%g SEED=%llu\n",

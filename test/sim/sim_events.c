@@ -57,6 +57,7 @@ WorkerStep(SimWorker *w)
 		r->status = RS_RUNNING;
 		r->started_at = W.now;
 		W.runs_started++;
+		ChainsRunStarted(r);
 		if (w->cancel)
 			w->end_at = W.now + 10 * MS;
 		else if (w->b == B_HANG)
@@ -161,6 +162,7 @@ EditRandom(void)
 	{
 		case 0:
 			strlcpy(t->schedule, RandomSchedule(), sizeof(t->schedule));
+			ChainsMaybeFollow(t);
 			break;
 		case 1:
 			t->enabled = !t->enabled;

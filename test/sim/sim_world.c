@@ -34,7 +34,10 @@ RowInsert(SimTask *t, const char *trigger, TimestampTz slot, RowStatus status, i
 	if (status == RS_QUEUED)
 		SchedMapPut(&W.open, r->id, r);
 	else
+	{
 		r->finished_at = W.now;
+		ChainsRunEnded(r, status);	/* uso_run_ended_insert */
+	}
 	return r;
 }
 
@@ -58,6 +61,7 @@ RowFinish(SimRow *r, RowStatus status)
 		t->last_end_at = W.now;
 		t->last_end_attempt = r->attempt;
 	}
+	ChainsRunEnded(r, status);	/* uso_run_ended, in the same transaction */
 }
 
 SimWorker *
@@ -88,6 +92,7 @@ Retention(void)
 	for (int i = 0; i < n; i++)
 		free(SchedMapDelete(&W.rows, ids[i]));
 	free(ids);
+	ChainsCheck(false);
 }
 
 /* ---------- the store ---------- */
@@ -267,6 +272,7 @@ Flush(void)
 					(long long) nr->scheduled_for, (long long) t->last_slot,
 					(long long) t->next_run_at, (long long) t->last_run_at);
 		CheckNewRun(t, nr);
+		ChainsCheckNewRun(t, nr);
 		if (slotted)
 		{
 			t->recent[t->n_recent++ % N_RECENT] = nr->scheduled_for;

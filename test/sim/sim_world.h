@@ -60,6 +60,10 @@ typedef struct SimTask
 	RowStatus	last_end;		/* how its latest run ended */
 	TimestampTz last_end_at;
 	int			last_end_attempt;
+	/* chains (sim_chains.c) */
+	int64		follows;		/* 'after t<follows>', 0: not a follower */
+	bool		follows_fail;	/* ... 'fails' */
+	bool		listed;			/* in sim_chains.c's list of followers */
 } SimTask;
 
 /* A uso_task_run row. */
@@ -75,6 +79,7 @@ typedef struct SimRow
 	RowStatus	status;
 	int			attempt;
 	int			timeout_ms;
+	int64		caused_by;		/* trigger chain: the run whose end queued it */
 } SimRow;
 
 typedef enum Behavior
@@ -195,6 +200,14 @@ extern SimRow *RowInsert(SimTask *t, const char *trigger, TimestampTz slot, RowS
 						 int attempt);
 extern void RowFinish(SimRow *r, RowStatus status);
 extern SimWorker *WorkerOf(int64 run_id);
+
+/* sim_chains.c */
+extern void ChainsMaybeFollow(SimTask *t);
+extern void ChainsRunEnded(SimRow *r, RowStatus status);
+extern void ChainsRunStarted(SimRow *r);
+extern void ChainsCheck(bool at_end);
+extern void ChainsCheckNewRun(SimTask *t, const SchedNewRun *nr);
+extern void ChainsReport(void);
 
 /* sim_check.c */
 extern void CheckAfterIteration(void);
