@@ -42,12 +42,13 @@ COMMENT ON FUNCTION @extschema@.uso_after_schedule(text, boolean) IS
     'The schedule text that follows a task: ''after <task>'' or ''after <task> fails'', with the name in double quotes when it has surrounding blanks, begins with a quote or ends in the word fails.';
 
 -- The tasks from predecessor back to follower when making follower follow
--- predecessor would close a cycle, else NULL.  Every task of the chain
--- counts, visible to the caller or not, so it runs as the owner.  The rows
--- walked are share-locked: a concurrent change that would close the same
--- cycle the other way waits for this one, then sees it.
+-- predecessor would close a cycle, else NULL.  As the caller: the walk sees
+-- the tasks it may see, which for a role that is not an admin are its own.
+-- A cycle it cannot see (an admin linked its task to another role's), or one
+-- two transactions close at the same moment, is stopped when it runs: see
+-- uso_queue_followers.
 CREATE FUNCTION @extschema@.uso_follows_cycle(follower bigint, predecessor bigint) RETURNS bigint[]
-    LANGUAGE plpgsql SECURITY DEFINER
+    LANGUAGE plpgsql STABLE SECURITY INVOKER
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
@@ -58,10 +59,8 @@ BEGIN
         IF cur = follower THEN
             RETURN path;
         END IF;
-        SELECT t.follows_task_id INTO cur FROM @extschema@.uso_task t WHERE t.id = cur FOR SHARE;
-        -- The end of the chain; or a cycle that does not pass through the
-        -- follower (cannot be made, but never loop on one).
-        IF cur IS NULL OR cur = ANY (path) AND cur <> follower THEN
+        SELECT t.follows_task_id INTO cur FROM @extschema@.uso_task t WHERE t.id = cur;
+        IF cur IS NULL OR cur = ANY (path) THEN
             RETURN NULL;
         END IF;
         path := path || cur;
@@ -69,11 +68,11 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.uso_follows_cycle(bigint, bigint) IS
-    'Internal: the task ids from predecessor to follower when follower following predecessor would close a cycle, else NULL.';
-REVOKE EXECUTE ON FUNCTION @extschema@.uso_follows_cycle(bigint, bigint) FROM PUBLIC;
+    'The task ids from predecessor back to follower when follower following predecessor would close a cycle among the tasks the caller can see, else NULL.';
 
 -- Resolves 'after X' when a schedule is written, as the caller (SECURITY
--- INVOKER: row-level security decides which X the caller can see).  Fires
+-- INVOKER: row-level security decides which X the caller can see; nothing
+-- here locks or reads another role's rows).  Fires
 -- after uso_task_validate (name order), which has checked the schedule and
 -- normalized database.
 CREATE FUNCTION @extschema@.uso_task_follows() RETURNS trigger
@@ -183,19 +182,36 @@ REVOKE EXECUTE ON FUNCTION @extschema@.uso_runs_queued() FROM PUBLIC;
 -- follower, with trigger chain and the run that caused it.  A follower's
 -- overlap policy holds as for its scheduled runs: with skip, a follower that
 -- has a run queued or running records a skipped run instead; with queue,
--- one that already has a run waiting.
+-- one that already has a run waiting.  And a follower that already ran in
+-- the chain of runs that led here records a skipped run too: the tasks
+-- follow each other in a cycle that the checks at creation could not see,
+-- and it goes round once, not for ever.
 CREATE FUNCTION @extschema@.uso_queue_followers(pred bigint, run_id bigint, outcome text) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
     queued integer;
+    chain  bigint[];
 BEGIN
+    -- The tasks of the runs that caused this one, back to the first (most
+    -- runs have no cause, and this is one index probe).
+    WITH RECURSIVE c(id, task_id, caused_by, depth) AS (
+        SELECT r.id, r.task_id, r.caused_by_run_id, 1 FROM @extschema@.uso_task_run r WHERE r.id = run_id
+        UNION ALL
+        SELECT r.id, r.task_id, r.caused_by_run_id, c.depth + 1
+        FROM c JOIN @extschema@.uso_task_run r ON r.id = c.caused_by
+        WHERE c.depth < 1000)
+    SELECT array_agg(c.task_id) INTO chain FROM c;
+
     INSERT INTO @extschema@.uso_task_run (task_id, trigger, caused_by_run_id, status, finished_at, return_message)
     SELECT f.id, 'chain', run_id,
-           CASE WHEN b.busy IS NULL THEN 'queued' ELSE 'skipped' END,
-           CASE WHEN b.busy IS NOT NULL THEN clock_timestamp() END,
-           CASE WHEN b.busy IS NOT NULL
+           CASE WHEN b.busy IS NULL AND NOT f.id = ANY (chain) THEN 'queued' ELSE 'skipped' END,
+           CASE WHEN b.busy IS NOT NULL OR f.id = ANY (chain) THEN clock_timestamp() END,
+           CASE WHEN f.id = ANY (chain)
+                THEN 'skipped: this task already ran in the chain of runs that led here; '
+                     'the tasks follow each other in a cycle'
+                WHEN b.busy IS NOT NULL
                 THEN format('skipped: run %s of this task is still %s', b.busy, b.state) END
     FROM @extschema@.uso_task f
     LEFT JOIN LATERAL (
@@ -212,5 +228,5 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.uso_queue_followers(bigint, bigint, text) IS
-    'Internal: queues a chain run of each enabled follower of task pred (follows_on = outcome), caused by run run_id; skipped as its overlap policy says.';
+    'Internal: queues a chain run of each enabled follower of task pred (follows_on = outcome), caused by run run_id; skipped as its overlap policy says, or when it already ran in the chain of runs that led here (a cycle).';
 REVOKE EXECUTE ON FUNCTION @extschema@.uso_queue_followers(bigint, bigint, text) FROM PUBLIC;
