@@ -7,6 +7,9 @@
 --   pg_cron = 'refused'  : pg_cron accepts it by accident (garbage it skips,
 --                          numbers that wrap around, backward ranges); both
 --                          our paths refuse it on purpose (docs/cron.md)
+--   pg_cron = 'added'    : pg_cron has no such form (it rejects it); both our
+--                          paths accept it on purpose ('after <task>',
+--                          docs/cron.md)
 SET timezone = 'UTC';
 
 CREATE TEMP TABLE cases (id serial, rule text, sched text, label text, pg_cron text);
@@ -141,7 +144,10 @@ INSERT INTO cases (rule, sched, pg_cron) VALUES
     ('ours', 'PT15M', 'rejects'),
     ('ours', 'T02:00', 'rejects'),
     ('ours', 'P7D T12:00', 'rejects'),
-    ('ours', '12:00', 'rejects');
+    ('ours', '12:00', 'rejects'),
+    -- added on purpose (docs/cron.md): tasks that follow tasks, on both paths
+    ('chain', 'after uso_housekeeping', 'added'),
+    ('chain', 'after uso_housekeeping fails', 'added');
 UPDATE cases SET label = CASE
     WHEN length(sched) > 40 THEN left(sched, 18) || '... (' || length(sched) || ' chars)'
     WHEN sched ~ '[[:cntrl:]]' THEN 'E''' || replace(replace(sched, E'\t', '\t'), E'\n', '\n') || ''''
@@ -190,7 +196,8 @@ SELECT label, pg_cron, cron, uso FROM verdicts
 WHERE (pg_cron = 'accepts' AND (cron <> 'yes' OR
                                 (uso <> 'yes' AND uso_schedule_never_fires(sched) IS NULL)))
    OR (pg_cron = 'rejects' AND cron = 'yes')
-   OR (pg_cron = 'refused' AND (cron = 'yes' OR uso = 'yes'));
+   OR (pg_cron = 'refused' AND (cron = 'yes' OR uso = 'yes'))
+   OR (pg_cron = 'added' AND (cron <> 'yes' OR uso <> 'yes'));
 
 -- One meaning: whatever the cron path accepts parses to the very struct our
 -- grammar gives (test/fuzz/schedule_fuzz.c checks that on random input), so
