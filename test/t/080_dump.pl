@@ -19,6 +19,13 @@ uso_task($node, name => 'mine', schedule => '@manual', command => q{DO $$ BEGIN 
 my $run = $q->(q{SELECT uso_run_now('mine')});
 is($q->("SELECT uso_wait($run)"), 'succeeded', 'a user task ran');
 
+# Followers (issue 13): one of a built-in task, whose id the restore may
+# change, and one whose predecessor comes later in the table.
+uso_task($node, name => 'early', schedule => '@manual', command => 'SELECT 1');
+uso_task($node, name => 'late', schedule => '@manual', command => 'SELECT 1');
+$q->(q{UPDATE uso_task SET schedule = 'after late' WHERE name = 'early'});
+uso_task($node, name => 'after_cycles', schedule => 'after CreateCycles fails', command => 'SELECT 1');
+
 my $dump = $node->basedir . '/dump.sql';
 $node->command_ok([ 'pg_dump', '-d', $node->connstr('postgres'), '-f', $dump ], 'pg_dump works');
 $q->(q{CREATE DATABASE restored});
@@ -31,5 +38,8 @@ is($r->(q{SELECT string_agg(l.message, ',') FROM uso_task_log l JOIN uso_task_ru
 	JOIN uso_task t ON t.id = r.task_id WHERE t.name = 'mine'}), 'hello', 'with its runs and log lines');
 is($r->(q{SELECT string_agg(name, ',') FROM uso.institution}), 'Kept Institute', 'the pack\'s data came back');
 is($r->(q{SELECT count(*) FROM uso_task WHERE extension = 'uso_office'}), '17', 'uso_office registered its 17 tasks again');
+is($r->(q{SELECT string_agg(t.name || ' ' || t.follows_on || ' ' || p.name, ', ' ORDER BY t.name)
+	FROM uso_task t JOIN uso_task p ON p.id = t.follows_task_id}),
+	'after_cycles failure CreateCycles, early success late', 'followers follow the same tasks after the restore');
 $node->stop;
 done_testing();
