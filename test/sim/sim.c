@@ -168,11 +168,17 @@ TaskParse(SimTask *t)
 	t->tzp = t->tz[0] ? SimZone(t->tz) : NULL;
 }
 
-/* What uso_create_task / uso_alter_task write: next_run_at from now. */
+/*
+ * What uso_create_task / uso_alter_task write: next_run_at from now, on the
+ * grid of schedule_anchor when it has one (uso_task_validate, then
+ * uso_task_grid; a changed schedule has reset the anchor).
+ */
 void
 TaskComputeNext(SimTask *t)
 {
-	TimestampTz n = UsoScheduleNext(&t->parsed, W.now, t->last_run_at, t->tzp);
+	TimestampTz n = UsoScheduleNextFrom(&t->parsed, W.now,
+										t->schedule_anchor != DT_NOBEGIN ?
+										t->schedule_anchor : t->last_run_at, t->tzp);
 
 	t->next_run_at = (!t->enabled || n == DT_NOEND) ? DT_NOBEGIN : n;
 }
@@ -194,6 +200,7 @@ TaskCreate(void)
 	t->retry_after_us = (int64) (10 + RndI(300)) * SEC;
 	t->timeout_ms = RndI(4) == 0 ? 0 : (5 + RndI(120)) * 1000;
 	t->last_run_at = DT_NOBEGIN;
+	t->schedule_anchor = DT_NOBEGIN;
 	t->last_slot = DT_NOBEGIN;
 	t->changed_at = W.now;
 	TaskParse(t);

@@ -161,12 +161,14 @@ EditRandom(void)
 	{
 		case 0:
 			strlcpy(t->schedule, RandomSchedule(), sizeof(t->schedule));
+			t->schedule_anchor = DT_NOBEGIN;	/* uso_task_grid */
 			break;
 		case 1:
 			t->enabled = !t->enabled;
 			break;
 		case 2:
 			strlcpy(t->tz, TzNames[RndI(3)], sizeof(t->tz));
+			t->schedule_anchor = DT_NOBEGIN;
 			break;
 		case 3:
 			t->overlap = (SchedOverlap) RndI(3);

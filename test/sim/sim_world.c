@@ -142,6 +142,7 @@ FeedTasks(bool first)
 		row.problem = t->problem ? "role \"owner\" cannot log in" : NULL;
 		row.stored_next = t->next_run_at;
 		row.last_start = t->last_run_at;
+		row.anchor = t->schedule_anchor;
 		row.overlap = t->overlap;
 		row.misfire_skip = t->misfire_skip;
 		row.dboid = 1;
@@ -314,6 +315,8 @@ Flush(void)
 					(long long) W.now, (long long) t->next_run_at, (long long) w->last);
 		if (w->last != DT_NOBEGIN)
 			t->last_run_at = w->last;
+		if (w->anchor != DT_NOBEGIN)
+			t->schedule_anchor = w->anchor;
 	}
 	SchedStateClearDecisions(W.state);
 	for (int i = 0; i < n_dirty_again; i++)

@@ -38,6 +38,7 @@ typedef struct SimTask
 	bool		enabled;
 	TimestampTz next_run_at;	/* DT_NOBEGIN = NULL */
 	TimestampTz last_run_at;	/* DT_NOBEGIN = NULL */
+	TimestampTz schedule_anchor;	/* DT_NOBEGIN = NULL */
 	SchedOverlap overlap;
 	bool		misfire_skip;
 	int			max_retries;
