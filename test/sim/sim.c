@@ -15,6 +15,7 @@
  * checked after every loop iteration (sim_check.c).
  *
  *   sim [hours] [seed]    prints "simulated N h: R runs, V invariant violations"
+ *   sim grid [seed]       the grid invariant over 15 months (sim_grid.c)
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -280,6 +281,11 @@ main(int argc, char **argv)
 	int			ntasks = argc > 3 ? atoi(argv[3]) : 3000;
 	clock_t		c0 = clock();
 
+	if (argc > 1 && strcmp(argv[1], "grid") == 0)
+	{
+		rng = (argc > 2 ? strtoull(argv[2], NULL, 10) : 1) * UINT64CONST(0x9E3779B97F4A7C15) + 1;
+		return GridMain(argc > 2 ? strtoull(argv[2], NULL, 10) : 1);
+	}
 	if (hours <= 0 || ntasks <= 0)
 		Usage();
 	rng = seed * UINT64CONST(0x9E3779B97F4A7C15) + 1;
@@ -287,6 +293,7 @@ main(int argc, char **argv)
 		(void) Rnd64();
 	memset(&W, 0, sizeof(W));
 	W.seed = seed;
+	W.scheduling = true;
 	/* 2026-03-28 12:00 UTC: both zones change their clocks the next day. */
 	W.now = (TimestampTz) (date2j(2026, 3, 28) - POSTGRES_EPOCH_JDATE) * USECS_PER_DAY +
 		12 * USECS_PER_HOUR;

@@ -16,7 +16,7 @@
 /* ---------- workers: the executor's side ---------- */
 
 /* When the next thing happens to worker w. */
-static TimestampTz
+TimestampTz
 WorkerNext(SimWorker *w)
 {
 	if (!w->used || w->dead || w->has_done)
@@ -37,7 +37,7 @@ WorkerEnd(SimWorker *w, SimRow *r, RowStatus status, SchedOutcome outcome)
 	W.latch = true;				/* bgw_notify_pid / the done report wakes the scheduler */
 }
 
-static void
+void
 WorkerStep(SimWorker *w)
 {
 	SimRow	   *r = SchedMapGet(&W.open, w->run_id);

@@ -151,7 +151,7 @@ FeedTasks(bool first)
 		row.max_retries = t->max_retries;
 		row.retry_delay_us = t->retry_delay_us;
 		row.retry_after_us = t->retry_after_us;
-		SchedStateTaskRow(W.state, &row, first, reboot, true, W.now);
+		SchedStateTaskRow(W.state, &row, first, reboot, W.scheduling, W.now);
 	}
 	SchedStateEndLoad(W.state);
 }
@@ -178,6 +178,8 @@ FeedQueuedRuns(void)
 			rows[n++] = v;
 	qsort(rows, n, sizeof(SimRow *), CmpRowId);
 	SchedStateBeginQueued(W.state);
+	for (int i = 0; i < n; i++)
+		GridQueuedRowFed(rows[i]);
 	for (int i = 0; i < n; i++)
 		SchedStateQueuedRow(W.state, rows[i]->id, rows[i]->task_id, rows[i]->attempt,
 							rows[i]->scheduled_for != DT_NOBEGIN ? rows[i]->scheduled_for :
@@ -268,6 +270,8 @@ Flush(void)
 					(long long) nr->scheduled_for, (long long) t->last_slot,
 					(long long) t->next_run_at, (long long) t->last_run_at);
 		CheckNewRun(t, nr);
+		if (W.grid && slotted)
+			GridCheckRow(t, nr);
 		if (slotted)
 		{
 			t->recent[t->n_recent++ % N_RECENT] = nr->scheduled_for;
@@ -358,6 +362,8 @@ RandomBehavior(int timeout_ms)
 {
 	int			r = RndI(1000);
 
+	if (W.grid)
+		return B_SUCCEED;		/* the grid's runs start at their slots, nothing else */
 	if (r < 60)
 		return B_FAIL;
 	if (r < 75)
@@ -486,7 +492,7 @@ Iterate(void)
 				r->status == RS_TIMED_OUT ? SO_TIMED_OUT : SO_FAILED;
 		SchedStateRunEnded(W.state, ids[i], outcomes[i], W.now);
 	}
-	SchedStateAdvance(W.state, W.now, true);
+	SchedStateAdvance(W.state, W.now, W.scheduling);
 	Flush();
 	n = SchedStateCandidates(W.state, &cands, W.now);
 	n = PoolDispatch(cands, n, placed, &waiting);
@@ -496,7 +502,7 @@ Iterate(void)
 		Flush();
 	W.f_pool_full += waiting;
 
-	W.wake = SchedStateNextWake(W.state, true, W.now);
+	W.wake = SchedStateNextWake(W.state, W.scheduling, W.now);
 	W.wake = Min(W.wake, PoolEnforceTimeouts());
 	if (waiting || W.n_deferred > 0 || SchedStateHasDecisions(W.state))
 		W.wake = Min(W.wake, W.now + 250 * MS);

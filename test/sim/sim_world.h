@@ -76,6 +76,7 @@ typedef struct SimRow
 	RowStatus	status;
 	int			attempt;
 	int			timeout_ms;
+	bool		fed;			/* the scheduler has read it (sim_grid.c) */
 } SimRow;
 
 typedef enum Behavior
@@ -120,8 +121,11 @@ typedef struct World
 	SimWorker	workers[MAX_WORKERS];
 	int			n_workers;
 
+	bool		grid;			/* sim_grid.c's world: only its checks, runs succeed */
+
 	/* the scheduler process */
 	SchedState *state;
+	bool		scheduling;		/* uso_tasks.enabled */
 	bool		sched_up;
 	bool		first;
 	bool		latch;
@@ -185,6 +189,7 @@ extern const char *RandomSchedule(void);
 extern void TaskParse(SimTask *t);
 extern void TaskComputeNext(SimTask *t);
 extern void Excuse(TimestampTz from, TimestampTz until);
+extern bool Excused(TimestampTz t);
 
 /* sim_world.c */
 extern void Iterate(void);
@@ -196,6 +201,13 @@ extern SimRow *RowInsert(SimTask *t, const char *trigger, TimestampTz slot, RowS
 						 int attempt);
 extern void RowFinish(SimRow *r, RowStatus status);
 extern SimWorker *WorkerOf(int64 run_id);
+extern TimestampTz WorkerNext(SimWorker *w);
+extern void WorkerStep(SimWorker *w);
+
+/* sim_grid.c: the grid invariant (make simulate-grid) */
+extern int	GridMain(uint64 seed);
+extern void GridCheckRow(SimTask *t, const SchedNewRun *nr);
+extern void GridQueuedRowFed(SimRow *r);
 
 /* sim_check.c */
 extern void CheckAfterIteration(void);
