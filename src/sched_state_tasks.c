@@ -132,11 +132,11 @@ SchedStateTaskRow(SchedState *st, const SchedTaskRow *row, bool first,
 	/*
 	 * The grid's anchor: the stored one, else (never written, or reset by a
 	 * change of schedule or time zone, uso_task_grid) the last start, which
-	 * is what next_run_at was computed from.  A task already known keeps
-	 * its own while its schedule stays: the state writes the anchor, and a
-	 * write deferred by a row lock must not be undone by a reload.
+	 * is what next_run_at was computed from.  A task whose write is still
+	 * to come (deferred by a row lock) keeps its own while its schedule
+	 * stays: the row is behind.
 	 */
-	if (regrid)
+	if (regrid || !t->dirty)
 		t->anchor = row->anchor != DT_NOBEGIN ? row->anchor : row->last_start;
 	t->overlap = row->overlap;
 	t->misfire_skip = row->misfire_skip;
