@@ -2298,3 +2298,4 @@ CREATE TRIGGER uso_task_validate_grid
     FOR EACH ROW EXECUTE FUNCTION @extschema@.uso_task_grid();
 COMMENT ON TRIGGER uso_task_validate_grid ON @extschema@.uso_task IS
     'Keeps schedule_anchor with the schedule (uso_task_grid); fires after uso_task_validate.';
+COMMENT ON COLUMN @extschema@.uso_task.last_run_at IS 'Start of the most recent run (interval schedules count from schedule_anchor, or from this when it is NULL).';
