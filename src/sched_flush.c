@@ -342,9 +342,10 @@ FlushCloses(SchedClose *closes, int n)
 }
 
 /*
- * Write the next/last run times (and the grid's anchor) the scheduler computed.  A row whose
- * schedule, time zone or enabled flag changed since we loaded it is left
- * alone: its writer computed its next_run_at, and our reload follows.
+ * Write the next/last run times and grid anchors the scheduler computed.  A
+ * row whose schedule, time zone or enabled flag changed since we loaded it
+ * is left alone: its writer computed its next_run_at (and reset its
+ * anchor), and our reload follows.
  */
 static void
 FlushDirtyTasks(SchedDirty *dirty, int total, StoreFlushResult *res)
