@@ -8,8 +8,9 @@
  * unique index), a pool of simulated workers and a loop that does what
  * scheduler.c's loop does, in the same order.  Faults: worker deaths (also
  * after their success committed), runs that ignore their timeout, runs that
- * hit it, cancels, scheduler restarts (state rebuilt from the catalog rows
- * only, workers surviving or not), clock jumps forward, catalog edits and
+ * hit it, cancels, pauses (uso_tasks.enabled = off), scheduler restarts
+ * (state rebuilt from the catalog rows only, workers surviving or not),
+ * clock jumps forward, catalog edits and
  * deletions while runs are in flight, owners losing LOGIN, pool
  * exhaustion, and every overlap and misfire policy.  The invariants are
  * checked after every loop iteration (sim_check.c).
@@ -319,12 +320,12 @@ main(int argc, char **argv)
 		   (long long) W.deleted, W.n_workers, (double) (clock() - c0) / CLOCKS_PER_SEC);
 	printf("  faults: %lld worker deaths (%lld after commit), %lld killed past timeout, "
 		   "%lld own timeouts, %lld failures, %lld cancels, %lld restarts (%lld with the server), "
-		   "%lld clock jumps, %lld edits, %lld owner LOGIN changes, %lld task rows locked "
+		   "%lld clock jumps, %lld pauses, %lld edits, %lld owner LOGIN changes, %lld task rows locked "
 		   "(%lld writes deferred), %lld iterations with the pool full\n",
 		   (long long) W.f_deaths, (long long) W.f_after_commit, (long long) W.f_killed,
 		   (long long) W.f_own_timeouts, (long long) W.f_failures, (long long) W.f_cancels,
 		   (long long) W.f_restarts, (long long) W.f_server_restarts, (long long) W.f_jumps,
-		   (long long) W.f_edits, (long long) W.f_problems, (long long) W.f_locks,
+		   (long long) W.f_pauses, (long long) W.f_edits, (long long) W.f_problems, (long long) W.f_locks,
 		   (long long) W.f_deferred, (long long) W.f_pool_full);
 	printf("  rows: %lld skipped, %lld catchup, %lld retries, %lld slot conflicts; "
 		   "%lld loop iterations; state memory peak %zu bytes\n",

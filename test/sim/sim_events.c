@@ -3,7 +3,7 @@
  *	  The simulation's workers (what the executor does with a run: start it,
  *	  end it, die, hang, time out, be cancelled), the world's events (run
  *	  now, run at, cancels, edits, deletions, row locks, owners losing
- *	  LOGIN), its faults (restarts, clock jumps) and the main loop.
+ *	  LOGIN), its faults (restarts, clock jumps, pauses) and the main loop.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -119,6 +119,8 @@ WorkerStep(SimWorker *w)
 static TimestampTz next_event,
 			next_restart,
 			next_jump,
+			next_pause,
+			pause_until,
 			next_retention;
 
 static void
@@ -275,6 +277,17 @@ Restart(void)
 	Excuse(W.now, W.up_at + SEC);
 }
 
+/* uso_tasks.enabled = off for a while (ALTER SYSTEM, SIGHUP): scheduled runs wait. */
+static void
+Pause(void)
+{
+	W.f_pauses++;
+	W.scheduling = false;
+	pause_until = W.now + (TimestampTz) (1 + RndI(300)) * SEC;
+	Excuse(W.now, pause_until + SEC);
+	W.latch = true;
+}
+
 static void
 Jump(void)
 {
@@ -297,6 +310,8 @@ SimRun(void)
 	next_event = W.now + (TimestampTz) RndI(20) * SEC;
 	next_restart = W.now + (TimestampTz) (1200 + RndI(5400)) * SEC;
 	next_jump = W.now + (TimestampTz) (2400 + RndI(7200)) * SEC;
+	next_pause = W.now + (TimestampTz) (1800 + RndI(5400)) * SEC;
+	pause_until = DT_NOEND;
 	next_retention = W.now + 600 * SEC;
 
 	while (W.now < W.end)
@@ -333,6 +348,7 @@ SimRun(void)
 			continue;
 		}
 		next = Min(W.end, Min(next_event, Min(next_restart, Min(next_jump, next_retention))));
+		next = Min(next, Min(next_pause, pause_until));
 		next = Min(next, W.sched_up ? W.wake : W.up_at);
 		for (int i = 0; i < W.n_workers; i++)
 			next = Min(next, WorkerNext(&W.workers[i]));
@@ -348,6 +364,18 @@ SimRun(void)
 		{
 			Restart();
 			next_restart = W.now + (TimestampTz) (1200 + RndI(5400)) * SEC;
+		}
+		if (W.now >= pause_until)
+		{
+			W.scheduling = true;
+			W.latch = true;
+			pause_until = DT_NOEND;
+		}
+		if (W.now >= next_pause)
+		{
+			if (W.scheduling)
+				Pause();
+			next_pause = W.now + (TimestampTz) (1800 + RndI(5400)) * SEC;
 		}
 		if (W.now >= next_jump)
 		{

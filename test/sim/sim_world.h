@@ -157,6 +157,7 @@ typedef struct World
 				f_restarts,
 				f_server_restarts,
 				f_jumps,
+				f_pauses,
 				f_edits,
 				f_problems,
 				f_pool_full;
