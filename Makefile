@@ -6,6 +6,7 @@
 #   make deb        Debian package postgresql-15-uso-tasks (build/deb/)
 #   make uninstall  remove what make install installed (as root)
 #   make simulate   the scheduler's state through simulated days (HOURS=24 SEED=1)
+#   make simulate-grid  interval tasks' slots against uso_next_runs over 15 months (SEED=1)
 #
 # `make demo` and `make test` first install what a fresh Debian 12 machine
 # lacks, so PGXS is only included once pg_config exists.
@@ -74,9 +75,12 @@ $(SIM_BIN): $(SIM_SRCS) $(wildcard test/sim/*.h) $(wildcard src/*.h)
 		-I$(shell $(PG_CONFIG) --includedir-server) $(SIM_SRCS) \
 		-L$(shell $(PG_CONFIG) --pkglibdir) -lpgcommon -lpgport -lm -o $@
 
-.PHONY: test demo bench deb print-regress simulate
+.PHONY: test demo bench deb print-regress simulate simulate-grid
 simulate: $(SIM_BIN)
 	./$(SIM_BIN) $(HOURS) $(SEED) $(TASKS)
+# The grid invariant (test/sim/sim_grid.c): 15 months of interval tasks.
+simulate-grid: $(SIM_BIN)
+	./$(SIM_BIN) grid $(SEED)
 test:
 	bash test/run
 demo:

@@ -60,3 +60,49 @@ FROM (VALUES ('2026-02-28 12:00+00'::timestamptz), ('2026-03-15 00:00+00'),
 -- A manual run makes a new anchor (the caller's rule): its day is the one kept.
 SELECT string_agg(to_char(t, 'YYYY-MM-DD'), ', ' ORDER BY t) AS after_manual_run_on_03_15
 FROM uso_next_runs('P1M', '2026-03-15 09:00+00', 4, 'UTC') t;
+
+-- The scheduler keeps each interval task's anchor in uso_task.schedule_anchor
+-- (its first slot, or the start of its latest manual run) and computes every
+-- next slot as above from it; make simulate-grid checks that its slots are
+-- uso_next_runs' across month ends, DST, restarts and pauses.  Here, the
+-- catalog's side: as if the tasks had run at 01-31 and at 02-28 (what the
+-- scheduler writes, written by hand: this test runs no task).
+SELECT uso_schedule('MonthEnd', 'P1M', 'SELECT 1', timezone => 'UTC') > 0 AS scheduled,
+       uso_schedule('MonthEndTz', 'P1M', 'SELECT 1', timezone => 'UTC') > 0 AS scheduled_too;
+SELECT name, schedule_anchor IS NULL AS no_anchor_before_a_run FROM uso_task
+WHERE name LIKE 'MonthEnd%' ORDER BY name;
+UPDATE uso_task SET schedule_anchor = '2026-01-31 12:00+00', last_run_at = '2026-02-28 12:00+00'
+WHERE name LIKE 'MonthEnd%';
+
+-- Other changes keep it.
+SELECT uso_alter_task('MonthEnd', description => 'Month end', max_retries => 1);
+SELECT schedule_anchor = '2026-01-31 12:00+00' AS kept_by_other_changes
+FROM uso_task WHERE name = 'MonthEnd';
+
+-- Re-enabled, it is back on its grid: the 31st clamped (the last day of the
+-- month, at 12:00), not the 28th that counting from the last run would give.
+SELECT uso_disable('MonthEnd');
+SELECT next_run_at IS NULL AS disabled_has_no_next FROM uso_task WHERE name = 'MonthEnd';
+SELECT uso_enable('MonthEnd');
+SELECT next_run_at = uso_schedule_next('P1M', now(), '2026-01-31 12:00+00', 'UTC') AS on_the_grid,
+       to_char(next_run_at AT TIME ZONE 'UTC', 'HH24:MI') AS at,
+       (next_run_at AT TIME ZONE 'UTC' + interval '1 day')::date
+           = date_trunc('month', next_run_at AT TIME ZONE 'UTC' + interval '1 day')::date
+           AS on_the_last_day_of_its_month,
+       schedule_anchor = '2026-01-31 12:00+00' AS anchor_kept
+FROM uso_task WHERE name = 'MonthEnd';
+
+-- A new schedule or time zone starts a new grid from the last start, as
+-- next_run_at is computed: the anchor is reset (NULL means last_run_at; the
+-- scheduler may already have written that back).
+SELECT uso_alter_task('MonthEnd', schedule => 'P3M');
+SELECT uso_alter_task('MonthEndTz', timezone => 'Europe/Berlin');
+SELECT name, COALESCE(schedule_anchor, last_run_at) = '2026-02-28 12:00+00' AS reset_to_last_run,
+       next_run_at = uso_schedule_next(schedule, now(), '2026-02-28 12:00+00', timezone)
+           AS next_from_last_run
+FROM uso_task WHERE name LIKE 'MonthEnd%' ORDER BY name;
+
+-- It is the scheduler's: no role may write it (superusers aside).
+SELECT has_column_privilege('public', 'uso_task', 'schedule_anchor', 'UPDATE') AS public_may_update,
+       has_column_privilege('public', 'uso_task', 'schedule_anchor', 'INSERT') AS public_may_insert;
+SELECT uso_unschedule('MonthEnd'), uso_unschedule('MonthEndTz');

@@ -342,9 +342,10 @@ FlushCloses(SchedClose *closes, int n)
 }
 
 /*
- * Write the next/last run times the scheduler computed.  A row whose
- * schedule, time zone or enabled flag changed since we loaded it is left
- * alone: its writer computed its next_run_at, and our reload follows.
+ * Write the next/last run times and grid anchors the scheduler computed.  A
+ * row whose schedule, time zone or enabled flag changed since we loaded it
+ * is left alone: its writer computed its next_run_at (and reset its
+ * anchor), and our reload follows.
  */
 static void
 FlushDirtyTasks(SchedDirty *dirty, int total, StoreFlushResult *res)
@@ -356,12 +357,13 @@ FlushDirtyTasks(SchedDirty *dirty, int total, StoreFlushResult *res)
 	int64	   *ids = palloc(sizeof(int64) * total);
 	TimestampTz *next = palloc(sizeof(TimestampTz) * total);
 	TimestampTz *last = palloc(sizeof(TimestampTz) * total);
+	TimestampTz *anchor = palloc(sizeof(TimestampTz) * total);
 	const char **schedules = palloc(sizeof(char *) * total);
 	const char **tznames = palloc(sizeof(char *) * total);
 	Datum	   *enabled = palloc(sizeof(Datum) * total);
-	Oid			types[6] = {INT8ARRAYOID, TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID,
-	TEXTARRAYOID, TEXTARRAYOID, BOOLARRAYOID};
-	Datum		values[6];
+	Oid			types[7] = {INT8ARRAYOID, TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID,
+	TEXTARRAYOID, TEXTARRAYOID, BOOLARRAYOID, TIMESTAMPTZARRAYOID};
+	Datum		values[7];
 	bool	   *ignore;
 	int			i = 0;
 
@@ -382,6 +384,7 @@ FlushDirtyTasks(SchedDirty *dirty, int total, StoreFlushResult *res)
 		ids[i] = t->id;
 		next[i] = t->next;
 		last[i] = t->last;
+		anchor[i] = t->anchor;
 		schedules[i] = t->schedule_text;
 		tznames[i] = t->tz_name;
 		enabled[i] = BoolGetDatum(t->enabled);
@@ -396,16 +399,19 @@ FlushDirtyTasks(SchedDirty *dirty, int total, StoreFlushResult *res)
 	values[3] = SchedTextArray(schedules, n, &ignore);
 	values[4] = SchedTextArray(tznames, n, &ignore);
 	values[5] = PointerGetDatum(construct_array(enabled, n, BOOLOID, 1, true, TYPALIGN_CHAR));
+	values[6] = SchedTimeArray(anchor, n);
 	SchedExec(psprintf("UPDATE %s.uso_task t SET next_run_at = v.next, "
-				  "last_run_at = COALESCE(v.last, t.last_run_at) "
-				  "FROM unnest($1, $2, $3, $4, $5, $6) "
-				  "AS v(id, next, last, schedule, tz, enabled) "
+				  "last_run_at = COALESCE(v.last, t.last_run_at), "
+				  "schedule_anchor = COALESCE(v.anchor, t.schedule_anchor) "
+				  "FROM unnest($1, $2, $3, $4, $5, $6, $7) "
+				  "AS v(id, next, last, schedule, tz, enabled, anchor) "
 				  "WHERE t.id = v.id AND t.schedule = v.schedule "
 				  "AND COALESCE(t.timezone, '') = v.tz AND t.enabled = v.enabled "
 				  "AND (t.next_run_at IS DISTINCT FROM v.next "
-				  "OR t.last_run_at IS DISTINCT FROM COALESCE(v.last, t.last_run_at))",
+				  "OR t.last_run_at IS DISTINCT FROM COALESCE(v.last, t.last_run_at) "
+				  "OR t.schedule_anchor IS DISTINCT FROM COALESCE(v.anchor, t.schedule_anchor))",
 				  SchedSchema),
-		 6, types, values, NULL);
+		 7, types, values, NULL);
 }
 
 bool

@@ -344,28 +344,27 @@ SchedStIsInterval(const STask *t)
 }
 
 /*
- * A run of an interval task started: a manual or one-off run moves the next
- * scheduled one to now + interval; a scheduled run counts from its slot, and
- * a late one skips to the first slot of the same grid after now, so tasks
- * late together keep their own phase instead of falling into lockstep.
+ * An interval task's next slot: the first of its grid (anchor + k *
+ * interval, docs/schedule.md) after now.  The same function as the preview
+ * (uso_next_runs), from the same anchor, so what the admin page shows is
+ * what happens: month steps keep the anchor's day of month (01-31 -> 02-28
+ * -> 03-31), and a late, paused or restarted scheduler skips to the next
+ * slot of the same grid, so tasks late together keep their own phase.
  */
-static void
-AnchorIntervalTask(SchedState *st, STask *t, TimestampTz slot, TimestampTz now, bool started)
+void
+SchedStRegrid(SchedState *st, STask *t, TimestampTz now)
 {
-	TimestampTz anchor = now;
-
-	if (!SchedStIsInterval(t))
-		return;
-	if (slot != DT_NOBEGIN && slot <= now)
-		anchor = slot;
-	if (started)
-		t->last_start = anchor;
-	t->next_run = UsoScheduleNext(&t->schedule, now, anchor, t->tz);
+	t->next_run = UsoScheduleNextFrom(&t->schedule, now, t->anchor, t->tz);
 	SchedStHeapUpdate(st, t);
 	SchedStMarkDirty(st, t);
 }
 
-/* A run became due: it starts as far as last_run_at is concerned. */
+/*
+ * A run became due: it starts as far as last_run_at is concerned.  A manual
+ * or one-off run of an interval task starts a new grid at its start (USO's
+ * rule: it moves the next run); a retry repeats its slot's run and leaves
+ * the grid alone.
+ */
 static void
 RunBecameReady(SchedState *st, SRun *r, TimestampTz now)
 {
@@ -376,7 +375,11 @@ RunBecameReady(SchedState *st, SRun *r, TimestampTz now)
 	{
 		t->last_start = now;
 		SchedStMarkDirty(st, t);
-		AnchorIntervalTask(st, t, DT_NOBEGIN, now, true);
+		if (r->new_grid && SchedStIsInterval(t))
+		{
+			t->anchor = now;
+			SchedStRegrid(st, t, now);
+		}
 	}
 }
 
@@ -393,11 +396,11 @@ SchedStAddRun(SchedState *st, int64 run_id, int64 task_id, int attempt, Timestam
 		due = Min(due, now);
 	r = RunCreate(st, run_id, task_id, attempt, due);
 	r->seen = true;
+	r->new_grid = strcmp(trigger, "manual") == 0 || strcmp(trigger, "once") == 0;
 	if (due > now)
 		return;
-	/* Runs that start now for a reason of their own (not a slot) start the task's clock now too. */
-	if (strcmp(trigger, "manual") == 0 || strcmp(trigger, "once") == 0 ||
-		strcmp(trigger, "chain") == 0)
+	/* A chain run starts the follower now (last_run_at), as a manual one; only those move a grid. */
+	if (r->new_grid || strcmp(trigger, "chain") == 0)
 		RunBecameReady(st, r, now);
 	else
 		RunMove(st, r, SR_READY, now);
@@ -538,7 +541,14 @@ ProcessDue(SchedState *st, TimestampTz now)
 		}
 
 		if (SchedStIsInterval(t))
-			AnchorIntervalTask(st, t, slot, now, queued);
+		{
+			/* The first run's slot begins the grid; later slots are on it. */
+			if (t->anchor == DT_NOBEGIN)
+				t->anchor = slot;
+			if (queued)
+				t->last_start = slot;
+			SchedStRegrid(st, t, now);
+		}
 		else
 		{
 			TimestampTz next = UsoScheduleNext(&t->schedule, slot, t->last_start, t->tz);
@@ -666,6 +676,7 @@ SchedStateTakeDecisions(SchedState *st)
 		w->id = t->id;
 		w->next = t->enabled ? t->next_run : DT_NOEND;
 		w->last = t->last_start;
+		w->anchor = SchedStIsInterval(t) ? t->anchor : DT_NOBEGIN;
 		w->schedule_text = t->schedule_text;
 		w->tz_name = t->tz_name;
 		w->enabled = t->enabled;

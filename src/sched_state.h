@@ -73,6 +73,7 @@ typedef struct SchedTaskRow
 	const char *problem;		/* why it cannot run, or NULL */
 	TimestampTz stored_next;	/* DT_NOBEGIN = NULL */
 	TimestampTz last_start;		/* DT_NOBEGIN = NULL */
+	TimestampTz anchor;			/* schedule_anchor, DT_NOBEGIN = NULL */
 	SchedOverlap overlap;
 	bool		misfire_skip;
 	Oid			dboid;
@@ -110,6 +111,7 @@ typedef struct SchedDirty
 	int64		id;
 	TimestampTz next;			/* DT_NOEND = NULL */
 	TimestampTz last;			/* DT_NOBEGIN = keep */
+	TimestampTz anchor;			/* schedule_anchor; DT_NOBEGIN = keep */
 	const char *schedule_text;	/* as loaded: the write is skipped if changed */
 	const char *tz_name;
 	bool		enabled;
@@ -220,6 +222,7 @@ typedef struct SchedTaskView
 	int64		id;
 	TimestampTz next_run;
 	TimestampTz last_start;
+	TimestampTz anchor;			/* interval kinds: the grid's origin */
 	int			active;
 	int			running;
 	int			unwritten;

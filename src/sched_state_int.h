@@ -30,6 +30,14 @@ typedef struct STask
 	bool		enabled;
 	TimestampTz next_run;		/* DT_NOEND: never */
 	TimestampTz last_start;		/* DT_NOBEGIN: never ran */
+
+	/*
+	 * Interval kinds: the origin of the grid of slots, anchor + k * interval
+	 * (UsoScheduleNextFrom), so month steps keep its day of month and
+	 * downtime does not move the slots.  The first run's slot, or the start
+	 * of the latest manual or one-off run; DT_NOBEGIN: never ran.
+	 */
+	TimestampTz anchor;
 	SchedOverlap overlap;
 	bool		misfire_skip;
 	Oid			dboid;
@@ -57,6 +65,7 @@ typedef struct SRun
 	TimestampTz deadline;		/* DISPATCHED with a timeout: backstop wake-up */
 	SchedRunState state;
 	bool		seen;
+	bool		new_grid;		/* manual or one-off: its start re-anchors the grid */
 	struct SRun *prev,
 			   *next;
 } SRun;
@@ -110,5 +119,6 @@ extern void SchedStDecideNewRun(SchedState *st, STask *t, const char *trigger, T
 extern void SchedStAddRun(SchedState *st, int64 run_id, int64 task_id, int attempt,
 						  TimestampTz due, const char *trigger, TimestampTz now);
 extern bool SchedStIsInterval(const STask *t);
+extern void SchedStRegrid(SchedState *st, STask *t, TimestampTz now);
 
 #endif							/* USO_SCHED_STATE_INT_H */

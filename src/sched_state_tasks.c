@@ -29,7 +29,12 @@ QueueFirstAttempt(SchedState *st, STask *t, const char *trigger, TimestampTz slo
 	SchedStDecideNewRun(st, t, trigger, slot, "queued", 1, NULL);
 }
 
-/* Where a (re)loaded task's next slot lies; see SchedStateTaskRow. */
+/*
+ * Where a (re)loaded task's next slot lies; see SchedStateTaskRow.  Interval
+ * tasks take it from their grid (SchedStRegrid), whatever happened since
+ * the slot stored: after downtime, as after a pause or a late wake-up, the
+ * slots stay on the same grid (docs/schedule.md, "After downtime").
+ */
 static void
 PlaceLoadedTask(SchedState *st, STask *t, bool changed, TimestampTz stored_next,
 				bool first, bool reboot_pending, bool scheduling, TimestampTz now)
@@ -58,8 +63,15 @@ PlaceLoadedTask(SchedState *st, STask *t, bool changed, TimestampTz stored_next,
 				QueueFirstAttempt(st, t, "catchup", stored_next);
 				t->last_start = now;
 			}
-			t->next_run = UsoScheduleNext(&t->schedule, now,
-										  SchedStIsInterval(t) ? now : t->last_start, t->tz);
+			if (SchedStIsInterval(t))
+			{
+				/* a task that never ran: its first slot begins the grid */
+				if (t->anchor == DT_NOBEGIN)
+					t->anchor = stored_next;
+				SchedStRegrid(st, t, now);
+			}
+			else
+				t->next_run = UsoScheduleNextFrom(&t->schedule, now, t->last_start, t->tz);
 			SchedStMarkDirty(st, t);
 		}
 		else
@@ -67,7 +79,9 @@ PlaceLoadedTask(SchedState *st, STask *t, bool changed, TimestampTz stored_next,
 	}
 	else
 	{
-		t->next_run = UsoScheduleNext(&t->schedule, now, t->last_start, t->tz);
+		t->next_run = UsoScheduleNextFrom(&t->schedule, now,
+										  SchedStIsInterval(t) ? t->anchor : t->last_start,
+										  t->tz);
 		SchedStMarkDirty(st, t);
 	}
 	SchedStHeapUpdate(st, t);
@@ -85,6 +99,7 @@ SchedStateTaskRow(SchedState *st, const SchedTaskRow *row, bool first,
 {
 	STask	   *t = SchedMapGet(&st->tasks, row->id);
 	bool		changed = false;
+	bool		regrid = true;
 	char		errbuf[USO_SCHEDULE_ERRBUF];
 
 	if (t == NULL)
@@ -98,8 +113,9 @@ SchedStateTaskRow(SchedState *st, const SchedTaskRow *row, bool first,
 	else
 	{
 		/* A new task keeps a stored next_run_at (computed when it was written). */
-		changed = strcmp(t->schedule_text, row->schedule_text) != 0 ||
-			strcmp(t->tz_name, row->tz_name) != 0 || t->enabled != row->enabled;
+		regrid = strcmp(t->schedule_text, row->schedule_text) != 0 ||
+			strcmp(t->tz_name, row->tz_name) != 0;
+		changed = regrid || t->enabled != row->enabled;
 		TaskFreeStrings(st, t);
 	}
 	t->seen = true;
@@ -112,6 +128,16 @@ SchedStateTaskRow(SchedState *st, const SchedTaskRow *row, bool first,
 	t->enabled = row->enabled;
 	t->schedule_ok = UsoScheduleParse(row->schedule_text, &t->schedule, errbuf);
 	t->last_start = row->last_start;
+
+	/*
+	 * The grid's anchor: the stored one, else (never written, or reset by a
+	 * change of schedule or time zone, uso_task_grid) the last start, which
+	 * is what next_run_at was computed from.  A task whose write is still
+	 * to come (deferred by a row lock) keeps its own while its schedule
+	 * stays: the row is behind.
+	 */
+	if (regrid || !t->dirty)
+		t->anchor = row->anchor != DT_NOBEGIN ? row->anchor : row->last_start;
 	t->overlap = row->overlap;
 	t->misfire_skip = row->misfire_skip;
 	t->dboid = row->dboid;
@@ -293,6 +319,7 @@ ViewTask(const STask *t, SchedTaskView *out)
 	out->id = t->id;
 	out->next_run = t->next_run;
 	out->last_start = t->last_start;
+	out->anchor = t->anchor;
 	out->active = t->active;
 	out->running = t->running;
 	out->unwritten = t->unwritten;

@@ -125,7 +125,8 @@ StoreReadTasks(SchedTaskRow **rows_out)
 				  "CASE WHEN d.oid <> $1 THEN t.command END, "
 				  "CASE WHEN d.oid <> $1 THEN t.config::text END, "
 				  "(pg_catalog.date_part('epoch', COALESCE(t.timeout, "
-				  "pg_catalog.make_interval(secs => $2::float8 / 1000))) * 1000)::int8 "
+				  "pg_catalog.make_interval(secs => $2::float8 / 1000))) * 1000)::int8, "
+				  "t.schedule_anchor "
 				  "FROM %s.uso_task t "
 				  "LEFT JOIN pg_catalog.pg_database d "
 				  "ON d.datname = COALESCE(t.database, pg_catalog.current_database()) "
@@ -152,6 +153,7 @@ StoreReadTasks(SchedTaskRow **rows_out)
 		row->enabled = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull));
 		row->stored_next = SchedGetTime(tup, desc, 6);
 		row->last_start = SchedGetTime(tup, desc, 7);
+		row->anchor = SchedGetTime(tup, desc, 21);
 		row->overlap = strcmp(overlap, "parallel") == 0 ? OVERLAP_PARALLEL :
 			strcmp(overlap, "queue") == 0 ? OVERLAP_QUEUE : OVERLAP_SKIP;
 		row->misfire_skip = strcmp(misfire, "skip") == 0;

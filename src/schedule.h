@@ -179,10 +179,11 @@ extern TimestampTz UsoScheduleNextFrom(const UsoSchedule *s, TimestampTz after,
 									   TimestampTz anchor, pg_tz *tz);
 
 /*
- * The older name, same arithmetic: callers that pass the last start as the
- * anchor (the trigger's next_run_at, today's scheduler) get a grid that
- * restarts at every run, so month steps drift after a clamped month
- * (01-31 -> 02-28 -> 03-28).  Pass the grid's anchor to avoid that.
+ * The older name, same arithmetic.  The scheduler passes its stored anchor
+ * (uso_task.schedule_anchor, sched_state.c's SchedStRegrid); a caller that
+ * passed the last start instead would get a grid that restarts at every
+ * run, so month steps would drift after a clamped month (01-31 -> 02-28 ->
+ * 03-28).
  */
 extern TimestampTz UsoScheduleNext(const UsoSchedule *s, TimestampTz after,
 								   TimestampTz anchor, pg_tz *tz);

@@ -77,7 +77,7 @@ COMMENT ON COLUMN @extschema@.uso_task.overlap IS 'When the previous run is stil
 COMMENT ON COLUMN @extschema@.uso_task.misfire IS 'After downtime with missed slots: run_once (one catchup run) or skip.';
 COMMENT ON COLUMN @extschema@.uso_task.created_at IS 'When the task was first scheduled.';
 COMMENT ON COLUMN @extschema@.uso_task.builtin IS 'Registered by CREATE EXTENSION (task pack, housekeeping); left out of pg_dump, since restoring recreates it.';
-COMMENT ON COLUMN @extschema@.uso_task.last_run_at IS 'Start of the most recent run (interval schedules count from it).';
+COMMENT ON COLUMN @extschema@.uso_task.last_run_at IS 'Start of the most recent run (interval schedules count from schedule_anchor, or from this when it is NULL).';
 COMMENT ON COLUMN @extschema@.uso_task.next_run_at IS 'When the scheduler will start it next; NULL when never (disabled, @reboot).';
 
 CREATE TABLE @extschema@.uso_task_run (

@@ -8,13 +8,15 @@
  * unique index), a pool of simulated workers and a loop that does what
  * scheduler.c's loop does, in the same order.  Faults: worker deaths (also
  * after their success committed), runs that ignore their timeout, runs that
- * hit it, cancels, scheduler restarts (state rebuilt from the catalog rows
- * only, workers surviving or not), clock jumps forward, catalog edits and
+ * hit it, cancels, pauses (uso_tasks.enabled = off), scheduler restarts
+ * (state rebuilt from the catalog rows only, workers surviving or not),
+ * clock jumps forward, catalog edits and
  * deletions while runs are in flight, owners losing LOGIN, pool
  * exhaustion, and every overlap and misfire policy.  The invariants are
  * checked after every loop iteration (sim_check.c).
  *
  *   sim [hours] [seed]    prints "simulated N h: R runs, V invariant violations"
+ *   sim grid [seed]       the grid invariant over 15 months (sim_grid.c)
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -168,11 +170,17 @@ TaskParse(SimTask *t)
 	t->tzp = t->tz[0] ? SimZone(t->tz) : NULL;
 }
 
-/* What uso_create_task / uso_alter_task write: next_run_at from now. */
+/*
+ * What uso_create_task / uso_alter_task write: next_run_at from now, on the
+ * grid of schedule_anchor when it has one (uso_task_validate, then
+ * uso_task_grid; a changed schedule has reset the anchor).
+ */
 void
 TaskComputeNext(SimTask *t)
 {
-	TimestampTz n = UsoScheduleNext(&t->parsed, W.now, t->last_run_at, t->tzp);
+	TimestampTz n = UsoScheduleNextFrom(&t->parsed, W.now,
+										t->schedule_anchor != DT_NOBEGIN ?
+										t->schedule_anchor : t->last_run_at, t->tzp);
 
 	t->next_run_at = (!t->enabled || n == DT_NOEND) ? DT_NOBEGIN : n;
 }
@@ -195,6 +203,7 @@ TaskCreate(void)
 	t->retry_after_us = (int64) (10 + RndI(300)) * SEC;
 	t->timeout_ms = RndI(4) == 0 ? 0 : (5 + RndI(120)) * 1000;
 	t->last_run_at = DT_NOBEGIN;
+	t->schedule_anchor = DT_NOBEGIN;
 	t->last_slot = DT_NOBEGIN;
 	t->changed_at = W.now;
 	TaskParse(t);
@@ -274,6 +283,11 @@ main(int argc, char **argv)
 	int			ntasks = argc > 3 ? atoi(argv[3]) : 3000;
 	clock_t		c0 = clock();
 
+	if (argc > 1 && strcmp(argv[1], "grid") == 0)
+	{
+		rng = (argc > 2 ? strtoull(argv[2], NULL, 10) : 1) * UINT64CONST(0x9E3779B97F4A7C15) + 1;
+		return GridMain(argc > 2 ? strtoull(argv[2], NULL, 10) : 1);
+	}
 	if (hours <= 0 || ntasks <= 0)
 		Usage();
 	rng = seed * UINT64CONST(0x9E3779B97F4A7C15) + 1;
@@ -281,6 +295,7 @@ main(int argc, char **argv)
 		(void) Rnd64();
 	memset(&W, 0, sizeof(W));
 	W.seed = seed;
+	W.scheduling = true;
 	/* 2026-03-28 12:00 UTC: both zones change their clocks the next day. */
 	W.now = (TimestampTz) (date2j(2026, 3, 28) - POSTGRES_EPOCH_JDATE) * USECS_PER_DAY +
 		12 * USECS_PER_HOUR;
@@ -307,12 +322,12 @@ main(int argc, char **argv)
 		   (long long) W.deleted, W.n_workers, (double) (clock() - c0) / CLOCKS_PER_SEC);
 	printf("  faults: %lld worker deaths (%lld after commit), %lld killed past timeout, "
 		   "%lld own timeouts, %lld failures, %lld cancels, %lld restarts (%lld with the server), "
-		   "%lld clock jumps, %lld edits, %lld owner LOGIN changes, %lld task rows locked "
+		   "%lld clock jumps, %lld pauses, %lld edits, %lld owner LOGIN changes, %lld task rows locked "
 		   "(%lld writes deferred), %lld iterations with the pool full\n",
 		   (long long) W.f_deaths, (long long) W.f_after_commit, (long long) W.f_killed,
 		   (long long) W.f_own_timeouts, (long long) W.f_failures, (long long) W.f_cancels,
 		   (long long) W.f_restarts, (long long) W.f_server_restarts, (long long) W.f_jumps,
-		   (long long) W.f_edits, (long long) W.f_problems, (long long) W.f_locks,
+		   (long long) W.f_pauses, (long long) W.f_edits, (long long) W.f_problems, (long long) W.f_locks,
 		   (long long) W.f_deferred, (long long) W.f_pool_full);
 	printf("  rows: %lld skipped, %lld catchup, %lld retries, %lld slot conflicts; "
 		   "%lld loop iterations; state memory peak %zu bytes\n",

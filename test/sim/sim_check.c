@@ -33,7 +33,7 @@ Excuse(TimestampTz from, TimestampTz until)
 	W.excuses[i][1] = until;
 }
 
-static bool
+bool
 Excused(TimestampTz t)
 {
 	for (int i = 0; i < Min(W.n_excuses, (int) lengthof(W.excuses)); i++)
@@ -120,7 +120,8 @@ CheckTaskWake(const SchedTaskView *v, void *arg)
 	WakeCheck  *c = arg;
 
 	/* WaitLatch sleeps whole milliseconds: the wake-up may round up by less than one */
-	if (v->enabled && v->next_run != DT_NOEND && v->next_run < c->wake - MS && c->bad_task == 0)
+	if (W.scheduling && v->enabled && v->next_run != DT_NOEND && v->next_run < c->wake - MS &&
+		c->bad_task == 0)
 	{
 		c->bad_task = v->id;
 		c->bad_at = v->next_run;

@@ -3,7 +3,7 @@
  *	  The simulation's workers (what the executor does with a run: start it,
  *	  end it, die, hang, time out, be cancelled), the world's events (run
  *	  now, run at, cancels, edits, deletions, row locks, owners losing
- *	  LOGIN), its faults (restarts, clock jumps) and the main loop.
+ *	  LOGIN), its faults (restarts, clock jumps, pauses) and the main loop.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -16,7 +16,7 @@
 /* ---------- workers: the executor's side ---------- */
 
 /* When the next thing happens to worker w. */
-static TimestampTz
+TimestampTz
 WorkerNext(SimWorker *w)
 {
 	if (!w->used || w->dead || w->has_done)
@@ -37,7 +37,7 @@ WorkerEnd(SimWorker *w, SimRow *r, RowStatus status, SchedOutcome outcome)
 	W.latch = true;				/* bgw_notify_pid / the done report wakes the scheduler */
 }
 
-static void
+void
 WorkerStep(SimWorker *w)
 {
 	SimRow	   *r = SchedMapGet(&W.open, w->run_id);
@@ -120,6 +120,8 @@ WorkerStep(SimWorker *w)
 static TimestampTz next_event,
 			next_restart,
 			next_jump,
+			next_pause,
+			pause_until,
 			next_retention;
 
 static void
@@ -162,6 +164,7 @@ EditRandom(void)
 	{
 		case 0:
 			strlcpy(t->schedule, RandomSchedule(), sizeof(t->schedule));
+			t->schedule_anchor = DT_NOBEGIN;	/* uso_task_grid */
 			ChainsMaybeFollow(t);
 			break;
 		case 1:
@@ -169,6 +172,7 @@ EditRandom(void)
 			break;
 		case 2:
 			strlcpy(t->tz, TzNames[RndI(3)], sizeof(t->tz));
+			t->schedule_anchor = DT_NOBEGIN;
 			break;
 		case 3:
 			t->overlap = (SchedOverlap) RndI(3);
@@ -275,6 +279,17 @@ Restart(void)
 	Excuse(W.now, W.up_at + SEC);
 }
 
+/* uso_tasks.enabled = off for a while (ALTER SYSTEM, SIGHUP): scheduled runs wait. */
+static void
+Pause(void)
+{
+	W.f_pauses++;
+	W.scheduling = false;
+	pause_until = W.now + (TimestampTz) (1 + RndI(300)) * SEC;
+	Excuse(W.now, pause_until + SEC);
+	W.latch = true;
+}
+
 static void
 Jump(void)
 {
@@ -297,6 +312,8 @@ SimRun(void)
 	next_event = W.now + (TimestampTz) RndI(20) * SEC;
 	next_restart = W.now + (TimestampTz) (1200 + RndI(5400)) * SEC;
 	next_jump = W.now + (TimestampTz) (2400 + RndI(7200)) * SEC;
+	next_pause = W.now + (TimestampTz) (1800 + RndI(5400)) * SEC;
+	pause_until = DT_NOEND;
 	next_retention = W.now + 600 * SEC;
 
 	while (W.now < W.end)
@@ -333,6 +350,7 @@ SimRun(void)
 			continue;
 		}
 		next = Min(W.end, Min(next_event, Min(next_restart, Min(next_jump, next_retention))));
+		next = Min(next, Min(next_pause, pause_until));
 		next = Min(next, W.sched_up ? W.wake : W.up_at);
 		for (int i = 0; i < W.n_workers; i++)
 			next = Min(next, WorkerNext(&W.workers[i]));
@@ -348,6 +366,18 @@ SimRun(void)
 		{
 			Restart();
 			next_restart = W.now + (TimestampTz) (1200 + RndI(5400)) * SEC;
+		}
+		if (W.now >= pause_until)
+		{
+			W.scheduling = true;
+			W.latch = true;
+			pause_until = DT_NOEND;
+		}
+		if (W.now >= next_pause)
+		{
+			if (W.scheduling)
+				Pause();
+			next_pause = W.now + (TimestampTz) (1800 + RndI(5400)) * SEC;
 		}
 		if (W.now >= next_jump)
 		{

@@ -1,14 +1,16 @@
 /*-------------------------------------------------------------------------
  * sim_tz.c
  *	  What the schedule grammar needs of the server outside it: calendar
- *	  arithmetic (date2j, j2date, j2day, day_tab) and two synthetic time
+ *	  arithmetic (date2j, j2date, j2day, day_tab) and three synthetic time
  *	  zones with daylight saving rules, so the simulation crosses DST
  *	  transitions deterministically without the server's tz database.
  *
- *	  "Sim/Europe": UTC+1, UTC+2 from the last Sunday of March 01:00 UTC
- *	  to the last Sunday of October 01:00 UTC (a spring-forward).
+ *	  "Sim/Europe": Europe/Berlin's rules, UTC+1, UTC+2 from the last Sunday
+ *	  of March 01:00 UTC to the last Sunday of October 01:00 UTC.
  *	  "Sim/South": UTC+11 (daylight) until the last Sunday of March 10:00
  *	  UTC, UTC+10 until the last Sunday of October 10:00 UTC (a fall-back).
+ *	  "Sim/America": America/New_York's rules, UTC-5, UTC-4 from the second
+ *	  Sunday of March 07:00 UTC to the first Sunday of November 06:00 UTC.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -86,40 +88,55 @@ struct pg_tz
 	const char *name;
 	long		std_off;
 	long		dst_off;
-	int			hour_utc;		/* transitions at this UTC hour */
-	bool		northern;		/* daylight between the March and October dates */
+	int			a_mon,			/* the first transition of the year */
+				a_nth,			/* the nth Sunday of the month, 0 = the last */
+				a_hour;			/* at this UTC hour */
+	int			b_mon,			/* the second */
+				b_nth,
+				b_hour;
+	bool		northern;		/* daylight between the two dates */
 };
 
-static struct pg_tz Zones[2] = {
-	{"Sim/Europe", 3600, 7200, 1, true},
-	{"Sim/South", 36000, 39600, 10, false},
+static struct pg_tz Zones[3] = {
+	{"Sim/Europe", 3600, 7200, 3, 0, 1, 10, 0, 1, true},
+	{"Sim/South", 36000, 39600, 3, 0, 10, 10, 0, 10, false},
+	{"Sim/America", -18000, -14400, 3, 2, 7, 11, 1, 6, true},
 };
 
 pg_tz *
 SimZone(const char *name)
 {
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < (int) lengthof(Zones); i++)
 		if (strcmp(Zones[i].name, name) == 0)
 			return &Zones[i];
 	return NULL;
 }
 
-/* Unix seconds of the last Sunday of (year, month) at hour UTC. */
+/* Unix seconds of the nth (0: the last) Sunday of (year, month) at hour UTC. */
 static pg_time_t
-last_sunday(int year, int month, int hour)
+nth_sunday(int year, int month, int nth, int hour)
 {
-	int			last = day_tab[(year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)) ? 1 : 0][month - 1];
-	int			jd = date2j(year, month, last);
+	int			jd;
 
-	jd -= j2day(jd);
+	if (nth == 0)
+	{
+		jd = date2j(year, month,
+					day_tab[(year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)) ? 1 : 0][month - 1]);
+		jd -= j2day(jd);
+	}
+	else
+	{
+		jd = date2j(year, month, 1);
+		jd += (7 - j2day(jd)) % 7 + 7 * (nth - 1);
+	}
 	return ((pg_time_t) (jd - UNIX_EPOCH_JDATE)) * 86400 + hour * 3600;
 }
 
 static bool
 in_daylight(const pg_tz *tz, pg_time_t t, int year)
 {
-	pg_time_t	a = last_sunday(year, 3, tz->hour_utc);
-	pg_time_t	b = last_sunday(year, 10, tz->hour_utc);
+	pg_time_t	a = nth_sunday(year, tz->a_mon, tz->a_nth, tz->a_hour);
+	pg_time_t	b = nth_sunday(year, tz->b_mon, tz->b_nth, tz->b_hour);
 	bool		between = t >= a && t < b;
 
 	return tz->northern ? between : !between;
@@ -170,8 +187,10 @@ pg_next_dst_boundary(const pg_time_t *timep, long int *before_gmtoff, int *befor
 					 const pg_tz *tz)
 {
 	int			y = year_of(*timep);
-	pg_time_t	cands[4] = {last_sunday(y, 3, tz->hour_utc), last_sunday(y, 10, tz->hour_utc),
-		last_sunday(y + 1, 3, tz->hour_utc), last_sunday(y + 1, 10, tz->hour_utc)};
+	pg_time_t	cands[4] = {nth_sunday(y, tz->a_mon, tz->a_nth, tz->a_hour),
+		nth_sunday(y, tz->b_mon, tz->b_nth, tz->b_hour),
+		nth_sunday(y + 1, tz->a_mon, tz->a_nth, tz->a_hour),
+		nth_sunday(y + 1, tz->b_mon, tz->b_nth, tz->b_hour)};
 
 	*before_gmtoff = offset_at(tz, *timep);
 	*before_isdst = *before_gmtoff == tz->dst_off;

@@ -147,6 +147,7 @@ FeedTasks(bool first)
 		row.problem = t->problem ? "role \"owner\" cannot log in" : NULL;
 		row.stored_next = t->next_run_at;
 		row.last_start = t->last_run_at;
+		row.anchor = t->schedule_anchor;
 		row.overlap = t->overlap;
 		row.misfire_skip = t->misfire_skip;
 		row.dboid = 1;
@@ -155,7 +156,7 @@ FeedTasks(bool first)
 		row.max_retries = t->max_retries;
 		row.retry_delay_us = t->retry_delay_us;
 		row.retry_after_us = t->retry_after_us;
-		SchedStateTaskRow(W.state, &row, first, reboot, true, W.now);
+		SchedStateTaskRow(W.state, &row, first, reboot, W.scheduling, W.now);
 	}
 	SchedStateEndLoad(W.state);
 }
@@ -182,6 +183,8 @@ FeedQueuedRuns(void)
 			rows[n++] = v;
 	qsort(rows, n, sizeof(SimRow *), CmpRowId);
 	SchedStateBeginQueued(W.state);
+	for (int i = 0; i < n; i++)
+		GridQueuedRowFed(rows[i]);
 	for (int i = 0; i < n; i++)
 		SchedStateQueuedRow(W.state, rows[i]->id, rows[i]->task_id, rows[i]->attempt,
 							rows[i]->scheduled_for != DT_NOBEGIN ? rows[i]->scheduled_for :
@@ -273,6 +276,8 @@ Flush(void)
 					(long long) t->next_run_at, (long long) t->last_run_at);
 		CheckNewRun(t, nr);
 		ChainsCheckNewRun(t, nr);
+		if (W.grid && slotted)
+			GridCheckRow(t, nr);
 		if (slotted)
 		{
 			t->recent[t->n_recent++ % N_RECENT] = nr->scheduled_for;
@@ -320,6 +325,8 @@ Flush(void)
 					(long long) W.now, (long long) t->next_run_at, (long long) w->last);
 		if (w->last != DT_NOBEGIN)
 			t->last_run_at = w->last;
+		if (w->anchor != DT_NOBEGIN)
+			t->schedule_anchor = w->anchor;
 	}
 	SchedStateClearDecisions(W.state);
 	for (int i = 0; i < n_dirty_again; i++)
@@ -361,6 +368,8 @@ RandomBehavior(int timeout_ms)
 {
 	int			r = RndI(1000);
 
+	if (W.grid)
+		return B_SUCCEED;		/* the grid's runs start at their slots, nothing else */
 	if (r < 60)
 		return B_FAIL;
 	if (r < 75)
@@ -489,7 +498,7 @@ Iterate(void)
 				r->status == RS_TIMED_OUT ? SO_TIMED_OUT : SO_FAILED;
 		SchedStateRunEnded(W.state, ids[i], outcomes[i], W.now);
 	}
-	SchedStateAdvance(W.state, W.now, true);
+	SchedStateAdvance(W.state, W.now, W.scheduling);
 	Flush();
 	n = SchedStateCandidates(W.state, &cands, W.now);
 	n = PoolDispatch(cands, n, placed, &waiting);
@@ -499,7 +508,7 @@ Iterate(void)
 		Flush();
 	W.f_pool_full += waiting;
 
-	W.wake = SchedStateNextWake(W.state, true, W.now);
+	W.wake = SchedStateNextWake(W.state, W.scheduling, W.now);
 	W.wake = Min(W.wake, PoolEnforceTimeouts());
 	if (waiting || W.n_deferred > 0 || SchedStateHasDecisions(W.state))
 		W.wake = Min(W.wake, W.now + 250 * MS);

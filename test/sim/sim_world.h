@@ -38,6 +38,7 @@ typedef struct SimTask
 	bool		enabled;
 	TimestampTz next_run_at;	/* DT_NOBEGIN = NULL */
 	TimestampTz last_run_at;	/* DT_NOBEGIN = NULL */
+	TimestampTz schedule_anchor;	/* DT_NOBEGIN = NULL */
 	SchedOverlap overlap;
 	bool		misfire_skip;
 	int			max_retries;
@@ -80,6 +81,7 @@ typedef struct SimRow
 	int			attempt;
 	int			timeout_ms;
 	int64		caused_by;		/* trigger chain: the run whose end queued it */
+	bool		fed;			/* the scheduler has read it (sim_grid.c) */
 } SimRow;
 
 typedef enum Behavior
@@ -124,8 +126,11 @@ typedef struct World
 	SimWorker	workers[MAX_WORKERS];
 	int			n_workers;
 
+	bool		grid;			/* sim_grid.c's world: only its checks, runs succeed */
+
 	/* the scheduler process */
 	SchedState *state;
+	bool		scheduling;		/* uso_tasks.enabled */
 	bool		sched_up;
 	bool		first;
 	bool		latch;
@@ -157,6 +162,7 @@ typedef struct World
 				f_restarts,
 				f_server_restarts,
 				f_jumps,
+				f_pauses,
 				f_edits,
 				f_problems,
 				f_pool_full;
@@ -189,6 +195,7 @@ extern const char *RandomSchedule(void);
 extern void TaskParse(SimTask *t);
 extern void TaskComputeNext(SimTask *t);
 extern void Excuse(TimestampTz from, TimestampTz until);
+extern bool Excused(TimestampTz t);
 
 /* sim_world.c */
 extern void Iterate(void);
@@ -200,6 +207,13 @@ extern SimRow *RowInsert(SimTask *t, const char *trigger, TimestampTz slot, RowS
 						 int attempt);
 extern void RowFinish(SimRow *r, RowStatus status);
 extern SimWorker *WorkerOf(int64 run_id);
+extern TimestampTz WorkerNext(SimWorker *w);
+extern void WorkerStep(SimWorker *w);
+
+/* sim_grid.c: the grid invariant (make simulate-grid) */
+extern int	GridMain(uint64 seed);
+extern void GridCheckRow(SimTask *t, const SchedNewRun *nr);
+extern void GridQueuedRowFed(SimRow *r);
 
 /* sim_chains.c */
 extern void ChainsMaybeFollow(SimTask *t);
