@@ -18,7 +18,6 @@ SELECT uso_validate_schedule('after');
 SELECT uso_validate_schedule('after "unclosed');
 SELECT uso_validate_schedule('after "x" soon');
 SELECT uso_validate_schedule('after ""');
-SELECT uso_validate_schedule('after ' || repeat('x', 201));
 SELECT uso_after_schedule(n, f) FROM (VALUES ('fetch', false), ('fetch', true), ('x fails', false),
     (' padded', true), ('"quoted"', false), ('Create Call Projects', true)) v(n, f);
 
@@ -31,6 +30,7 @@ SELECT name, schedule, (SELECT p.name FROM uso_task p WHERE p.id = t.follows_tas
        next_run_at
 FROM uso_task t WHERE NOT builtin ORDER BY id;
 SELECT uso_schedule('orphan', 'after no such task', 'SELECT 1');
+SELECT uso_schedule('orphan', 'after ' || repeat('x', 201), 'SELECT 1');  -- longer than any task name
 SELECT uso_alter_task('fetch', schedule => 'after load');          -- fetch -> transform -> load -> fetch
 SELECT uso_alter_task('fetch', schedule => 'after fetch');         -- itself
 SELECT uso_schedule('elsewhere', 'after fetch', 'SELECT 1', database => 'postgres');
@@ -136,9 +136,21 @@ WHERE t.name IN ('transform', 'on_fetch_failure') ORDER BY t.name;
 SELECT uso_unschedule('fetch it fails');
 SELECT name, status, status_detail, frequency FROM uso_background_tasks
 WHERE name IN ('transform', 'on_fetch_failure', 'load') ORDER BY name;
+-- Another setting of a missing follower changes, and it stays missing (no task has the name).
+SELECT uso_alter_task('on_fetch_failure', description => 'pages the operator');
+SELECT name, status, description FROM uso_background_tasks WHERE name = 'on_fetch_failure';
 -- Setting the schedule again follows the task now of that name.
 SELECT uso_alter_task('transform', schedule => 'after fetch');
 SELECT name, status, status_detail FROM uso_background_tasks WHERE name = 'transform';
+
+-- A followed task moved to another database leaves its followers there missing;
+-- it can be renamed afterwards.
+SELECT uso_schedule('mover', '@manual', 'SELECT 1') > 0 AS created;
+SELECT uso_schedule('stays', 'after mover', 'SELECT 1') > 0 AS created;
+UPDATE uso_task SET database = 'postgres' WHERE name = 'mover';
+SELECT name, status, status_detail FROM uso_background_tasks WHERE name = 'stays';
+SELECT uso_alter_task('mover', new_name => 'moved');
+SELECT name, schedule FROM uso_task WHERE name IN ('moved', 'stays') ORDER BY name;
 
 -- Through pg_cron's functions: the text is stored as given.
 SELECT cron.schedule('cron_follower', 'after transform', 'SELECT 1') > 0 AS scheduled;

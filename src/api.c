@@ -38,6 +38,7 @@
 
 PG_FUNCTION_INFO_V1(uso_run_now);
 PG_FUNCTION_INFO_V1(uso_runs_queued);
+PG_FUNCTION_INFO_V1(uso_chains_pending);
 PG_FUNCTION_INFO_V1(uso_run_at);
 PG_FUNCTION_INFO_V1(uso_cancel);
 PG_FUNCTION_INFO_V1(uso_wait);
@@ -446,6 +447,14 @@ uso_scheduler_start(PG_FUNCTION_ARGS)
 {
 	UsoRequirePreload();
 	UsoStartAtCommit();
+	PG_RETURN_VOID();
+}
+
+/* Followers' runs wait for their rows' locks: the scheduler queues them after commit. */
+Datum
+uso_chains_pending(PG_FUNCTION_ARGS)
+{
+	UsoChainsPendingAtCommit();
 	PG_RETURN_VOID();
 }
 

@@ -51,6 +51,7 @@ typedef struct StoreRunEnd
 	SchedOutcome outcome;
 } StoreRunEnd;
 
+extern int	StoreQueuePendingFollowers(void);
 extern int	StoreReadRunEnds(int64 *run_ids, int n, StoreRunEnd **ends);
 
 /* ---------- the store: sched_flush.c (writes) ---------- */

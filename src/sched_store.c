@@ -268,3 +268,26 @@ StoreReadRunEnds(int64 *run_ids, int n, StoreRunEnd **ends)
 	*ends = rows;
 	return k;
 }
+
+/*
+ * Queue the followers' runs that waited for their task row's lock
+ * (uso_chain_pending, sql/install/96_chains.sql).  Returns how many still
+ * wait: the caller tries again soon.
+ */
+int
+StoreQueuePendingFollowers(void)
+{
+	int			left = 0;
+
+	SchedBeginCatalogWork();
+	SchedExec(psprintf("SELECT %s.uso_queue_pending_followers()", SchedSchema), 0, NULL, NULL, NULL);
+	if (SPI_processed == 1)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		left = isnull ? 0 : DatumGetInt32(d);
+	}
+	SchedEndCatalogWork();
+	return left;
+}

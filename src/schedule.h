@@ -98,8 +98,6 @@ typedef struct UsoSchedule
 	bool		after_fails;
 } UsoSchedule;
 
-/* Longest task name (uso_task_name_check), in characters. */
-#define USO_TASK_NAME_MAX	200
 
 /* All 24 hours allowed: the cron schedule follows elapsed time across DST. */
 #define USO_ALL_HOURS	((uint32) 0xFFFFFF)
@@ -190,10 +188,10 @@ extern TimestampTz UsoScheduleNext(const UsoSchedule *s, TimestampTz after,
 
 /*
  * The predecessor's name of an 'after' schedule parsed from text, unquoted,
- * into buf (NUL-terminated; up to USO_TASK_NAME_MAX characters of UTF-8 fit
- * in USO_AFTER_NAME_BUF bytes).  False when s is not an 'after' schedule.
+ * into buf (NUL-terminated; any name a schedule can hold fits in
+ * USO_AFTER_NAME_BUF bytes).  False when s is not an 'after' schedule.
  */
-#define USO_AFTER_NAME_BUF	(USO_TASK_NAME_MAX * 4 + 1)
+#define USO_AFTER_NAME_BUF	(USO_SCHEDULE_MAX_LEN + 1)
 extern bool UsoScheduleAfterName(const char *text, const UsoSchedule *s,
 								 char *buf, size_t buflen);
 

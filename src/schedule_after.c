@@ -7,8 +7,8 @@
  *
  * The parser only checks the shape: whether the task exists, is visible to
  * the caller and closes no cycle is the catalog's business (uso_task_check).
- * Task names are any text (UTF-8 included), so unlike the clock forms this
- * one is not ASCII-only; a name that ends in " fails" or has surrounding
+ * Task names are any text in the server's encoding, so unlike the clock
+ * forms this one is not ASCII-only; a name that ends in " fails" or has surrounding
  * blanks is written in double quotes, "" standing for a quote.
  * Pure C, like the rest of the parser.
  *-------------------------------------------------------------------------
@@ -17,15 +17,21 @@
 
 #include "schedule_parse.h"
 
-/* Characters (not bytes) of UTF-8 text s[0..len). */
+/*
+ * How many bytes of s to echo in a message: at most max, not cutting a
+ * multibyte character in two (a name may be in any server encoding, whose
+ * trailing bytes all have the high bit set, as UTF-8's do).
+ */
 static int
-utf8_chars(const char *s, int len)
+echo_len(const char *s, int max)
 {
-	int			n = 0;
+	int			n = (int) strnlen(s, max + 1);
 
-	for (int i = 0; i < len; i++)
-		if (((unsigned char) s[i] & 0xC0) != 0x80)
-			n++;
+	if (n <= max)
+		return n;
+	n = max;
+	while (n > 0 && ((unsigned char) s[n] & 0x80) != 0)
+		n--;
 	return n;
 }
 
@@ -65,7 +71,6 @@ UsoParseAfter(const char *text, UsoSchedule *out, char *errbuf)
 	const char *name;
 	const char *end;
 	int			len;
-	int			chars;
 
 	while (is_space(*p))
 		p++;
@@ -95,12 +100,11 @@ UsoParseAfter(const char *text, UsoSchedule *out, char *errbuf)
 			if (end - rest == 5 && word_eq(rest, 5, "fails"))
 				out->after_fails = true;
 			else
-				return fail(errbuf, "unexpected \"%.40s\" after the task name: only \"fails\" may follow it",
-							rest);
+				return fail(errbuf, "unexpected \"%.*s\" after the task name: only \"fails\" may follow it",
+							echo_len(rest, 40), rest);
 		}
 		if (len == 2)
 			return fail(errbuf, "the task name after \"after\" is empty");
-		chars = utf8_chars(p + 1, len - 2);
 	}
 	else
 	{
@@ -113,11 +117,8 @@ UsoParseAfter(const char *text, UsoSchedule *out, char *errbuf)
 				end--;
 		}
 		len = (int) (end - p);
-		chars = utf8_chars(p, len);
 	}
-	if (chars > USO_TASK_NAME_MAX)
-		return fail(errbuf, "the task name after \"after\" is too long (%d characters, at most %d)",
-					chars, USO_TASK_NAME_MAX);
+	/* No length rule of its own: a name longer than a task name can be names no task (42704). */
 	out->after_off = (uint16) (name - text);
 	out->after_len = (uint16) len;
 	return true;

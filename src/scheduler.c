@@ -309,6 +309,7 @@ static void
 SchedulerLoop(void)
 {
 	bool		first = true;
+	bool		chains_pending = false;	/* entries left in uso_chain_pending */
 	MemoryContext loop_cxt;
 
 	SchedContext = AllocSetContextCreate(TopMemoryContext, "uso_tasks scheduler",
@@ -339,6 +340,8 @@ SchedulerLoop(void)
 		LWLockAcquire(UsoShared->lock, LW_EXCLUSIVE);
 		catalog_changed = MySchedSlot->catalog_changed || first;
 		runs_queued = MySchedSlot->runs_queued || first;
+		chains_pending |= MySchedSlot->chains_pending || first;
+		MySchedSlot->chains_pending = false;
 		stop = MySchedSlot->stop_requested;
 		MySchedSlot->catalog_changed = false;
 		MySchedSlot->runs_queued = false;
@@ -368,6 +371,15 @@ SchedulerLoop(void)
 				proc_exit(1);	/* restarted: waits in UsoAwaitCatalogVersion */
 			FeedTasks(false, now);
 		}
+		/*
+		 * Followers' runs whose task row was locked when the run they follow
+		 * ended: queued here once the lock goes (a wake says there are some).
+		 */
+		if (chains_pending)
+		{
+			chains_pending = StoreQueuePendingFollowers() > 0;
+			runs_queued = true;
+		}
 		if (runs_queued)
 			FeedQueuedRuns(now);
 		if (first)
@@ -391,7 +403,7 @@ SchedulerLoop(void)
 		 * Writes deferred by another transaction's row lock are retried soon:
 		 * new runs the store keeps, next/last run times the state keeps.
 		 */
-		if (waiting || PoolHasUnwatchedWorkers() || StoreHasDeferred() ||
+		if (waiting || PoolHasUnwatchedWorkers() || StoreHasDeferred() || chains_pending ||
 			SchedStateHasDecisions(State))
 			wake = Min(wake, now + 250 * 1000);
 		if (wake == DT_NOEND)

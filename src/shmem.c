@@ -23,6 +23,7 @@ static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 /* Pending wake-ups of this backend's current transaction. */
 static bool pending_catalog_changed = false;
 static bool pending_runs_queued = false;
+static bool pending_chains = false;
 static bool pending_start = false;
 static bool xact_callback_registered = false;
 
@@ -113,6 +114,26 @@ UsoWakeScheduler(Oid dboid, bool catalog_changed, bool runs_queued)
 	{
 		slot->catalog_changed |= catalog_changed;
 		slot->runs_queued |= runs_queued;
+		latch = slot->latch;
+	}
+	LWLockRelease(UsoShared->lock);
+	if (latch != NULL)
+		SetLatch(latch);
+}
+
+static void
+WakeForChains(Oid dboid)
+{
+	UsoSchedulerSlot *slot;
+	Latch	   *latch = NULL;
+
+	if (UsoShared == NULL)
+		return;
+	LWLockAcquire(UsoShared->lock, LW_EXCLUSIVE);
+	slot = UsoFindScheduler(dboid);
+	if (slot != NULL)
+	{
+		slot->chains_pending = true;
 		latch = slot->latch;
 	}
 	LWLockRelease(UsoShared->lock);
@@ -238,6 +259,8 @@ uso_xact_callback(XactEvent event, void *arg)
 	{
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
+			if (pending_chains)
+				WakeForChains(MyDatabaseId);
 			if (pending_catalog_changed || pending_runs_queued)
 				UsoWakeScheduler(MyDatabaseId, pending_catalog_changed,
 								 pending_runs_queued);
@@ -248,6 +271,7 @@ uso_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PARALLEL_ABORT:
 			pending_catalog_changed = false;
 			pending_runs_queued = false;
+			pending_chains = false;
 			pending_start = false;
 			break;
 		default:
@@ -271,6 +295,13 @@ UsoWakeAtCommit(bool catalog_changed, bool runs_queued)
 	RegisterWakeCallback();
 	pending_catalog_changed |= catalog_changed;
 	pending_runs_queued |= runs_queued;
+}
+
+void
+UsoChainsPendingAtCommit(void)
+{
+	RegisterWakeCallback();
+	pending_chains = true;
 }
 
 void

@@ -101,6 +101,7 @@ typedef struct UsoSchedulerSlot
 	Latch	   *latch;
 	bool		catalog_changed;	/* reload tasks on next wake */
 	bool		runs_queued;	/* look for queued runs on next wake */
+	bool		chains_pending; /* uso_chain_pending has entries (96_chains.sql) */
 	bool		stop_requested; /* extension dropped: exit */
 	bool		reboot_done;	/* @reboot tasks ran since the postmaster started */
 	int			runs_waiting;	/* ready runs its last dispatch could not place */
@@ -172,6 +173,8 @@ extern void UsoRequestSchedulerStop(Oid dboid, bool terminate_workers);
  * the scheduler sees the committed rows (a wake before commit is a lost one).
  */
 extern void UsoWakeAtCommit(bool catalog_changed, bool runs_queued);
+/* At commit: followers' runs wait in uso_chain_pending for the scheduler. */
+extern void UsoChainsPendingAtCommit(void);
 extern void UsoStartAtCommit(void);
 
 #endif							/* USO_SHMEM_H */

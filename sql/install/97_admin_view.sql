@@ -38,7 +38,7 @@ SELECT t.name,
        t.alert_mail_to,
        CASE
            WHEN t.follows_on IS NOT NULL AND t.follows_task_id IS NULL THEN
-               pg_catalog.format('task "%s", which it follows, no longer exists',
+               pg_catalog.format('task "%s", which it follows, was deleted or moved to another database',
                                  @extschema@.uso_schedule_follows(t.schedule))
            WHEN (t.database IS NULL OR t.database = pg_catalog.current_database()) THEN
                @extschema@.uso_command_missing(t.command)

@@ -25,6 +25,10 @@ uso_task($node, name => 'early', schedule => '@manual', command => 'SELECT 1');
 uso_task($node, name => 'late', schedule => '@manual', command => 'SELECT 1');
 $q->(q{UPDATE uso_task SET schedule = 'after late' WHERE name = 'early'});
 uso_task($node, name => 'after_cycles', schedule => 'after CreateCycles fails', command => 'SELECT 1');
+# and one whose task was deleted: it is restored missing, and everything else with it
+uso_task($node, name => 'gone', schedule => '@manual', command => 'SELECT 1');
+uso_task($node, name => 'orphan', schedule => 'after gone', command => 'SELECT 1');
+$q->(q{DELETE FROM uso_task WHERE name = 'gone'});
 
 my $dump = $node->basedir . '/dump.sql';
 $node->command_ok([ 'pg_dump', '-d', $node->connstr('postgres'), '-f', $dump ], 'pg_dump works');
@@ -41,5 +45,7 @@ is($r->(q{SELECT count(*) FROM uso_task WHERE extension = 'uso_office'}), '17', 
 is($r->(q{SELECT string_agg(t.name || ' ' || t.follows_on || ' ' || p.name, ', ' ORDER BY t.name)
 	FROM uso_task t JOIN uso_task p ON p.id = t.follows_task_id}),
 	'after_cycles failure CreateCycles, early success late', 'followers follow the same tasks after the restore');
+is($r->(q{SELECT status FROM uso_background_tasks WHERE name = 'orphan'}), 'missing',
+	'a follower of a deleted task comes back missing');
 $node->stop;
 done_testing();

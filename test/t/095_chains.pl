@@ -95,10 +95,31 @@ uso_wait_for($node, qq{SELECT count(*) = 1 FROM uso_task_run WHERE caused_by_run
 	'and its follower after it');
 $q->(q{SELECT uso_unschedule('fetch_renamed')});
 is($q->(q{SELECT status || ': ' || status_detail FROM uso_background_tasks WHERE name = 'transform'}),
-	'missing: task "fetch_renamed", which it follows, no longer exists', 'the follower is missing');
+	'missing: task "fetch_renamed", which it follows, was deleted or moved to another database',
+	'the follower is missing');
 uso_task($node, name => 'probe', schedule => '@manual', command => 'SELECT 1');
 $run = $q->(q{SELECT uso_run_now('probe')});
 is($q->("SELECT uso_wait($run)"), 'succeeded', 'the scheduler still runs tasks');
+
+# --- a follower's owner who holds its row locked stalls neither the run it
+# follows nor the scheduler: the follower's run waits, queued when the lock goes
+uso_task($node, name => 'lp', schedule => '@manual', command => 'SELECT 1');
+uso_task($node, name => 'lf', schedule => 'after lp', username => 'bob',
+	command => q{INSERT INTO log VALUES ('lf', current_user)});
+my $bob = $node->background_psql('postgres', on_error_stop => 1, extra_params => [ '-U', 'bob' ]);
+$bob->query_safe(q{BEGIN; SELECT id FROM uso_task WHERE name = 'lf' FOR UPDATE});
+$run = $q->(q{SELECT uso_run_now('lp')});
+is($q->("SELECT uso_wait($run, '20 s')"), 'succeeded', 'the run it follows ends while the follower is locked');
+is($q->(qq{SELECT count(*) FROM uso_chain_pending WHERE caused_by_run_id = $run}), '1',
+	'the follower\'s run waits for the lock');
+my $probe = $q->(q{SELECT uso_run_now('probe')});
+is($q->("SELECT uso_wait($probe, '20 s')"), 'succeeded', 'the scheduler runs other tasks meanwhile');
+$bob->query_safe('COMMIT');
+$bob->quit;
+uso_wait_for($node, qq{SELECT count(*) = 1 FROM uso_task_run WHERE caused_by_run_id = $run
+	AND status = 'succeeded' AND task_id = (SELECT id FROM uso_task WHERE name = 'lf')},
+	'once the lock went, the follower ran, once');
+is($q->(q{SELECT count(*) FROM uso_chain_pending}), '0', 'nothing is left pending');
 
 # --- catchup: the predecessor succeeds while no scheduler runs
 uso_task($node, name => 'slow', schedule => '@manual',
