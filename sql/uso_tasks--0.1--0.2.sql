@@ -76,6 +76,22 @@ ALTER TABLE @extschema@.uso_task ALTER COLUMN database DROP NOT NULL;
 ALTER TABLE @extschema@.uso_task ALTER COLUMN database DROP DEFAULT;
 COMMENT ON COLUMN @extschema@.uso_task.database IS 'Database the command runs in; NULL (the default, and what naming this database stores) means the database the task is stored in, also after a restore under another name.';
 
+------------------------------------------------------------------------------
+-- Performance (issue 14): uso_task_run's five SQL check constraints become
+-- one C call (src/run_check.c); every write compiled the SQL ones again.
+CREATE FUNCTION @extschema@.uso_run_row_ok(text, text, integer, real, timestamptz) RETURNS boolean
+    LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'uso_run_row_ok';
+COMMENT ON FUNCTION @extschema@.uso_run_row_ok(text, text, integer, real, timestamptz) IS
+    'Internal: the check constraint of uso_task_run (trigger, status, attempt, progress, finished_at).';
+ALTER TABLE @extschema@.uso_task_run
+    DROP CONSTRAINT uso_task_run_trigger_check,
+    DROP CONSTRAINT uso_task_run_status_check,
+    DROP CONSTRAINT uso_task_run_attempt_check,
+    DROP CONSTRAINT uso_task_run_progress_check,
+    DROP CONSTRAINT uso_task_run_finished_check,
+    ADD CONSTRAINT uso_task_run_row_check
+        CHECK (@extschema@.uso_run_row_ok(trigger, status, attempt, progress, finished_at));
+
 -- Functions new in 0.2.
 CREATE OR REPLACE FUNCTION @extschema@.uso_shorten(value text, max_chars integer DEFAULT 100) RETURNS text
     LANGUAGE sql IMMUTABLE
