@@ -238,7 +238,11 @@ pgbench_insert() {
 # STEADY_SECS after 3 s of warm-up.  Prints runs/s started in the window.
 cron_steady() {
 	local n=$1 t0 t1
+	local since
+	since=$(q cronbench "SELECT clock_timestamp()")
 	q cronbench "SELECT count(cron.schedule('1 seconds', '$CMD')) FROM generate_series(1, $n)" >/dev/null
+	# warm-up: until the launcher has started jobs (it reloads its job list), then 3 s
+	poll_until cronbench "SELECT count(*) > 0 FROM cron.job_run_details WHERE start_time > '$since'" 60 >/dev/null 2>&1
 	sleep 3
 	t0=$(q cronbench "SELECT clock_timestamp()")
 	sleep "$STEADY_SECS"
