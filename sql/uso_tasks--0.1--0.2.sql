@@ -76,6 +76,22 @@ ALTER TABLE @extschema@.uso_task ALTER COLUMN database DROP NOT NULL;
 ALTER TABLE @extschema@.uso_task ALTER COLUMN database DROP DEFAULT;
 COMMENT ON COLUMN @extschema@.uso_task.database IS 'Database the command runs in; NULL (the default, and what naming this database stores) means the database the task is stored in, also after a restore under another name.';
 
+------------------------------------------------------------------------------
+-- Performance (issue 14): uso_task_run's five SQL check constraints become
+-- one C call (src/run_check.c); every write compiled the SQL ones again.
+CREATE FUNCTION @extschema@.uso_run_row_ok(text, text, integer, real, timestamptz) RETURNS boolean
+    LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'uso_run_row_ok';
+COMMENT ON FUNCTION @extschema@.uso_run_row_ok(text, text, integer, real, timestamptz) IS
+    'Internal: the check constraint of uso_task_run (trigger, status, attempt, progress, finished_at).';
+ALTER TABLE @extschema@.uso_task_run
+    DROP CONSTRAINT uso_task_run_trigger_check,
+    DROP CONSTRAINT uso_task_run_status_check,
+    DROP CONSTRAINT uso_task_run_attempt_check,
+    DROP CONSTRAINT uso_task_run_progress_check,
+    DROP CONSTRAINT uso_task_run_finished_check,
+    ADD CONSTRAINT uso_task_run_row_check
+        CHECK (@extschema@.uso_run_row_ok(trigger, status, attempt, progress, finished_at));
+
 -- Functions new in 0.2.
 CREATE OR REPLACE FUNCTION @extschema@.uso_shorten(value text, max_chars integer DEFAULT 100) RETURNS text
     LANGUAGE sql IMMUTABLE
@@ -1639,6 +1655,10 @@ COMMENT ON FUNCTION @extschema@.uso_window_push(float8[], float8, integer) IS
 CREATE FUNCTION @extschema@.uso_run_ended() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
+    -- Its plans outlive the sizes they were made for (a long-lived executor):
+    -- a task or stats lookup made while the tables were small must not stay
+    -- a scan of every row (src/spi_plans.c).
+    SET enable_seqscan = off SET jit = off
     AS $$
 DECLARE
     t          @extschema@.uso_task;
@@ -2272,10 +2292,8 @@ COMMENT ON FUNCTION @extschema@.uso_alter_task(text, text, text, text, text, jso
 -- ('after <task>', 'after <task> fails'): the run column that names the run
 -- which caused a chain run, the trigger value chain, the schedule functions,
 -- the follower columns and triggers, and the views that show them.
+-- (trigger chain is one of uso_run_row_ok's words, src/run_check.c.)
 ALTER TABLE @extschema@.uso_task_run ADD COLUMN caused_by_run_id bigint;
-ALTER TABLE @extschema@.uso_task_run DROP CONSTRAINT uso_task_run_trigger_check;
-ALTER TABLE @extschema@.uso_task_run ADD CONSTRAINT uso_task_run_trigger_check
-        CHECK (trigger IN ('schedule', 'manual', 'retry', 'catchup', 'once', 'startup', 'chain'));
 COMMENT ON COLUMN @extschema@.uso_task_run.trigger IS 'Why it ran: schedule, manual, retry, catchup, once (uso_run_at), startup (@reboot), chain (the task it follows ended: caused_by_run_id).';
 COMMENT ON COLUMN @extschema@.uso_task_run.caused_by_run_id IS 'For trigger chain: the run of the followed task whose end queued this one (it may have been purged since).';
 

@@ -9,15 +9,17 @@
  * SET SESSION AUTHORIZATION.  The engine's own catalog writes are made as
  * the bootstrap superuser around, never during, the task's SQL.
  *
- * One run:
- *	1. a short transaction marks it running (committed before the work, so a
- *	   crash mid-run leaves a 'running' row the scheduler closes on restart);
+ * One run, in two transactions:
+ *	1. a short transaction checks that the owner may still run tasks here and
+ *	   marks the run running (committed before the work, so a crash mid-run
+ *	   leaves a 'running' row the scheduler closes on restart);
  *	2. the command runs in a transaction as top-level statements, with the
  *	   task's timeout armed for the whole run and its messages captured; the
  *	   'succeeded' row and the log lines commit with the work;
  *	3. on error the transaction is rolled back and the failure is recorded in
  *	   a fresh transaction;
- *	4. session state is reset as DISCARD ALL does (cached plans kept).
+ *	4. session state is reset as DISCARD ALL does (cached plans kept), in
+ *	   the transaction that ends the run (2 or 3), before its commit.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -98,9 +100,17 @@ CatalogExec(const char *sql, int nargs, Oid *types, Datum *values,
 	return ret;
 }
 
-/* Step 1: queued -> running; false when the run is no longer queued. */
+static char *OwnerProblem(Oid roleid, int *sqlstate);
+static void ResetSessionInTransaction(void);
+
+/*
+ * Step 1: queued -> running; false when the run is no longer queued.  The
+ * owner's rights are checked first, in the same transaction: when one is
+ * gone, *problem says why (in RunContext, *sqlstate set) and nothing is
+ * written.
+ */
 static bool
-MarkRunning(int64 run_id, RunInfo *info)
+MarkRunning(int64 run_id, RunInfo *info, char **problem, int *sqlstate)
 {
 	const char *schema;
 	char	   *sql;
@@ -110,6 +120,13 @@ MarkRunning(int64 run_id, RunInfo *info)
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
+	*problem = OwnerProblem(MySlot->roleid, sqlstate);
+	if (*problem != NULL)
+	{
+		*problem = MemoryContextStrdup(RunContext, *problem);
+		CommitTransactionCommand();
+		return false;
+	}
 	PushActiveSnapshot(GetTransactionSnapshot());
 	SPI_connect();
 	schema = UsoCatalogSchema();
@@ -272,7 +289,7 @@ RecordSuccess(int64 run_id, UsoSqlResult *result, List *lines)
 
 /* A failure (or timeout, cancel) recorded in a fresh transaction. */
 static void
-RecordFailure(int64 run_id, const char *status, ErrorData *edata, List *lines)
+RecordFailure(int64 run_id, const char *status, ErrorData *edata, List *lines, bool reset)
 {
 	const char *schema;
 	Oid			types[8] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
@@ -326,6 +343,8 @@ RecordFailure(int64 run_id, const char *status, ErrorData *edata, List *lines)
 	StoreLogLines(run_id, lines);
 	SPI_finish();
 	PopActiveSnapshot();
+	if (reset)
+		ResetSessionInTransaction();
 	CommitTransactionCommand();
 }
 
@@ -337,20 +356,32 @@ RecordFailure(int64 run_id, const char *status, ErrorData *edata, List *lines)
  * next task, since plans are revalidated against the catalog and search_path
  * anyway, but it made every run re-plan the engine's own statements.
  */
+/*
+ * It runs inside the transaction that ends the run, before its commit (one
+ * transaction per run less): what it undoes is either transactional and
+ * takes effect at that commit (GUCs, session authorization, UNLISTEN, the
+ * temp schema's objects) or not tied to a transaction (portals, prepared
+ * statements, sequence caches).  Advisory locks are the exception: the
+ * task's transaction-level ones must be held until its work is committed,
+ * so ReleaseAdvisoryLocks runs after the commit.
+ */
 static void
-ResetSession(void)
+ResetSessionInTransaction(void)
 {
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
 	PortalHashTableDeleteAll();
 	SetPGVariable("session_authorization", NIL, false);
 	ResetAllOptions();
 	DropAllPreparedStatements();
 	Async_UnlistenAll();
-	LockReleaseAll(USER_LOCKMETHOD, true);
 	ResetTempTableNamespace();
 	ResetSequenceCaches();
-	CommitTransactionCommand();
+}
+
+/* Session advisory locks the task took (and forgot), once its work is committed. */
+static void
+ReleaseAdvisoryLocks(void)
+{
+	LockReleaseSession(USER_LOCKMETHOD);
 }
 
 static bool
@@ -420,32 +451,24 @@ OwnerProblem(Oid roleid, int *sqlstate)
 }
 
 /*
- * Check the owner's rights before a run; when one is gone, record the run
- * as failed (without running it) and make this worker exit.  Returns true
- * when the run may go ahead.
+ * The owner lost a right it needs (problem, from OwnerProblem): the run is
+ * recorded as failed without running, and this worker exits after it.
  */
-static bool
-OwnerStillValid(int64 run_id, RunInfo *info)
+static void
+OwnerGone(int64 run_id, RunInfo *info, char *problem, int sqlstate)
 {
-	char	   *problem;
-	int			sqlstate = 0;
-
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	problem = OwnerProblem(MySlot->roleid, &sqlstate);
-	if (problem != NULL)
-		problem = MemoryContextStrdup(RunContext, problem);
-	CommitTransactionCommand();
-	if (problem == NULL)
-		return true;
-
 	OwnerRevoked = true;
 	ereport(LOG,
 			(errmsg("uso_tasks worker does not start run %lld: %s", (long long) run_id, problem)));
 	if (MySlot->sched_dboid != MyDatabaseId)
 	{
-		info->sqlstate = MemoryContextStrdup(RunContext, unpack_sql_state(sqlstate));
-		info->message = problem;
+		/* A remote run: its scheduler records the failure. */
+		LWLockAcquire(UsoShared->lock, LW_EXCLUSIVE);
+		MySlot->done_started = 0;
+		strlcpy(MySlot->done_sqlstate, unpack_sql_state(sqlstate), sizeof(MySlot->done_sqlstate));
+		MySlot->done_tag[0] = '\0';
+		strlcpy(MySlot->done_message, problem, sizeof(MySlot->done_message));
+		LWLockRelease(UsoShared->lock);
 	}
 	else
 	{
@@ -454,9 +477,8 @@ OwnerStillValid(int64 run_id, RunInfo *info)
 		memset(&edata, 0, sizeof(edata));
 		edata.sqlerrcode = sqlstate;
 		edata.message = problem;
-		RecordFailure(run_id, "failed", &edata, NIL);
+		RecordFailure(run_id, "failed", &edata, NIL, false);
 	}
-	return false;
 }
 
 /* Run one run end to end; returns how it ended. */
@@ -466,30 +488,36 @@ ExecuteRun(int64 run_id)
 	RunInfo		info;
 	volatile UsoRunOutcome outcome = USO_OUTCOME_SUCCEEDED;
 	MemoryContext old;
+	char	   *problem = NULL;
+	int			sqlstate = 0;
 
 	MemoryContextReset(RunContext);
 	memset(&info, 0, sizeof(info));
-	if (!OwnerStillValid(run_id, &info))
-	{
-		if (MySlot->sched_dboid != MyDatabaseId)
-		{
-			LWLockAcquire(UsoShared->lock, LW_EXCLUSIVE);
-			MySlot->done_started = 0;
-			strlcpy(MySlot->done_sqlstate, info.sqlstate, sizeof(MySlot->done_sqlstate));
-			MySlot->done_tag[0] = '\0';
-			strlcpy(MySlot->done_message, info.message, sizeof(MySlot->done_message));
-			LWLockRelease(UsoShared->lock);
-		}
-		return USO_OUTCOME_FAILED;
-	}
 	if (MySlot->sched_dboid != MyDatabaseId)
 	{
+		/* A remote run writes no row here: the owner check has its own transaction. */
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		problem = OwnerProblem(MySlot->roleid, &sqlstate);
+		if (problem != NULL)
+			problem = MemoryContextStrdup(RunContext, problem);
+		CommitTransactionCommand();
+		if (problem != NULL)
+		{
+			OwnerGone(run_id, &info, problem, sqlstate);
+			return USO_OUTCOME_FAILED;
+		}
 		if (CancelRequested())
 			return USO_OUTCOME_CANCELLED;
 		TakeRemoteTask(run_id, &info);
 	}
-	else if (!MarkRunning(run_id, &info))
-		return USO_OUTCOME_CANCELLED;
+	else if (!MarkRunning(run_id, &info, &problem, &sqlstate))
+	{
+		if (problem == NULL)
+			return USO_OUTCOME_CANCELLED;
+		OwnerGone(run_id, &info, problem, sqlstate);
+		return USO_OUTCOME_FAILED;
+	}
 	/* Transactions end in TopMemoryContext: a run allocates in its own. */
 	MemoryContextSwitchTo(RunContext);
 	info.started = GetCurrentTimestamp();
@@ -525,6 +553,7 @@ ExecuteRun(int64 run_id)
 		disable_timeout(STATEMENT_TIMEOUT, false);
 		if (!info.remote)
 			RecordSuccess(run_id, &result, lines);
+		ResetSessionInTransaction();
 		CommitTransactionCommand();
 		info.tag = result.command_tag;
 		info.message = result.single_value ? result.single_value : result.command_tag;
@@ -564,7 +593,15 @@ ExecuteRun(int64 run_id)
 		info.sqlstate = pstrdup(unpack_sql_state(edata->sqlerrcode));
 		info.message = edata->message;
 		if (!info.remote)
-			RecordFailure(run_id, status, edata, lines);
+			RecordFailure(run_id, status, edata, lines, true);
+		else
+		{
+			/* A remote run's failure writes nothing here: the reset has its own transaction. */
+			SetCurrentStatementStartTimestamp();
+			StartTransactionCommand();
+			ResetSessionInTransaction();
+			CommitTransactionCommand();
+		}
 	}
 	PG_END_TRY();
 	MemoryContextSwitchTo(old);
@@ -580,7 +617,7 @@ ExecuteRun(int64 run_id)
 		strlcpy(MySlot->done_message, info.message ? info.message : "", sizeof(MySlot->done_message));
 		LWLockRelease(UsoShared->lock);
 	}
-	ResetSession();
+	ReleaseAdvisoryLocks();
 	pgstat_report_appname("uso_tasks worker");
 	pgstat_report_activity(STATE_IDLE, NULL);
 	/* An idle worker keeps nothing of the run (its output could be large). */

@@ -78,6 +78,8 @@ extern bool StoreHasDeferred(void);
 extern void SchedBeginCatalogWork(void);
 extern void SchedEndCatalogWork(void);
 extern void SchedExec(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls);
+/* The same for a statement that reads a whole table (see spi_plans.c). */
+extern void SchedExecScan(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls);
 extern Datum SchedInt8Array(int64 *v, int n);
 extern Datum SchedInt4Array(int *v, int n);
 extern Datum SchedTextArray(const char **v, int n, bool **nulls_out);

@@ -290,14 +290,6 @@ RoleCap(void)
 	return Max(1, Min(cap, limit));
 }
 
-typedef enum PlaceResult
-{
-	PLACE_DONE,					/* handed to a worker (or one is starting for it) */
-	PLACE_CAPPED,				/* its database or role holds its share: wait */
-	PLACE_NO_ROOM,				/* the pool is full (an idle worker may be retiring) */
-	PLACE_POOL_FULL				/* full, nothing idle anywhere: nothing else fits either */
-} PlaceResult;
-
 /* A slot holds work (a run, or is starting for one). */
 static inline bool
 SlotHoldsWork(const UsoWorkerSlot *w)
@@ -305,33 +297,81 @@ SlotHoldsWork(const UsoWorkerSlot *w)
 	return w->state == USO_WORKER_BUSY || w->state == USO_WORKER_STARTING;
 }
 
-/*
- * Try to give one ready run a worker: an idle one of its (database, role),
- * or a new one in a free slot, within the pool's limit and the shares of
- * its database and role.  When other databases wait for room, this one
- * takes no more than an even share of the pool, so a freed worker goes to
- * them (their scheduler retires our idle worker and starts its own) rather
- * than straight back to us.
- */
-static PlaceResult
-TryPlace(const SchedCandidate *t)
+/* A slot whose worker waits for a run (and has no report left to collect). */
+static inline bool
+SlotIdle(const UsoWorkerSlot *w)
 {
-	int			idle = -1,
-				freeslot = -1,
-				other_idle = -1,
-				live = 0,
-				db_held = 0,
-				role_held = 0,
-				others_waiting = 0,
-				share;
-	Latch	   *latch = NULL;
-	PlaceResult result;
-	int			limit = PoolLimit();
+	return w->state == USO_WORKER_IDLE && w->run_id == 0 && w->done_run_id == 0;
+}
 
-	LWLockAcquire(UsoShared->lock, LW_EXCLUSIVE);
+/* What one dispatch knows of an owner role among its candidates. */
+typedef struct RoleCount
+{
+	Oid			roleid;
+	int			held;			/* slots holding work for it, all databases */
+	bool		had_turn;		/* placed a run in this dispatch */
+} RoleCount;
+
+/*
+ * One dispatch's view of the pool, taken under the lock once: every
+ * placement updates it instead of rescanning the slots, so a dispatch costs
+ * one slot scan plus one step per ready run (it was a lock acquisition and
+ * a scan of every slot per ready run, on every wake: quadratic in the ready
+ * list with all workers busy).
+ */
+typedef struct PoolView
+{
+	int			live;			/* slots in use */
+	int			db_held;		/* slots holding work of this database */
+	int			db_cap;			/* most this database may hold now */
+	int			role_cap;
+	int			limit;
+	int		   *free_slots;		/* FREE, no report left, ascending */
+	int			n_free;
+	int			next_free;
+	RoleCount  *roles;
+	int			n_roles;
+} PoolView;
+
+static RoleCount *
+ViewRole(PoolView *v, Oid roleid)
+{
+	for (int i = 0; i < v->n_roles; i++)
+		if (v->roles[i].roleid == roleid)
+			return &v->roles[i];
+	return NULL;
+}
+
+/*
+ * The shares: when other databases wait for room, this one takes no more
+ * than an even share of the pool, so a freed worker goes to them (their
+ * scheduler retires our idle worker and starts its own) rather than
+ * straight back to us.  Caller holds the lock.
+ */
+static void
+TakeView(PoolView *v, SchedCandidate *cands, int n)
+{
+	int			others_waiting = 0;
+	int			share;
+
+	memset(v, 0, sizeof(*v));
+	v->limit = PoolLimit();
+	v->role_cap = RoleCap();
+	v->free_slots = palloc(sizeof(int) * Max(UsoShared->max_workers, 1));
+	v->roles = palloc(sizeof(RoleCount) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		if (ViewRole(v, cands[i].roleid) != NULL)
+			continue;
+		v->roles[v->n_roles].roleid = cands[i].roleid;
+		v->roles[v->n_roles].held = 0;
+		v->roles[v->n_roles].had_turn = false;
+		v->n_roles++;
+	}
 	for (int i = 0; i < UsoShared->max_workers; i++)
 	{
 		UsoWorkerSlot *w = &UsoShared->workers[i];
+		RoleCount  *rc;
 
 		if (w->state == USO_WORKER_FREE)
 		{
@@ -340,28 +380,17 @@ TryPlace(const SchedCandidate *t)
 			 * scheduler has not collected yet: the slot is not free until
 			 * then, or that run would never end for its scheduler.
 			 */
-			if (freeslot < 0 && w->done_run_id == 0)
-				freeslot = i;
+			if (w->done_run_id == 0)
+				v->free_slots[v->n_free++] = i;
 			continue;
 		}
-		live++;
+		v->live++;
 		if (SlotHoldsWork(w))
 		{
 			if (w->sched_dboid == MyDatabaseId)
-				db_held++;
-			if (w->roleid == t->roleid)
-				role_held++;
-		}
-		if (w->state == USO_WORKER_IDLE && w->run_id == 0 && w->done_run_id == 0)
-		{
-			if (w->sched_dboid == MyDatabaseId &&
-				w->dboid == t->dboid && w->roleid == t->roleid)
-			{
-				if (idle < 0)
-					idle = i;
-			}
-			else if (other_idle < 0)
-				other_idle = i; /* any database's: the pool is shared */
+				v->db_held++;
+			if ((rc = ViewRole(v, w->roleid)) != NULL)
+				rc->held++;
 		}
 	}
 	for (int i = 0; i < USO_MAX_DATABASES; i++)
@@ -372,94 +401,71 @@ TryPlace(const SchedCandidate *t)
 			s->runs_waiting > 0)
 			others_waiting++;
 	}
-	share = others_waiting > 0 ? Max(1, limit / (others_waiting + 1)) : limit;
+	share = others_waiting > 0 ? Max(1, v->limit / (others_waiting + 1)) : v->limit;
+	v->db_cap = Min(DatabaseCap(), share);
+}
 
-	if (db_held >= Min(DatabaseCap(), share) || role_held >= RoleCap())
-		result = PLACE_CAPPED;
-	else if (idle >= 0)
+/*
+ * An idle worker of ours for (dboid, roleid), and failing that any other
+ * idle one (any database's: the pool is shared), or -1.  Caller holds the
+ * lock.
+ */
+static void
+FindIdle(Oid dboid, Oid roleid, int *mine, int *other)
+{
+	*mine = *other = -1;
+	for (int i = 0; i < UsoShared->max_workers; i++)
 	{
-		UsoWorkerSlot *w = &UsoShared->workers[idle];
+		UsoWorkerSlot *w = &UsoShared->workers[i];
 
-		FillRemoteTask(w, t);
-		w->run_id = t->run_id;
-		w->cancel_requested = false;
-		w->timeout_killed = false;
-		w->run_started = 0;
-		w->progress = -1;
-		w->state = USO_WORKER_BUSY;
-		latch = w->latch;
-		result = PLACE_DONE;
-	}
-	else if (freeslot >= 0 && live < limit)
-	{
-		UsoWorkerSlot *w = &UsoShared->workers[freeslot];
-
-		w->state = USO_WORKER_STARTING;
-		w->connected = false;
-		w->dboid = t->dboid;
-		w->roleid = t->roleid;
-		w->sched_dboid = MyDatabaseId;
-		w->pid = 0;
-		w->latch = NULL;
-		w->run_id = t->run_id;
-		w->cancel_requested = false;
-		w->timeout_killed = false;
-		w->run_started = 0;
-		w->done_run_id = 0;
-		w->progress = -1;
-		w->generation++;
-		FillRemoteTask(w, t);
-		result = PLACE_DONE;
-	}
-	else if (other_idle >= 0)
-	{
-		/* Full: make room by retiring an idle worker of another owner. */
-		UsoShared->workers[other_idle].state = USO_WORKER_EXITING;
-		latch = UsoShared->workers[other_idle].latch;
-		result = PLACE_NO_ROOM;
-	}
-	else
-		result = PLACE_POOL_FULL;
-	LWLockRelease(UsoShared->lock);
-
-	if (result == PLACE_DONE && idle < 0)
-	{
-		if (Handles[freeslot] != NULL)
+		if (!SlotIdle(w))
+			continue;
+		if (w->sched_dboid == MyDatabaseId && w->dboid == dboid && w->roleid == roleid)
 		{
-			pfree(Handles[freeslot]);
-			Handles[freeslot] = NULL;
+			*mine = i;
+			return;
 		}
-		if (!StartWorker(freeslot))
-		{
-			/*
-			 * The postmaster is out of background worker slots
-			 * (max_worker_processes): make room as when our pool is full.
-			 */
-			LWLockAcquire(UsoShared->lock, LW_EXCLUSIVE);
-			UsoShared->workers[freeslot].state = USO_WORKER_FREE;
-			UsoShared->workers[freeslot].run_id = 0;
-			if (other_idle >= 0 &&
-				UsoShared->workers[other_idle].state == USO_WORKER_IDLE)
-			{
-				UsoShared->workers[other_idle].state = USO_WORKER_EXITING;
-				latch = UsoShared->workers[other_idle].latch;
-			}
-			LWLockRelease(UsoShared->lock);
-			result = PLACE_NO_ROOM;
-			if (!warned_no_slots)
-			{
-				ereport(LOG,
-						(errmsg("uso_tasks could not start an executor worker: "
-								"max_worker_processes is exhausted"),
-						 errhint("Raise max_worker_processes above uso_tasks.max_workers + "
-								 "the number of databases + 2.")));
-				warned_no_slots = true;
-			}
-		}
+		if (*other < 0)
+			*other = i;
 	}
-	if (latch != NULL)
-		SetLatch(latch);
-	return result;
+}
+
+/* Hand run t to the idle worker of slot i; caller holds the lock. */
+static void
+AssignIdle(int i, const SchedCandidate *t)
+{
+	UsoWorkerSlot *w = &UsoShared->workers[i];
+
+	FillRemoteTask(w, t);
+	w->run_id = t->run_id;
+	w->cancel_requested = false;
+	w->timeout_killed = false;
+	w->run_started = 0;
+	w->progress = -1;
+	w->state = USO_WORKER_BUSY;
+}
+
+/* Reserve free slot i for a new worker that will run t; caller holds the lock. */
+static void
+ReserveSlot(int i, const SchedCandidate *t)
+{
+	UsoWorkerSlot *w = &UsoShared->workers[i];
+
+	w->state = USO_WORKER_STARTING;
+	w->connected = false;
+	w->dboid = t->dboid;
+	w->roleid = t->roleid;
+	w->sched_dboid = MyDatabaseId;
+	w->pid = 0;
+	w->latch = NULL;
+	w->run_id = t->run_id;
+	w->cancel_requested = false;
+	w->timeout_killed = false;
+	w->run_started = 0;
+	w->done_run_id = 0;
+	w->progress = -1;
+	w->generation++;
+	FillRemoteTask(w, t);
 }
 
 /* Tell the other schedulers how many of our runs wait for room. */
@@ -482,21 +488,62 @@ PublishWaiting(int waiting)
 }
 
 /*
- * Hand ready runs to workers, in order.  Owners take turns: a first pass
- * places at most one run per role before a second pass places the rest,
- * so one role's long queue does not keep another role's run waiting.
- * Runs that find no worker stay ready with the caller for the next
- * iteration (a finishing worker wakes us; a poll covers room freed
+ * The postmaster is out of background worker slots (max_worker_processes):
+ * give slot i back and make room as when our pool is full.
+ */
+static void
+StartFailed(int i, const SchedCandidate *t)
+{
+	int			mine,
+				other;
+	Latch	   *latch = NULL;
+
+	LWLockAcquire(UsoShared->lock, LW_EXCLUSIVE);
+	UsoShared->workers[i].state = USO_WORKER_FREE;
+	UsoShared->workers[i].run_id = 0;
+	FindIdle(t->dboid, t->roleid, &mine, &other);
+	if (other >= 0)
+	{
+		UsoShared->workers[other].state = USO_WORKER_EXITING;
+		latch = UsoShared->workers[other].latch;
+	}
+	LWLockRelease(UsoShared->lock);
+	if (latch != NULL)
+		SetLatch(latch);
+	if (!warned_no_slots)
+	{
+		ereport(LOG,
+				(errmsg("uso_tasks could not start an executor worker: "
+						"max_worker_processes is exhausted"),
+				 errhint("Raise max_worker_processes above uso_tasks.max_workers + "
+						 "the number of databases + 2.")));
+		warned_no_slots = true;
+	}
+}
+
+/*
+ * Hand ready runs to workers, in order: to an idle worker of the run's
+ * (database, role), or a new one in a free slot, within the pool's limit
+ * and the shares of its database and role (DatabaseCap, RoleCap); when the
+ * pool is full an idle worker of another owner is retired to make room.
+ * Owners take turns: a first pass places at most one run per role before a
+ * second pass places the rest, so one role's long queue does not keep
+ * another role's run waiting.  The walk stops as soon as nothing more can
+ * be placed (this database holds its share, or the pool is full with
+ * nothing idle).  Runs that find no worker stay ready with the caller for
+ * the next iteration (a finishing worker wakes us; a poll covers room freed
  * elsewhere: *waiting_for_room).  Returns how many went into placed[].
  */
 int
 PoolDispatch(SchedCandidate *cands, int n, int64 *placed, bool *waiting_for_room)
 {
+	PoolView	v;
 	bool	   *done;
-	Oid		   *turned;
-	int			nturned = 0;
+	int		   *started;		/* candidate index per slot reserved, or -1 */
+	Latch	  **latches;
+	int			nlatches = 0;
 	int			nplaced = 0;
-	bool		pool_full = false;
+	bool		stop = false;
 
 	*waiting_for_room = false;
 	if (n == 0)
@@ -506,39 +553,102 @@ PoolDispatch(SchedCandidate *cands, int n, int64 *placed, bool *waiting_for_room
 	}
 	EnsureHandles();
 	done = palloc0(sizeof(bool) * n);
-	turned = palloc(sizeof(Oid) * n);
-	for (int pass = 0; pass < 2 && !pool_full; pass++)
+	started = palloc(sizeof(int) * Max(UsoShared->max_workers, 1));
+	latches = palloc(sizeof(Latch *) * Max(UsoShared->max_workers, 1));
+	for (int i = 0; i < UsoShared->max_workers; i++)
+		started[i] = -1;
+
+	LWLockAcquire(UsoShared->lock, LW_EXCLUSIVE);
+	TakeView(&v, cands, n);
+	for (int pass = 0; pass < 2 && !stop; pass++)
 	{
-		for (int i = 0; i < n && !pool_full; i++)
+		for (int i = 0; i < n && !stop; i++)
 		{
 			SchedCandidate *c = &cands[i];
-			bool		had_turn = false;
-			PlaceResult r;
+			RoleCount  *rc = ViewRole(&v, c->roleid);
+			int			mine,
+						other;
 
-			if (done[i])
+			if (done[i] || (pass == 0 && rc->had_turn))
 				continue;
-			for (int k = 0; k < nturned && !had_turn; k++)
-				had_turn = turned[k] == c->roleid;
-			if (pass == 0 && had_turn)
-				continue;
-			r = TryPlace(c);
-			if (r == PLACE_DONE)
+			if (v.db_held >= v.db_cap)
 			{
-				done[i] = true;
-				placed[nplaced++] = c->run_id;
-				if (!had_turn)
-					turned[nturned++] = c->roleid;
+				/* Every candidate is this database's: none fits now. */
+				*waiting_for_room = true;
+				stop = true;
+				break;
+			}
+			if (rc->held >= v.role_cap)
+			{
+				*waiting_for_room = true;
+				continue;
+			}
+			FindIdle(c->dboid, c->roleid, &mine, &other);
+			if (mine >= 0)
+			{
+				AssignIdle(mine, c);
+				if (UsoShared->workers[mine].latch != NULL)
+					latches[nlatches++] = UsoShared->workers[mine].latch;
+			}
+			else if (v.next_free < v.n_free && v.live < v.limit)
+			{
+				int			slot = v.free_slots[v.next_free++];
+
+				ReserveSlot(slot, c);
+				started[slot] = i;
+				v.live++;
+			}
+			else if (other >= 0)
+			{
+				/* Full: make room by retiring an idle worker of another owner. */
+				UsoShared->workers[other].state = USO_WORKER_EXITING;
+				if (UsoShared->workers[other].latch != NULL)
+					latches[nlatches++] = UsoShared->workers[other].latch;
+				*waiting_for_room = true;
+				continue;
 			}
 			else
 			{
+				/* Full, nothing idle anywhere: nothing else fits either. */
 				*waiting_for_room = true;
-				if (r == PLACE_POOL_FULL)
-					pool_full = true;
+				stop = true;
+				break;
 			}
+			done[i] = true;
+			v.db_held++;
+			rc->held++;
+			rc->had_turn = true;
 		}
 	}
+	LWLockRelease(UsoShared->lock);
+
+	/* New workers are registered outside the lock, then the runs are listed in order. */
+	for (int slot = 0; slot < UsoShared->max_workers; slot++)
+	{
+		if (started[slot] < 0)
+			continue;
+		if (Handles[slot] != NULL)
+		{
+			pfree(Handles[slot]);
+			Handles[slot] = NULL;
+		}
+		if (!StartWorker(slot))
+		{
+			StartFailed(slot, &cands[started[slot]]);
+			done[started[slot]] = false;
+			*waiting_for_room = true;
+		}
+	}
+	for (int i = 0; i < n; i++)
+		if (done[i])
+			placed[nplaced++] = cands[i].run_id;
+	for (int i = 0; i < nlatches; i++)
+		SetLatch(latches[i]);
 	pfree(done);
-	pfree(turned);
+	pfree(started);
+	pfree(latches);
+	pfree(v.free_slots);
+	pfree(v.roles);
 	PublishWaiting(*waiting_for_room ? n - nplaced : 0);
 	return nplaced;
 }

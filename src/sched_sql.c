@@ -52,11 +52,13 @@ void
 SchedExec(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls)
 {
 	/* Kept plans: these statements run on every wake (spi_plans.c). */
-	int			ret = SPI_execute_plan(UsoKeptPlan(sql, nargs, types), values, nulls, false, 0);
+	(void) UsoExecKept(sql, nargs, types, values, nulls);
+}
 
-	if (ret < 0)
-		elog(ERROR, "uso_tasks scheduler statement failed (%s): %s",
-			 SPI_result_code_string(ret), sql);
+void
+SchedExecScan(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls)
+{
+	(void) UsoExecKeptScan(sql, nargs, types, values, nulls);
 }
 
 Datum

@@ -116,7 +116,7 @@ StoreReadTasks(SchedTaskRow **rows_out)
 	values[1] = Int32GetDatum(uso_default_timeout_ms);
 
 	SchedBeginCatalogWork();
-	SchedExec(psprintf("SELECT t.id, t.name, t.schedule, COALESCE(t.timezone, ''), t.enabled, "
+	SchedExecScan(psprintf("SELECT t.id, t.name, t.schedule, COALESCE(t.timezone, ''), t.enabled, "
 				  "t.next_run_at, t.last_run_at, t.overlap, t.misfire, t.max_retries, "
 				  "(pg_catalog.date_part('epoch', t.retry_delay) * 1000000)::int8, "
 				  "(pg_catalog.date_part('epoch', t.retry_after) * 1000000)::int8, "

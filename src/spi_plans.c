@@ -8,12 +8,25 @@
  * a trivial task itself; a generic plan kept per statement text removes it.
  * The texts are few (they differ only by the extension's schema), so a
  * linear list is enough.
+ *
+ * A generic plan lives until an invalidation (DDL, or autovacuum updating
+ * the table's statistics), and the planner prefers a sequential scan for a
+ * small table even for a primary-key lookup.  A plan made while uso_task
+ * had a few rows (a fresh install, a cleared table) then ran on as a scan
+ * of every task per run, and `id = ANY($1)` as a scan of every task per id:
+ * quadratic, with 6,000 tasks the scheduler did nothing else.  So these
+ * statements are planned with enable_seqscan off (and jit off, which a
+ * "disabled" cost would trigger), except those that read a whole table
+ * (UsoExecKeptScan: the scheduler's load of every task).  The settings are
+ * made only when a plan is about to be built, not on every execution.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "executor/spi.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
+#include "utils/plancache.h"
 
 #include "spi_plans.h"
 
@@ -54,14 +67,57 @@ UsoKeptPlan(const char *sql, int nargs, Oid *types)
 	return plan;
 }
 
-int
-UsoExecKept(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls)
+/* Will executing plan build a generic plan (first use, or invalidated)? */
+static bool
+NeedsPlanning(SPIPlanPtr plan)
 {
-	int			ret = SPI_execute_plan(UsoKeptPlan(sql, nargs, types), values, nulls,
-									   false, 0);
+	ListCell   *lc;
 
+	foreach(lc, SPI_plan_get_plan_sources(plan))
+	{
+		CachedPlanSource *ps = (CachedPlanSource *) lfirst(lc);
+
+		if (!ps->is_valid || ps->gplan == NULL || !ps->gplan->is_valid)
+			return true;
+	}
+	return false;
+}
+
+static int
+ExecKept(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls,
+		 bool seqscan)
+{
+	SPIPlanPtr	plan = UsoKeptPlan(sql, nargs, types);
+	int			ret;
+
+	if (!seqscan && NeedsPlanning(plan))
+	{
+		int			nest = NewGUCNestLevel();
+
+		(void) set_config_option("enable_seqscan", "off", PGC_SUSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+		/* A plan with a scan left in it costs "disabled": no JIT for that. */
+		(void) set_config_option("jit", "off", PGC_SUSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+		ret = SPI_execute_plan(plan, values, nulls, false, 0);
+		AtEOXact_GUC(true, nest);
+	}
+	else
+		ret = SPI_execute_plan(plan, values, nulls, false, 0);
 	if (ret < 0)
 		elog(ERROR, "uso_tasks catalog statement failed (%s): %s",
 			 SPI_result_code_string(ret), sql);
 	return ret;
+}
+
+int
+UsoExecKept(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls)
+{
+	return ExecKept(sql, nargs, types, values, nulls, false);
+}
+
+int
+UsoExecKeptScan(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls)
+{
+	return ExecKept(sql, nargs, types, values, nulls, true);
 }

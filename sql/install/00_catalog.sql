@@ -80,6 +80,11 @@ COMMENT ON COLUMN @extschema@.uso_task.builtin IS 'Registered by CREATE EXTENSIO
 COMMENT ON COLUMN @extschema@.uso_task.last_run_at IS 'Start of the most recent run (interval schedules count from schedule_anchor, or from this when it is NULL).';
 COMMENT ON COLUMN @extschema@.uso_task.next_run_at IS 'When the scheduler will start it next; NULL when never (disabled, @reboot).';
 
+CREATE FUNCTION @extschema@.uso_run_row_ok(text, text, integer, real, timestamptz) RETURNS boolean
+    LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'uso_run_row_ok';
+COMMENT ON FUNCTION @extschema@.uso_run_row_ok(text, text, integer, real, timestamptz) IS
+    'Internal: the check constraint of uso_task_run (trigger, status, attempt, progress, finished_at).';
+
 CREATE TABLE @extschema@.uso_task_run (
     id              bigserial PRIMARY KEY,
     task_id         bigint NOT NULL REFERENCES @extschema@.uso_task (id) ON DELETE CASCADE,
@@ -99,14 +104,13 @@ CREATE TABLE @extschema@.uso_task_run (
     progress        real,
     command_tag     text,
     caused_by_run_id bigint,
-    CONSTRAINT uso_task_run_trigger_check
-        CHECK (trigger IN ('schedule', 'manual', 'retry', 'catchup', 'once', 'startup', 'chain')),
-    CONSTRAINT uso_task_run_status_check
-        CHECK (status IN ('queued', 'running', 'succeeded', 'failed', 'timed_out', 'cancelled', 'skipped')),
-    CONSTRAINT uso_task_run_attempt_check CHECK (attempt >= 1),
-    CONSTRAINT uso_task_run_progress_check CHECK (progress BETWEEN 0 AND 1),
-    CONSTRAINT uso_task_run_finished_check
-        CHECK ((status IN ('queued', 'running')) = (finished_at IS NULL))
+    -- trigger in (schedule, manual, retry, catchup, once, startup, chain); status in
+    -- (queued, running, succeeded, failed, timed_out, cancelled, skipped);
+    -- attempt >= 1; progress between 0 and 1; finished_at set exactly when
+    -- the status is not queued or running.  One C call (src/run_check.c):
+    -- the SQL form of these five checks is compiled again by every write.
+    CONSTRAINT uso_task_run_row_check
+        CHECK (@extschema@.uso_run_row_ok(trigger, status, attempt, progress, finished_at))
 );
 -- A scheduled slot is run at most once, even across crashes and restarts.
 CREATE UNIQUE INDEX uso_task_run_slot_key ON @extschema@.uso_task_run (task_id, scheduled_for)

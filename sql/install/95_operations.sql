@@ -271,6 +271,10 @@ COMMENT ON FUNCTION @extschema@.uso_window_push(float8[], float8, integer) IS
 CREATE FUNCTION @extschema@.uso_run_ended() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
+    -- Its plans outlive the sizes they were made for (a long-lived executor):
+    -- a task or stats lookup made while the tables were small must not stay
+    -- a scan of every row (src/spi_plans.c).
+    SET enable_seqscan = off SET jit = off
     AS $$
 DECLARE
     t          @extschema@.uso_task;

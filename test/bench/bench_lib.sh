@@ -148,3 +148,107 @@ cron_burst() {
 	}
 	q cronbench "DELETE FROM cron.job WHERE jobid BETWEEN $lo AND $hi" >/dev/null
 }
+
+# pgcron_source: a pg_cron source tree or git dir to build 1.6 from, or
+# nothing: $USO_BENCH_PGCRON_SRC, else a fetched mirror of citusdata/pg_cron
+# under /work/.mirror (a bare git dir).
+pgcron_source() {
+	local d
+	if [ -n "${USO_BENCH_PGCRON_SRC:-}" ]; then
+		echo "$USO_BENCH_PGCRON_SRC"
+		return 0
+	fi
+	for d in /work/.mirror/citusdata+pg_cron*/repo /work/.mirror/citusdata+pg_cron*; do
+		[ -e "$d/HEAD" ] || [ -f "$d/pg_cron.control" ] || continue
+		echo "$d"
+		return 0
+	done
+	return 1
+}
+
+# build_pgcron SRC DEST: build pg_cron from SRC (a source tree, or a git dir:
+# tag $USO_BENCH_PGCRON_REF, default v1.6.7 when it exists, else HEAD) and
+# install it into the private tree DEST (over Debian's 1.4 there, never into
+# the system).  Prints the version built.
+build_pgcron() {
+	local src=$1 dest=$2 b=$USO_WORK/pg_cron_src ref
+	rm -rf "$b"
+	mkdir -p "$b"
+	if [ -f "$src/pg_cron.control" ]; then
+		cp -a "$src/." "$b/"
+		ref=tree
+	else
+		ref=${USO_BENCH_PGCRON_REF:-v1.6.7}
+		git --git-dir="$src" rev-parse -q --verify "$ref^{commit}" >/dev/null 2>&1 || ref=HEAD
+		git --git-dir="$src" archive "$ref" | tar -x -C "$b" || return 1
+	fi
+	# pg_cron links libpq: its headers come with libpq-dev
+	if [ ! -f "$(pg_config --includedir)/libpq-fe.h" ]; then
+		local sudo=""
+		[ "$(id -u)" = 0 ] || sudo="sudo"
+		DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends libpq-dev \
+			>/dev/null 2>&1 || return 1
+	fi
+	make -C "$b" -s PG_CONFIG=pg_config >"$USO_WORK/pg_cron_build.log" 2>&1 &&
+		make -C "$b" -s PG_CONFIG=pg_config install DESTDIR="$dest" >>"$USO_WORK/pg_cron_build.log" 2>&1 ||
+		{ tail -20 "$USO_WORK/pg_cron_build.log" >&2; return 1; }
+	echo "$ref"
+}
+
+# sched_memory PID: the scheduler's memory as "CONTEXT_BYTES ANON_KB": the
+# grand total of its memory contexts (pg_log_backend_memory_contexts, read
+# back from the server log) and its private anonymous resident memory
+# (RssAnon: malloc'd, not shared buffers).
+sched_memory() {
+	local pid=$1 off bytes="" i
+	off=$(stat -c %s "$USO_WORK/server.log")
+	q postgres "SELECT pg_log_backend_memory_contexts($pid)" >/dev/null
+	for i in $(seq 1 100); do
+		bytes=$(tail -c +"$((off + 1))" "$USO_WORK/server.log" | grep -o 'Grand total: [0-9]* bytes' |
+			head -1 | grep -o '[0-9]*')
+		[ -n "$bytes" ] && break
+		sleep 0.1
+	done
+	echo "${bytes:-0} $(awk '/^RssAnon:/ { print $2 }' "/proc/$pid/status")"
+}
+
+# uso_loaded N: until the scheduler's status shows N tasks loaded and it went quiet.
+uso_loaded() {
+	poll_until usobench "SELECT tasks_loaded = $1 FROM uso_scheduler_status" 600 &&
+		wait_quiet "$(uso_sched_pid)"
+}
+
+# pgbench_insert CLIENTS SECONDS: pgbench of the bench's INSERT in database
+# usobench, prints "TPS SERVER_CPU_US_PER_TRANSACTION".
+pgbench_insert() {
+	local f=$USO_WORK/pgbench_insert.sql s0 s1 out tps n
+	echo "$CMD;" >"$f"
+	chmod 644 "$f"
+	s0=$(server_cpu_ns)
+	out=$(as_pg "$USO_BINDIR/pgbench" -n -h "$USO_SOCK" -p "$USO_PORT" -U postgres \
+		-c "$1" -j 2 -T "$2" -f "$f" usobench 2>&1)
+	s1=$(server_cpu_ns)
+	tps=$(echo "$out" | sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -1)
+	n=$(echo "$out" | sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p')
+	[ -n "$tps" ] && [ -n "$n" ] && [ "$n" -gt 0 ] || { echo "$out" >&2; echo "n/a n/a"; return 1; }
+	echo "${tps%.*} $(((s1 - s0) / n / 1000))"
+}
+
+# cron_steady N: N pg_cron jobs on '1 seconds' (pg_cron 1.5+) for
+# STEADY_SECS after 3 s of warm-up.  Prints runs/s started in the window.
+cron_steady() {
+	local n=$1 t0 t1
+	local since
+	since=$(q cronbench "SELECT clock_timestamp()")
+	q cronbench "SELECT count(cron.schedule('1 seconds', '$CMD')) FROM generate_series(1, $n)" >/dev/null
+	# warm-up: until the launcher has started jobs (it reloads its job list), then 3 s
+	poll_until cronbench "SELECT count(*) > 0 FROM cron.job_run_details WHERE start_time > '$since'" 60 >/dev/null 2>&1
+	sleep 3
+	t0=$(q cronbench "SELECT clock_timestamp()")
+	sleep "$STEADY_SECS"
+	t1=$(q cronbench "SELECT clock_timestamp()")
+	q cronbench "DELETE FROM cron.job" >/dev/null
+	sleep 1
+	q cronbench "SELECT round(count(*) / extract(epoch FROM '$t1'::timestamptz - '$t0')::numeric)
+		FROM cron.job_run_details WHERE start_time BETWEEN '$t0' AND '$t1'"
+}
