@@ -40,7 +40,9 @@ typedef struct StoreRunRow
  * one replaces it (reboot_pending).
  */
 extern void StoreCloseInterrupted(int64 *live_ids, int n, bool reboot_pending);
-extern int	StoreReadTasks(SchedTaskRow **rows);
+extern void StoreOpenTasks(void);
+extern int	StoreNextTasks(SchedTaskRow **rows);
+extern void StoreCloseTasks(void);
 extern int	StoreReadQueuedRuns(StoreRunRow **rows);
 extern int	StoreReadRunTasks(int64 *run_ids, int n, StoreRunRow **rows);
 

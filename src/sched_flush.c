@@ -347,6 +347,8 @@ FlushCloses(SchedClose *closes, int n)
  * is left alone: its writer computed its next_run_at (and reset its
  * anchor), and our reload follows.
  */
+#define FLUSH_DIRTY_CHUNK	10000
+
 static void
 FlushDirtyTasks(SchedDirty *dirty, int total, StoreFlushResult *res)
 {
@@ -472,8 +474,21 @@ StoreFlush(SchedDecisions *d, StoreFlushResult *res)
 		FlushCloses(d->closes, d->n_closes);
 	if (pending != NIL)
 		FlushNewRuns(pending, &deferred_runs, res);
-	if (d->n_dirty > 0)
-		FlushDirtyTasks(d->dirty, d->n_dirty, res);
+	/*
+	 * In pieces, each in memory of its own: after a load of a million
+	 * tasks every one may be dirty, and one statement's arrays of them all
+	 * would double the scheduler's memory for a moment.
+	 */
+	for (int off = 0; off < d->n_dirty; off += FLUSH_DIRTY_CHUNK)
+	{
+		MemoryContext chunk = AllocSetContextCreate(CurrentMemoryContext, "uso_tasks dirty tasks",
+													 ALLOCSET_DEFAULT_SIZES);
+		MemoryContext old = MemoryContextSwitchTo(chunk);
+
+		FlushDirtyTasks(d->dirty + off, Min(FLUSH_DIRTY_CHUNK, d->n_dirty - off), res);
+		MemoryContextSwitchTo(old);
+		MemoryContextDelete(chunk);
+	}
 
 	/* Keep what must wait beyond this iteration's memory. */
 	deferred_cxt = NULL;

@@ -102,21 +102,30 @@ TaskProblem(HeapTuple tup, TupleDesc desc, Oid *dboid, Oid *roleid)
 	return NULL;
 }
 
-/* Every task row of this scheduler, in the caller's memory context. */
-int
-StoreReadTasks(SchedTaskRow **rows_out)
+/*
+ * Every task row of this scheduler, read in batches through a cursor: a
+ * load of a million tasks never holds the whole result and its copies at
+ * once next to the state (StoreOpenTasks, StoreNextTasks until it returns
+ * 0, StoreCloseTasks, all in one transaction).
+ */
+#define STORE_TASK_BATCH	10000
+
+static Portal TaskCursor = NULL;
+static MemoryContext TaskBatchCxt = NULL;
+
+void
+StoreOpenTasks(void)
 {
 	Oid			types[2] = {OIDOID, INT4OID};
 	Datum		values[2];
-	MemoryContext cxt = CurrentMemoryContext;
-	SchedTaskRow *rows;
-	int			n;
 
 	values[0] = ObjectIdGetDatum(MyDatabaseId);
 	values[1] = Int32GetDatum(uso_default_timeout_ms);
 
 	SchedBeginCatalogWork();
-	SchedExecScan(psprintf("SELECT t.id, t.name, t.schedule, COALESCE(t.timezone, ''), t.enabled, "
+	TaskBatchCxt = AllocSetContextCreate(TopTransactionContext, "uso_tasks task rows",
+										 ALLOCSET_DEFAULT_SIZES);
+	TaskCursor = SPI_cursor_open_with_args(NULL, psprintf("SELECT t.id, t.name, t.schedule, COALESCE(t.timezone, ''), t.enabled, "
 				  "t.next_run_at, t.last_run_at, t.overlap, t.misfire, t.max_retries, "
 				  "(pg_catalog.date_part('epoch', t.retry_delay) * 1000000)::int8, "
 				  "(pg_catalog.date_part('epoch', t.retry_after) * 1000000)::int8, "
@@ -131,10 +140,23 @@ StoreReadTasks(SchedTaskRow **rows_out)
 				  "LEFT JOIN pg_catalog.pg_database d "
 				  "ON d.datname = COALESCE(t.database, pg_catalog.current_database()) "
 				  "LEFT JOIN pg_catalog.pg_roles r ON r.rolname = t.username",
-				  SchedSchema), 2, types, values, NULL);
+				  SchedSchema), 2, types, values, NULL, true, CURSOR_OPT_NO_SCROLL);
+	if (TaskCursor == NULL)
+		elog(ERROR, "uso_tasks could not read the tasks");
+}
 
+/* The next batch of task rows (valid until the next call); 0 at the end. */
+int
+StoreNextTasks(SchedTaskRow **rows_out)
+{
+	MemoryContext cxt = TaskBatchCxt;
+	SchedTaskRow *rows;
+	int			n;
+
+	MemoryContextReset(TaskBatchCxt);
+	SPI_cursor_fetch(TaskCursor, true, STORE_TASK_BATCH);
 	n = (int) SPI_processed;
-	rows = MemoryContextAllocHuge(cxt, sizeof(SchedTaskRow) * Max(n, 1));
+	rows = MemoryContextAlloc(cxt, sizeof(SchedTaskRow) * Max(n, 1));
 	for (int i = 0; i < n; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
@@ -170,9 +192,19 @@ StoreReadTasks(SchedTaskRow **rows_out)
 		if (row->tz == NULL)
 			row->tz = UsoDefaultTimezone();
 	}
-	SchedEndCatalogWork();
+	SPI_freetuptable(SPI_tuptable);
 	*rows_out = rows;
 	return n;
+}
+
+void
+StoreCloseTasks(void)
+{
+	SPI_cursor_close(TaskCursor);
+	TaskCursor = NULL;
+	MemoryContextDelete(TaskBatchCxt);
+	TaskBatchCxt = NULL;
+	SchedEndCatalogWork();
 }
 
 static int

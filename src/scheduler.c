@@ -15,6 +15,10 @@
  */
 #include "postgres.h"
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 #include <signal.h>
 
 #include "access/htup_details.h"
@@ -181,13 +185,30 @@ static void
 FeedTasks(bool first, TimestampTz now)
 {
 	SchedTaskRow *rows;
-	int			n = StoreReadTasks(&rows);
+	int			n;
+	int64		n_loaded = 0;
 	bool		reboot_pending = first && !MySchedSlot->reboot_done;
 
+	StoreOpenTasks();
 	SchedStateBeginLoad(State);
-	for (int i = 0; i < n; i++)
-		SchedStateTaskRow(State, &rows[i], first, reboot_pending, uso_scheduler_enabled, now);
+	while ((n = StoreNextTasks(&rows)) > 0)
+	{
+		n_loaded += n;
+		for (int i = 0; i < n; i++)
+			SchedStateTaskRow(State, &rows[i], first, reboot_pending, uso_scheduler_enabled, now);
+		CHECK_FOR_INTERRUPTS();
+	}
 	SchedStateEndLoad(State);
+	StoreCloseTasks();
+#ifdef __GLIBC__
+	/*
+	 * A load of many tasks frees as much as it keeps (the batches, the old
+	 * copies of changed rows, the state's arrays as they grew): give it back
+	 * to the system rather than keep it resident for the process's life.
+	 */
+	if (n_loaded >= 100000)
+		malloc_trim(0);
+#endif
 }
 
 /* Queued run rows -> state. */
