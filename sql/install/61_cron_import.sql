@@ -109,7 +109,7 @@ BEGIN
                 report := report || format('job %s ("%s") imported disabled: it ran on node %s:%s, not on this server',
                                            job.jobid, task_name, job.nodename, job.nodeport);
                 RAISE WARNING 'pg_cron job % ("%") ran on node %:%, not on this server: imported disabled',
-                              job.jobid, @extschema@.uso_shorten(task_name), job.nodename, job.nodeport
+                              job.jobid, _uso_tasks.uso_shorten(task_name), job.nodename, job.nodeport
                     USING DETAIL = 'uso_tasks runs every task in this server; enabled, the job would run here.',
                           HINT = format('Schedule it on %s with uso_tasks or pg_cron there, or, if that node is '
                                         'this server, SELECT @extschema@.uso_enable(%L). pg_cron keeps running it '

@@ -6,10 +6,10 @@
 -- and running runs are never touched. A role purges the runs of its own
 -- tasks; superusers and members of uso_admin purge every task's.
 
-CREATE FUNCTION @extschema@.uso_purge_runs_batch(older_than interval, batch_size integer)
+CREATE FUNCTION _uso_tasks.uso_purge_runs_batch(older_than interval, batch_size integer)
     RETURNS bigint
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'uso_purge_runs_batch';
-COMMENT ON FUNCTION @extschema@.uso_purge_runs_batch(interval, integer) IS
+COMMENT ON FUNCTION _uso_tasks.uso_purge_runs_batch(interval, integer) IS
 'Deletes at most batch_size finished runs (with their log lines) that finished before '
 'now() - older_than (NULL = uso_tasks.run_retention) or lie beyond their task''s keep_runs '
 'newest; rows locked by others are skipped. Returns how many it deleted.';
@@ -24,7 +24,7 @@ DECLARE
     n bigint;
 BEGIN
     LOOP
-        n := @extschema@.uso_purge_runs_batch(older_than, 10000);
+        n := _uso_tasks.uso_purge_runs_batch(older_than, 10000);
         total := total + n;
         EXIT WHEN n = 0;
     END LOOP;
@@ -50,7 +50,7 @@ DECLARE
     n bigint;
 BEGIN
     LOOP
-        n := @extschema@.uso_purge_runs_batch(older_than, batch_size);
+        n := _uso_tasks.uso_purge_runs_batch(older_than, batch_size);
         total := total OPERATOR(pg_catalog.+) n;
         COMMIT;
         EXIT WHEN n OPERATOR(pg_catalog.=) 0;
