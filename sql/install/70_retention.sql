@@ -26,7 +26,7 @@ BEGIN
     LOOP
         n := _uso_tasks.uso_purge_runs_batch(older_than, 10000);
         total := total + n;
-        EXIT WHEN n = 0;
+        IF n = 0 THEN EXIT; END IF;
     END LOOP;
     RETURN total;
 END
@@ -53,7 +53,7 @@ BEGIN
         n := _uso_tasks.uso_purge_runs_batch(older_than, batch_size);
         total := total OPERATOR(pg_catalog.+) n;
         COMMIT;
-        EXIT WHEN n OPERATOR(pg_catalog.=) 0;
+        IF n OPERATOR(pg_catalog.=) 0 THEN EXIT; END IF;
     END LOOP;
     RAISE NOTICE 'purged % runs', total;
 END

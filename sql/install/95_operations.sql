@@ -92,10 +92,11 @@ REVOKE EXECUTE ON FUNCTION _uso_tasks.uso_log_run(text, text, bigint, text, text
 
 -- A setting of the server, or its default when the library is not loaded in
 -- this session (a placeholder GUC has no default).
--- No SET clause, so that it is inlined (the run-end trigger calls it per run);
--- every name in it is qualified instead.
+-- A pinned search_path, though it stops the function from being inlined: a
+-- function without one runs its body under its caller's (pgspot PS005).
 CREATE FUNCTION _uso_tasks.uso_setting(name text, fallback text) RETURNS text
     LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
     AS $$ SELECT COALESCE(NULLIF(pg_catalog.current_setting(name, true), ''::pg_catalog.text), fallback) $$;
 COMMENT ON FUNCTION _uso_tasks.uso_setting(text, text) IS
     'Internal: current_setting(name), or fallback when unset or empty.';
@@ -129,9 +130,10 @@ BEGIN
     -- opens the next interval.
     IF event IN ('failed', 'timed_out') AND s.alert_last_at IS NOT NULL
        AND now_ < s.alert_last_at + interval_ THEN
-        FOREACH channel_ IN ARRAY ARRAY['mail', 'webhook'] LOOP
+        -- (FOR ... IN SELECT, not FOREACH: pgspot cannot parse FOREACH.)
+        FOR channel_ IN SELECT c FROM unnest(ARRAY['mail', 'webhook']) AS c LOOP
             target := CASE channel_ WHEN 'mail' THEN mail_to ELSE hook END;
-            CONTINUE WHEN target IS NULL;
+            IF target IS NULL THEN CONTINUE; END IF;
             digest := NULL;
             UPDATE @extschema@.uso_alert_outbox o
                SET more_failures = o.more_failures + 1, run_id = uso_queue_alert.run_id,
@@ -188,10 +190,10 @@ $$;
 COMMENT ON FUNCTION _uso_tasks.uso_event_payload(@extschema@.uso_task, text, bigint, text, text, timestamptz) IS
     'Internal: the JSON of a task event (task, task_id, run_id, status, database, message, sqlstate, finished_at).';
 
--- Last n values of an array with v appended.
--- Inlined like uso_setting (no SET clause, qualified names).
+-- Last n values of an array with v appended (search_path pinned, as uso_setting's).
 CREATE FUNCTION _uso_tasks.uso_window_push(a float8[], v float8, n integer DEFAULT 100) RETURNS float8[]
     LANGUAGE sql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp
     AS $$ SELECT CASE WHEN v IS NULL THEN a
                       WHEN pg_catalog.cardinality(a) OPERATOR(pg_catalog.>=) n
                       THEN a[pg_catalog.cardinality(a) OPERATOR(pg_catalog.-) n OPERATOR(pg_catalog.+) 2:]
@@ -250,7 +252,7 @@ BEGIN
         failing = CASE WHEN final THEN true WHEN NEW.status = 'succeeded' THEN false ELSE x.failing END
     WHERE x.task_id = t.id
     RETURNING * INTO s;
-    EXIT WHEN FOUND;
+    IF FOUND THEN EXIT; END IF;
     INSERT INTO @extschema@.uso_task_stats AS x (task_id) VALUES (t.id)
         ON CONFLICT (task_id) DO NOTHING;
     END LOOP;
@@ -394,7 +396,7 @@ BEGIN
         INSERT INTO @extschema@.uso_task_stats (task_id) VALUES (t.id) ON CONFLICT DO NOTHING;
         UPDATE @extschema@.uso_task_stats x SET missing_alerted = (missing IS NOT NULL)
          WHERE x.task_id = t.id RETURNING * INTO s;
-        CONTINUE WHEN missing IS NULL;
+        IF missing IS NULL THEN CONTINUE; END IF;
         payload := _uso_tasks.uso_event_payload(t, 'missing', NULL,
             format('function %s does not exist', missing), '42883', clock_timestamp());
         IF _uso_tasks.uso_setting('uso_tasks.notify_events', 'failures') <> 'none' THEN

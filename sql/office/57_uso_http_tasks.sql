@@ -302,8 +302,10 @@ BEGIN
                 IF code IS NULL OR code !~ '^[0-9][A-Z0-9]{3}$' THEN
                     RAISE EXCEPTION 'not a PDB id: %', left(e::text, 100);
                 END IF;
-                CONTINUE WHEN EXISTS (SELECT FROM uso.pdb_deposit d
-                                      WHERE d.pdb_code = code AND d.released IS NOT NULL AND d.title IS NOT NULL);
+                IF EXISTS (SELECT FROM uso.pdb_deposit d
+                           WHERE d.pdb_code = code AND d.released IS NOT NULL AND d.title IS NOT NULL) THEN
+                    CONTINUE;
+                END IF;
                 h := uso.http_json(pdb || '/core/entry/' || code, cfg);
                 IF jsonb_typeof(h) IS DISTINCT FROM 'object' THEN
                     RAISE EXCEPTION 'the PDB entry header is not an object';
