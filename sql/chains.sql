@@ -18,7 +18,7 @@ SELECT uso_validate_schedule('after');
 SELECT uso_validate_schedule('after "unclosed');
 SELECT uso_validate_schedule('after "x" soon');
 SELECT uso_validate_schedule('after ""');
-SELECT _uso_tasks.uso_after_schedule(n, f) FROM (VALUES ('fetch', false), ('fetch', true), ('x fails', false),
+SELECT uso_after_schedule(n, f) FROM (VALUES ('fetch', false), ('fetch', true), ('x fails', false),
     (' padded', true), ('"quoted"', false), ('Create Call Projects', true)) v(n, f);
 
 -- Creating: the task followed must exist and be visible, in the same database, no cycle.

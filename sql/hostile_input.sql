@@ -202,9 +202,9 @@ SELECT try(s) FROM unnest(ARRAY[
     $q$SELECT uso_purge_runs('-2147483648 days')$q$,
     $q$SELECT uso_purge_runs('300000 years')$q$,
     $q$SELECT uso_purge_runs('1 century; DROP TABLE uso_task')$q$,
-    $q$SELECT _uso_tasks.uso_purge_runs_batch('0', 0)$q$,
-    $q$SELECT _uso_tasks.uso_purge_runs_batch('0', NULL)$q$,
-    $q$SELECT _uso_tasks.uso_purge_runs_batch('-1 year', 10)$q$,
+    $q$SELECT uso_purge_runs_batch('0', 0)$q$,
+    $q$SELECT uso_purge_runs_batch('0', NULL)$q$,
+    $q$SELECT uso_purge_runs_batch('-1 year', 10)$q$,
     $q$CALL uso_purge_runs_batched('0', -1)$q$,
     -- in-task and internal functions called from outside
     $q$SELECT uso_bench_schedule('* * * * *', 0)$q$,

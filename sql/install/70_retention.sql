@@ -13,6 +13,15 @@ COMMENT ON FUNCTION _uso_tasks.uso_purge_runs_batch(interval, integer) IS
 'Deletes at most batch_size finished runs (with their log lines) that finished before '
 'now() - older_than (NULL = uso_tasks.run_retention) or lie beyond their task''s keep_runs '
 'newest; rows locked by others are skipped. Returns how many it deleted.';
+-- The same C function in the API (docs/retention.md); the engine calls the
+-- private one (docs/security.md, rule 19).
+CREATE FUNCTION @extschema@.uso_purge_runs_batch(older_than interval, batch_size integer)
+    RETURNS bigint
+    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'uso_purge_runs_batch';
+COMMENT ON FUNCTION @extschema@.uso_purge_runs_batch(interval, integer) IS
+'Deletes at most batch_size finished runs (with their log lines) that finished before '
+'now() - older_than (NULL = uso_tasks.run_retention) or lie beyond their task''s keep_runs '
+'newest; rows locked by others are skipped. Returns how many it deleted.';
 
 CREATE FUNCTION @extschema@.uso_purge_runs(older_than interval DEFAULT NULL)
     RETURNS bigint

@@ -31,6 +31,13 @@ SELECT 'after '
 $$;
 COMMENT ON FUNCTION _uso_tasks.uso_after_schedule(text, boolean) IS
     'The schedule text that follows a task: ''after <task>'' or ''after <task> fails'', with the name in double quotes when it has surrounding blanks, begins with a quote or ends in the word fails.';
+-- The API's (docs/schedule.md); the engine calls the private one.
+CREATE FUNCTION @extschema@.uso_after_schedule(task text, on_failure boolean) RETURNS text
+    LANGUAGE sql IMMUTABLE STRICT
+    SET search_path = pg_catalog, pg_temp
+    AS $$ SELECT _uso_tasks.uso_after_schedule(task, on_failure) $$;
+COMMENT ON FUNCTION @extschema@.uso_after_schedule(text, boolean) IS
+    'The schedule text that follows a task: ''after <task>'' or ''after <task> fails'', with the name in double quotes when it has surrounding blanks, begins with a quote or ends in the word fails.';
 
 -- The tasks from predecessor back to follower when making follower follow
 -- predecessor would close a cycle, else NULL.  As the caller: the walk sees
