@@ -26,6 +26,11 @@ uso_install_deps() {
 	command -v python3 >/dev/null 2>&1 || missing+=(python3)
 	command -v make >/dev/null 2>&1 || missing+=(make)
 	command -v gcc >/dev/null 2>&1 || missing+=(gcc)
+	# Optional (t/073_prometheus.pl is skipped without it, and the summary says so): on CI
+	# always, so that CI runs every test; elsewhere USO_INSTALL_OPTIONAL=1.
+	if [ "${CI:-}" = true ] || [ "${USO_INSTALL_OPTIONAL:-}" = 1 ]; then
+		[ -x /usr/bin/prometheus-postgres-exporter ] || missing+=(prometheus-postgres-exporter)
+	fi
 	[ ${#missing[@]} -eq 0 ] && return 0
 	echo "== installing: ${missing[*]}"
 	local sudo=""
