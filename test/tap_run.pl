@@ -8,7 +8,9 @@ use strict;
 use warnings;
 use TAP::Harness;
 
-my $harness = TAP::Harness->new({ verbosity => 0, lib => [@INC], timer => 1 });
+# USO_TAP_JOBS=2 runs two test files at once (each has its own clusters).
+my $harness = TAP::Harness->new({ verbosity => 0, lib => [@INC], timer => 1,
+	jobs => $ENV{USO_TAP_JOBS} || 1 });
 my $agg = $harness->runtests(@ARGV);
 my ($passed, $failed, $skipped) = (0, 0, 0);
 my (@failed, @skipped);
