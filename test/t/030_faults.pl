@@ -110,18 +110,25 @@ like($q->("SELECT return_message FROM uso_task_run WHERE id = $run"), qr/databas
 
 # --- retries: capped exponential backoff, trigger retry, attempt numbers, then failing
 uso_task($node, name => 'flaky', schedule => '@manual', command => q{SELECT 1 / 0},
-	max_retries => '2', retry_delay => '200 milliseconds');
+	max_retries => '2', retry_delay => '1 second');
 $run = $q->(q{SELECT uso_run_now('flaky')});
 is($q->("SELECT uso_wait($run)"), 'failed', 'first attempt fails');
 uso_wait_for($node, q{SELECT count(*) = 3 AND bool_and(finished_at IS NOT NULL)
 	FROM uso_task_runs WHERE task = 'flaky'}, 'two retries follow');
 is($q->(q{SELECT string_agg(trigger || ':' || attempt, ',' ORDER BY id) FROM uso_task_runs WHERE task = 'flaky'}),
 	'manual:1,retry:2,retry:3', 'retries carry trigger retry and their attempt number');
-ok($q->(q{SELECT (r3.queued_at - r2.queued_at) > (r2.queued_at - r1.queued_at) * 1.2
-	FROM (SELECT queued_at, row_number() OVER (ORDER BY id) n FROM uso_task_runs WHERE task = 'flaky') r1
-	JOIN (SELECT COALESCE(scheduled_for, queued_at) queued_at, row_number() OVER (ORDER BY id) n FROM uso_task_runs WHERE task = 'flaky') r2 ON r2.n = 2
-	JOIN (SELECT COALESCE(scheduled_for, queued_at) queued_at, row_number() OVER (ORDER BY id) n FROM uso_task_runs WHERE task = 'flaky') r3 ON r3.n = 3
-	WHERE r1.n = 1}) eq 't', 'the delay grows');
+# A retry's slot is the scheduler's "now" at the failure + the delay (1 s,
+# then 2 s, +-20%); its row is written right after, so scheduled_for -
+# queued_at is that delay less the write's lag.  How late the runs started
+# or how long they took (a loaded machine) does not enter: the second delay
+# (at least 1.6 s) is longer than any first one can be (at most 1.2 s).
+ok($q->(q{SELECT (r3.scheduled_for - r3.queued_at) > interval '1.2 s'
+		AND (r2.scheduled_for - r2.queued_at) <= interval '1.2 s'
+	FROM (SELECT scheduled_for, queued_at, row_number() OVER (ORDER BY id) n
+		FROM uso_task_run WHERE task_id = (SELECT id FROM uso_task WHERE name = 'flaky')) r2,
+	(SELECT scheduled_for, queued_at, row_number() OVER (ORDER BY id) n
+		FROM uso_task_run WHERE task_id = (SELECT id FROM uso_task WHERE name = 'flaky')) r3
+	WHERE r2.n = 2 AND r3.n = 3}) eq 't', 'the delay grows');
 is($q->(q{SELECT status FROM uso_background_tasks WHERE name = 'flaky'}), 'failing',
 	'after the last failure the task shows failing');
 
