@@ -378,7 +378,6 @@ PublishLaunching(TimestampTz now)
 	{
 		UsoSchedulerSlot *slot = UsoFindScheduler(db->dboid);
 		bool		in_slot = slot != NULL && slot->pid != 0;
-
 		bool		due = db->next_start != 0 && db->next_start <= now;
 
 		if (((db->handle != NULL && !in_slot) || db->start_requested || due) &&

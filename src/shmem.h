@@ -135,9 +135,9 @@ typedef struct UsoSharedState
 	Oid			start_requests[USO_MAX_DATABASES];	/* databases to (re)start */
 	int			n_start_requests;
 	/*
-	 * Starts the launcher has in hand (taken from start_requests, or its
-	 * scheduler registered but not in its slot yet), so that status says
-	 * "starting" for them, not "stopped"; the launcher rewrites it.
+	 * Starts the launcher has in hand (taken from start_requests, due, or
+	 * registered with the scheduler not in its slot yet), so that status
+	 * says "starting" for them, not "stopped"; only the launcher writes it.
 	 */
 	Oid			launching[USO_MAX_DATABASES];
 	int			n_launching;
