@@ -352,10 +352,40 @@ StartDue(TimestampTz now)
 		db->next_start = 0;
 		db->started_at = now;
 		db->logged &= ~LOGGED_NO_REGISTER;
+		elog(DEBUG1, "uso_tasks launcher registered a scheduler for database %u", db->dboid);
 	}
 	CommitTransactionCommand();
 	list_free(due);
 	return next;
+}
+
+/*
+ * Publish the starts in hand: a scheduler due (planned for now or earlier),
+ * registered but not in its slot yet, or asked for while the old one is on
+ * its way out.  From a start request to the new scheduler in its slot,
+ * status says "starting", not "stopped".
+ */
+static void
+PublishLaunching(TimestampTz now)
+{
+	HASH_SEQ_STATUS seq;
+	LauncherDb *db;
+	int			n = 0;
+
+	LWLockAcquire(UsoShared->lock, LW_EXCLUSIVE);
+	hash_seq_init(&seq, Dbs);
+	while ((db = hash_seq_search(&seq)) != NULL)
+	{
+		UsoSchedulerSlot *slot = UsoFindScheduler(db->dboid);
+		bool		in_slot = slot != NULL && slot->pid != 0;
+		bool		due = db->next_start != 0 && db->next_start <= now;
+
+		if (((db->handle != NULL && !in_slot) || db->start_requested || due) &&
+			n < USO_MAX_DATABASES)
+			UsoShared->launching[n++] = db->dboid;
+	}
+	UsoShared->n_launching = n;
+	LWLockRelease(UsoShared->lock);
 }
 
 /* Notice the schedulers that stopped; true when some are polled (adopted). */
@@ -463,6 +493,7 @@ uso_launcher_main(Datum arg)
 	LWLockRelease(UsoShared->lock);
 
 	PlanAllSchedulers(GetCurrentTimestamp());
+	PublishLaunching(GetCurrentTimestamp());
 
 	while (!ShutdownRequestPending)
 	{
@@ -484,6 +515,9 @@ uso_launcher_main(Datum arg)
 		n = UsoShared->n_start_requests;
 		memcpy(requests, UsoShared->start_requests, sizeof(Oid) * n);
 		UsoShared->n_start_requests = 0;
+		/* In hand from now on: PublishLaunching below says what became of them. */
+		for (int i = 0; i < n && UsoShared->n_launching < USO_MAX_DATABASES; i++)
+			UsoShared->launching[UsoShared->n_launching++] = requests[i];
 		LWLockRelease(UsoShared->lock);
 
 		now = GetCurrentTimestamp();
@@ -491,6 +525,7 @@ uso_launcher_main(Datum arg)
 			HandleStartRequest(requests[i], now);
 		polled = CheckStopped(now);
 		next = StartDue(now);
+		PublishLaunching(now);
 
 		now = GetCurrentTimestamp();
 		if (next != DT_NOEND)

@@ -134,6 +134,13 @@ typedef struct UsoSharedState
 	pid_t		launcher_pid;
 	Oid			start_requests[USO_MAX_DATABASES];	/* databases to (re)start */
 	int			n_start_requests;
+	/*
+	 * Starts the launcher has in hand (taken from start_requests, due, or
+	 * registered with the scheduler not in its slot yet), so that status
+	 * says "starting" for them, not "stopped"; only the launcher writes it.
+	 */
+	Oid			launching[USO_MAX_DATABASES];
+	int			n_launching;
 	ConditionVariable run_finished; /* broadcast when any run ends */
 	UsoSchedulerSlot schedulers[USO_MAX_DATABASES];
 	UsoSchedExitNote exit_notes[USO_MAX_DATABASES];	/* scheduler -> launcher */

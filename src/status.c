@@ -96,6 +96,9 @@ TakeSnapshot(StatusCopy *snap)
 		for (int j = 0; j < UsoShared->n_start_requests; j++)
 			if (UsoShared->start_requests[j] == db->dboid)
 				db->start_requested = true;
+		for (int j = 0; j < UsoShared->n_launching; j++)
+			if (UsoShared->launching[j] == db->dboid)
+				db->start_requested = true;
 		for (int j = 0; j < USO_MAX_DATABASES; j++)
 			if (UsoShared->exit_notes[j].dboid == db->dboid)
 				db->note = UsoShared->exit_notes[j].reason;
@@ -144,7 +147,10 @@ StateOf(const StatusCopy *snap, const DbStatus *db, bool *ok)
 	}
 	if (db->pid != 0 || db->start_requested)
 	{
-		/* In its slot but not looping yet (loading, or awaiting ALTER EXTENSION UPDATE). */
+		/*
+		 * In its slot but not looping yet (loading, or awaiting ALTER
+		 * EXTENSION UPDATE), or a start the launcher has not carried out yet.
+		 */
 		*ok = true;
 		return pstrdup("starting");
 	}

@@ -56,6 +56,46 @@ uso_wait_for($node, "SELECT state = 'running' AND pid <> $pid FROM uso_scheduler
 unlike($err, qr/WARNING/, 'uso_run_now does not warn while the scheduler runs');
 query("SELECT uso_cancel(id) FROM uso_task_run WHERE finished_at IS NULL");
 
+# Between CREATE EXTENSION and the new scheduler in its slot the status is
+# "starting" and nothing warns (it said "stopped: no scheduler was started"
+# once the launcher had taken the start request, issue 23).  The postmaster,
+# stopped, holds that moment open: the launcher registers the scheduler, but
+# no process is started for it until the postmaster goes on.
+$node->append_conf('postgresql.conf', 'log_min_messages = debug1');
+$node->restart;
+my $offset = -s $node->logfile;
+$node->safe_psql('postgres', 'CREATE DATABASE fresh');
+my $oid = query("SELECT oid FROM pg_database WHERE datname = 'fresh'");
+# CREATE DATABASE starts a scheduler there, which exits at once (no
+# extension yet): the start below must not meet it on its way out.
+$offset = uso_log_after($node, qr/uso_tasks launcher registered a scheduler for database $oid\b/, $offset);
+$offset = uso_log_after($node, qr/background worker "uso_tasks scheduler" \(PID \d+\) exited with exit code 0/,
+	$offset);
+my $fresh = $node->background_psql('fresh', on_error_stop => 1);
+my $pm = (split /\n/, slurp_file($node->data_dir . '/postmaster.pid'))[0];
+my ($registered, $state, $warned);
+kill 'STOP', $pm;
+# Whatever fails in here, the postmaster goes on afterwards.
+eval {
+	$fresh->query_safe('CREATE EXTENSION uso_tasks');
+	$registered = uso_log_after($node, qr/uso_tasks launcher registered a scheduler for database $oid\b/,
+		$offset);
+	$state = $fresh->query_safe(q{SELECT state FROM uso_scheduler_status WHERE database = 'fresh'});
+	$fresh->{stderr} = '';
+	$fresh->query(q{SELECT uso_schedule('early', '@manual', 'SELECT 1')});
+	$fresh->query(q{SELECT uso_run_now('early') > 0});
+	$warned = $fresh->{stderr};
+};
+my $error = $@;
+kill 'CONT', $pm;
+is($error, '', 'no error while the postmaster was stopped');
+ok($registered, 'the launcher registered the scheduler of the new database');
+is($state, 'starting', 'until its scheduler is in its slot, the status says starting');
+unlike($warned, qr/WARNING/, 'and uso_schedule, uso_run_now do not warn');
+uso_wait_for($node, q{SELECT state = 'running' FROM uso_scheduler_status WHERE database = 'fresh'},
+	'then the scheduler of the new database runs', 'fresh');
+$fresh->quit;
+
 # Without the preload: nothing runs, and everything says so.
 $node->stop;
 $node->adjust_conf('postgresql.conf', 'shared_preload_libraries', "''");

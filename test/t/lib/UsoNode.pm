@@ -9,7 +9,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use Exporter 'import';
 
-our @EXPORT = qw(uso_node uso_office_node uso_wait_for uso_task uso_poll_log);
+our @EXPORT = qw(uso_node uso_office_node uso_wait_for uso_task uso_poll_log uso_log_after);
 
 # A started node with shared_preload_libraries = 'uso_tasks' and the
 # engine (extension uso_tasks, no USO pack) in database postgres.  Extra postgresql.conf lines in @conf.
@@ -72,6 +72,23 @@ sub uso_poll_log
 		select(undef, undef, undef, 0.1);
 	}
 	return 0;
+}
+
+# Wait until the server log after byte $offset matches $re and return the
+# offset just past the match, so that the next wait looks only at what came
+# later (wait_for_log returns the log's whole length, which can already hold
+# the next line waited for).  Dies at the deadline (the test timeout).
+sub uso_log_after
+{
+	my ($node, $re, $offset) = @_;
+	my $deadline = time + $PostgreSQL::Test::Utils::timeout_default;
+	while (time < $deadline)
+	{
+		my $log = slurp_file($node->logfile, $offset);
+		return $offset + $+[0] if $log =~ $re;
+		select(undef, undef, undef, 0.1);
+	}
+	die "timed out waiting for $re in the server log";
 }
 
 1;
