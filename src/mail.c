@@ -28,6 +28,7 @@
 
 #include "uso_tasks.h"
 #include "curlutil.h"
+#include "echo.h"
 
 /* One address: the addr-spec for the envelope, the form for the header. */
 typedef struct MailAddress
@@ -183,7 +184,7 @@ ParseAddress(const char *text, const char *what)
 		if (end == s || end[-1] != '>')
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("invalid e-mail address \"%s\" in %s", text, what),
+					 errmsg("invalid e-mail address \"%s\" in %s", UsoEcho(text), what),
 					 errdetail("An address with a name is written Name <local@domain>.")));
 		end[-1] = '\0';
 		result.addr = pstrdup(lt + 1);
@@ -223,7 +224,7 @@ ParseAddress(const char *text, const char *what)
 	if (!ValidAddrSpec(result.addr))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid e-mail address \"%s\" in %s", text, what)));
+				 errmsg("invalid e-mail address \"%s\" in %s", UsoEcho(text), what)));
 	result.addr = ToUtf8(result.addr);
 	return result;
 }

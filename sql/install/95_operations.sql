@@ -123,8 +123,17 @@ CREATE POLICY uso_alert_outbox_visible ON @extschema@.uso_alert_outbox
     FOR SELECT USING (username = CURRENT_USER OR @extschema@.uso_is_admin());
 REVOKE ALL ON @extschema@.uso_alert_outbox FROM PUBLIC;
 
+-- The webhook URL is the superuser's secret (a token in its path or query):
+-- the view shows scheme, host and port only.
+CREATE FUNCTION @extschema@.uso_redact_url(url text) RETURNS text
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'uso_redact_url';
+COMMENT ON FUNCTION @extschema@.uso_redact_url(text) IS
+    'A URL as messages and views show it: no user name, password, path, query or fragment (shown as /... and ?...), cut at 100 bytes.';
+
 CREATE VIEW @extschema@.uso_alerts WITH (security_invoker = true) AS
-SELECT o.id, o.task_name AS task, o.task_id, o.run_id, o.event, o.channel, o.recipient,
+SELECT o.id, o.task_name AS task, o.task_id, o.run_id, o.event, o.channel,
+       CASE WHEN o.channel OPERATOR(pg_catalog.=) 'webhook'::pg_catalog.text
+            THEN @extschema@.uso_redact_url(o.recipient) ELSE o.recipient END AS recipient,
        CASE WHEN o.sent_at IS NOT NULL THEN 'sent'
             WHEN o.attempts > 0 THEN 'failed'
             ELSE 'pending' END AS state,
@@ -138,7 +147,7 @@ COMMENT ON COLUMN @extschema@.uso_alerts.task_id IS 'Task id.';
 COMMENT ON COLUMN @extschema@.uso_alerts.run_id IS 'The run (the last one gathered), NULL for missing.';
 COMMENT ON COLUMN @extschema@.uso_alerts.event IS 'failed, timed_out, missing, recovered.';
 COMMENT ON COLUMN @extschema@.uso_alerts.channel IS 'mail or webhook.';
-COMMENT ON COLUMN @extschema@.uso_alerts.recipient IS 'Addresses or URL.';
+COMMENT ON COLUMN @extschema@.uso_alerts.recipient IS 'Addresses, or the webhook URL redacted (scheme, host, port).';
 COMMENT ON COLUMN @extschema@.uso_alerts.state IS 'pending (not tried yet), failed (last delivery failed, retried at deliver_after), sent.';
 COMMENT ON COLUMN @extschema@.uso_alerts.created_at IS 'When the event happened.';
 COMMENT ON COLUMN @extschema@.uso_alerts.deliver_after IS 'Not sent before this.';
