@@ -205,6 +205,21 @@ $$;
 COMMENT ON FUNCTION @extschema@.uso_cron_may_call(text) IS
     'Internal (pg_cron layer): whether the current role may call this cron.* function of uso_tasks (EXECUTE and USAGE on schema cron), or is superuser.';
 
+-- 0.2: members of a role see and manage its tasks (the README's rule; issue 21).
+-- Whether the current role may act as role: it is that role, or may SET ROLE
+-- to it (PostgreSQL's membership rule), so it sees and manages that role's
+-- tasks as the role itself would.  False for a role that no longer exists.
+-- No SET clause, so that it is inlined into the policies; names qualified.
+CREATE FUNCTION @extschema@.uso_may_act_as(rolename name) RETURNS boolean
+    LANGUAGE sql STABLE
+    AS $$ SELECT rolename OPERATOR(pg_catalog.=) CURRENT_USER
+             OR EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) rolename
+                        AND pg_catalog.pg_has_role(CURRENT_USER, r.oid, 'MEMBER'::pg_catalog.text)) $$;
+COMMENT ON FUNCTION @extschema@.uso_may_act_as(name) IS
+    'True when the current role is rolename or may SET ROLE to it (sees and manages its tasks).';
+ALTER POLICY uso_task_visible ON @extschema@.uso_task
+    USING (@extschema@.uso_may_act_as(username) OR @extschema@.uso_is_admin());
+
 -- Functions changed since 0.1 (their current text).
 CREATE OR REPLACE FUNCTION @extschema@.uso_task_check() RETURNS trigger
 LANGUAGE plpgsql SECURITY INVOKER
@@ -274,6 +289,9 @@ BEGIN
     IF (ins OR NEW.username IS DISTINCT FROM OLD.username) AND NOT is_super
        AND NOT EXISTS (SELECT FROM pg_roles r WHERE r.rolname = NEW.username
                        AND pg_has_role(current_user, r.oid, 'MEMBER')) THEN
+        IF NOT EXISTS (SELECT FROM pg_roles r WHERE r.rolname = NEW.username) THEN
+            RAISE EXCEPTION 'role "%" does not exist', NEW.username USING ERRCODE = 'undefined_object';
+        END IF;
         RAISE EXCEPTION 'must be a member of role "%" to make a task run as it', NEW.username
             USING ERRCODE = 'insufficient_privilege',
                   DETAIL = format('The task would run as role "%s"; you are "%s". Only that role, a role that '
@@ -1405,6 +1423,54 @@ COMMENT ON COLUMN @extschema@.uso_task.record_runs IS 'all: every run is kept as
 GRANT INSERT (alert_mail_to, record_runs), UPDATE (alert_mail_to, record_runs)
     ON @extschema@.uso_task TO PUBLIC;
 
+-- The CHECK constraints above are the last line; this trigger (after
+-- uso_task_validate: triggers fire in name order) gives a bad value a message
+-- that says what to fix, and refuses a bad address when it is written, not at
+-- delivery (where it would be retried for ever).
+CREATE FUNCTION @extschema@.uso_check_mail_to(list text, what text) RETURNS void
+    LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'uso_check_mail_to';
+COMMENT ON FUNCTION @extschema@.uso_check_mail_to(text, text) IS
+    'Raises 22023 naming the first bad address unless list is a comma-separated recipient list uso_send_mail accepts (what names it in the message).';
+
+CREATE FUNCTION @extschema@.uso_task_check_alerts() RETURNS trigger
+LANGUAGE plpgsql SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NEW.record_runs IS NULL THEN
+        RAISE EXCEPTION 'record_runs must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed', HINT = 'Use all or failures.';
+    ELSIF NEW.record_runs NOT IN ('all', 'failures') THEN
+        RAISE EXCEPTION 'record_runs must be all or failures, not "%"',
+                        @extschema@.uso_shorten(NEW.record_runs, 40)
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'all keeps every run; failures keeps the failed runs and the last success.';
+    END IF;
+    IF NEW.alert_mail_to IS NOT NULL
+       AND (TG_OP = 'INSERT' OR NEW.alert_mail_to IS DISTINCT FROM OLD.alert_mail_to) THEN
+        IF length(NEW.alert_mail_to) > 1000 THEN
+            RAISE EXCEPTION 'alert_mail_to is too long'
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = format('It has %s characters; at most 1000 are allowed.', length(NEW.alert_mail_to)),
+                      HINT = 'Mail a list address instead of many people.';
+        ELSIF btrim(NEW.alert_mail_to) = '' THEN
+            RAISE EXCEPTION 'alert_mail_to must not be empty'
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Set it to NULL for no mail besides uso_tasks.alert_mail_to.';
+        END IF;
+        PERFORM @extschema@.uso_check_mail_to(NEW.alert_mail_to, 'alert_mail_to');
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.uso_task_check_alerts() IS
+    'Trigger: checks record_runs and alert_mail_to (every address) of a new or changed uso_task row, with messages that say what to fix.';
+CREATE TRIGGER uso_task_validate_alerts
+    BEFORE INSERT OR UPDATE OF alert_mail_to, record_runs ON @extschema@.uso_task
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.uso_task_check_alerts();
+COMMENT ON TRIGGER uso_task_validate_alerts ON @extschema@.uso_task IS
+    'Checks record_runs and alert_mail_to (uso_task_check_alerts); fires after uso_task_validate.';
+
 -- Counters survive retention purges and record_runs = 'failures': they are
 -- kept here, one row per task, updated when a run ends.
 CREATE TABLE @extschema@.uso_task_stats (
@@ -1504,7 +1570,7 @@ COMMENT ON COLUMN @extschema@.uso_alert_outbox.last_error IS 'Why the last attem
 COMMENT ON COLUMN @extschema@.uso_alert_outbox.sent_at IS 'When it was delivered; NULL while pending.';
 ALTER TABLE @extschema@.uso_alert_outbox ENABLE ROW LEVEL SECURITY;
 CREATE POLICY uso_alert_outbox_visible ON @extschema@.uso_alert_outbox
-    FOR SELECT USING (username = CURRENT_USER OR @extschema@.uso_is_admin());
+    FOR SELECT USING (@extschema@.uso_may_act_as(username) OR @extschema@.uso_is_admin());
 REVOKE ALL ON @extschema@.uso_alert_outbox FROM PUBLIC;
 
 -- The webhook URL is the superuser's secret (a token in its path or query):

@@ -12,6 +12,9 @@
 /* Most bytes of a value a message quotes (a URL, an address, a name). */
 #define USO_ECHO_MAX_BYTES	100
 
+/* Most bytes of a whole message, detail or hint the task API passes on. */
+#define USO_ECHO_MESSAGE_MAX_BYTES	1000
+
 /*
  * value cut to at most max_bytes bytes on a character boundary, "..." added
  * when cut (for a message's detail written by PostgreSQL or libcurl).

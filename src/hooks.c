@@ -218,6 +218,34 @@ ChangesSchedulability(AlterDatabaseStmt *stmt)
 	return false;
 }
 
+/*
+ * Does the statement change whether some task can run: a role's LOGIN, a
+ * role created, renamed or dropped (tasks name their owner), CONNECT on a
+ * database granted or revoked, a database renamed?  Whether a task can run
+ * is worked out when its scheduler loads it, so these make every scheduler
+ * reload: a right given back counts from the next run on.
+ */
+static bool
+ChangesWhoCanRun(Node *parsetree)
+{
+	switch (nodeTag(parsetree))
+	{
+		case T_CreateRoleStmt:
+		case T_AlterRoleStmt:
+		case T_DropRoleStmt:
+			return true;
+		case T_RenameStmt:
+			return ((RenameStmt *) parsetree)->renameType == OBJECT_ROLE ||
+				((RenameStmt *) parsetree)->renameType == OBJECT_DATABASE;
+		case T_GrantStmt:
+			return ((GrantStmt *) parsetree)->objtype == OBJECT_DATABASE;
+		case T_AlterDatabaseStmt:
+			return ChangesSchedulability((AlterDatabaseStmt *) parsetree);
+		default:
+			return false;
+	}
+}
+
 static void
 uso_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 				   ProcessUtilityContext context, ParamListInfo params,
@@ -266,6 +294,8 @@ uso_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTre
 		RegisterCallbackOnce();
 		start_at_commit = get_database_oid(((CreatedbStmt *) parsetree)->dbname, true);
 	}
+	if (ChangesWhoCanRun(parsetree))
+		UsoWakeAllAtCommit();
 	/* Connections allowed again, or no longer a template: it may want one. */
 	if (IsA(parsetree, AlterDatabaseStmt) &&
 		ChangesSchedulability((AlterDatabaseStmt *) parsetree))

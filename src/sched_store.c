@@ -15,6 +15,7 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -66,6 +67,37 @@ StoreCloseInterrupted(int64 *live_ids, int n, bool reboot_pending)
 	SchedEndCatalogWork();
 }
 
+/*
+ * Whether role may CONNECT to database, remembered for the length of a load:
+ * a million tasks of a few owners cost a few ACL checks.  Emptied by
+ * StoreOpenTasks (a GRANT or REVOKE on a database makes every scheduler
+ * reload, hooks.c).
+ */
+#define CONNECT_CACHE_SIZE	64
+
+typedef struct ConnectCacheEntry
+{
+	Oid			roleid;
+	Oid			dboid;
+	bool		ok;
+} ConnectCacheEntry;
+
+static ConnectCacheEntry ConnectCache[CONNECT_CACHE_SIZE];
+
+static bool
+MayConnect(Oid roleid, Oid dboid)
+{
+	ConnectCacheEntry *e = &ConnectCache[(roleid * 31 + dboid) % CONNECT_CACHE_SIZE];
+
+	if (e->roleid != roleid || e->dboid != dboid)
+	{
+		e->roleid = roleid;
+		e->dboid = dboid;
+		e->ok = pg_database_aclcheck(dboid, roleid, ACL_CONNECT) == ACLCHECK_OK;
+	}
+	return e->ok;
+}
+
 /* Why a task cannot run at all, or NULL. */
 static char *
 TaskProblem(HeapTuple tup, TupleDesc desc, Oid *dboid, Oid *roleid)
@@ -87,6 +119,10 @@ TaskProblem(HeapTuple tup, TupleDesc desc, Oid *dboid, Oid *roleid)
 	if (isnull || !DatumGetBool(d))
 		return psprintf("role \"%s\" cannot log in: uso_tasks workers connect as the task "
 						"owner, which needs LOGIN", username);
+	/* The write was checked for CONNECT (uso_task_validate): it was revoked since. */
+	if (!MayConnect(*roleid, *dboid))
+		return psprintf("CONNECT on database \"%s\" was revoked for role \"%s\": the task "
+						"cannot run until it is granted again", database, username);
 	if (*dboid != MyDatabaseId)
 	{
 		char	   *command = SPI_getvalue(tup, desc, 18);
@@ -122,6 +158,7 @@ StoreOpenTasks(void)
 	values[0] = ObjectIdGetDatum(MyDatabaseId);
 	values[1] = Int32GetDatum(uso_default_timeout_ms);
 
+	MemSet(ConnectCache, 0, sizeof(ConnectCache));
 	SchedBeginCatalogWork();
 	TaskBatchCxt = AllocSetContextCreate(TopTransactionContext, "uso_tasks task rows",
 										 ALLOCSET_DEFAULT_SIZES);

@@ -174,6 +174,8 @@ extern void UsoRequestSchedulerStop(Oid dboid, bool terminate_workers);
  */
 extern void UsoWakeAtCommit(bool catalog_changed, bool runs_queued);
 /* At commit: followers' runs wait in uso_chain_pending for the scheduler. */
+/* At commit, every database's scheduler reloads its tasks (roles changed). */
+extern void UsoWakeAllAtCommit(void);
 extern void UsoChainsPendingAtCommit(void);
 extern void UsoStartAtCommit(void);
 

@@ -178,6 +178,18 @@ CREATE FUNCTION @extschema@.uso_is_admin() RETURNS boolean
 COMMENT ON FUNCTION @extschema@.uso_is_admin() IS
     'True when the current role is a superuser or a member of uso_admin (sees and manages every task).';
 
+-- Whether the current role may act as role: it is that role, or may SET ROLE
+-- to it (PostgreSQL's membership rule), so it sees and manages that role's
+-- tasks as the role itself would.  False for a role that no longer exists.
+-- No SET clause, so that it is inlined into the policies; names qualified.
+CREATE FUNCTION @extschema@.uso_may_act_as(rolename name) RETURNS boolean
+    LANGUAGE sql STABLE
+    AS $$ SELECT rolename OPERATOR(pg_catalog.=) CURRENT_USER
+             OR EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) rolename
+                        AND pg_catalog.pg_has_role(CURRENT_USER, r.oid, 'MEMBER'::pg_catalog.text)) $$;
+COMMENT ON FUNCTION @extschema@.uso_may_act_as(name) IS
+    'True when the current role is rolename or may SET ROLE to it (sees and manages its tasks).';
+
 -- A value as error messages may quote it: a bad argument can be megabytes
 -- long, and an error that echoes it whole floods logs and clients.
 CREATE FUNCTION @extschema@.uso_shorten(value text, max_chars integer DEFAULT 100) RETURNS text
@@ -231,7 +243,7 @@ COMMENT ON FUNCTION @extschema@.uso_check_label(text, text) IS
 
 ALTER TABLE @extschema@.uso_task ENABLE ROW LEVEL SECURITY;
 CREATE POLICY uso_task_visible ON @extschema@.uso_task
-    USING (username = CURRENT_USER OR @extschema@.uso_is_admin());
+    USING (@extschema@.uso_may_act_as(username) OR @extschema@.uso_is_admin());
 ALTER TABLE @extschema@.uso_task_run ENABLE ROW LEVEL SECURITY;
 CREATE POLICY uso_task_run_visible ON @extschema@.uso_task_run
     USING (EXISTS (SELECT FROM @extschema@.uso_task t WHERE t.id = task_id));

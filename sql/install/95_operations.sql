@@ -21,6 +21,54 @@ COMMENT ON COLUMN @extschema@.uso_task.record_runs IS 'all: every run is kept as
 GRANT INSERT (alert_mail_to, record_runs), UPDATE (alert_mail_to, record_runs)
     ON @extschema@.uso_task TO PUBLIC;
 
+-- The CHECK constraints above are the last line; this trigger (after
+-- uso_task_validate: triggers fire in name order) gives a bad value a message
+-- that says what to fix, and refuses a bad address when it is written, not at
+-- delivery (where it would be retried for ever).
+CREATE FUNCTION @extschema@.uso_check_mail_to(list text, what text) RETURNS void
+    LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'uso_check_mail_to';
+COMMENT ON FUNCTION @extschema@.uso_check_mail_to(text, text) IS
+    'Raises 22023 naming the first bad address unless list is a comma-separated recipient list uso_send_mail accepts (what names it in the message).';
+
+CREATE FUNCTION @extschema@.uso_task_check_alerts() RETURNS trigger
+LANGUAGE plpgsql SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NEW.record_runs IS NULL THEN
+        RAISE EXCEPTION 'record_runs must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed', HINT = 'Use all or failures.';
+    ELSIF NEW.record_runs NOT IN ('all', 'failures') THEN
+        RAISE EXCEPTION 'record_runs must be all or failures, not "%"',
+                        @extschema@.uso_shorten(NEW.record_runs, 40)
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'all keeps every run; failures keeps the failed runs and the last success.';
+    END IF;
+    IF NEW.alert_mail_to IS NOT NULL
+       AND (TG_OP = 'INSERT' OR NEW.alert_mail_to IS DISTINCT FROM OLD.alert_mail_to) THEN
+        IF length(NEW.alert_mail_to) > 1000 THEN
+            RAISE EXCEPTION 'alert_mail_to is too long'
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = format('It has %s characters; at most 1000 are allowed.', length(NEW.alert_mail_to)),
+                      HINT = 'Mail a list address instead of many people.';
+        ELSIF btrim(NEW.alert_mail_to) = '' THEN
+            RAISE EXCEPTION 'alert_mail_to must not be empty'
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Set it to NULL for no mail besides uso_tasks.alert_mail_to.';
+        END IF;
+        PERFORM @extschema@.uso_check_mail_to(NEW.alert_mail_to, 'alert_mail_to');
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.uso_task_check_alerts() IS
+    'Trigger: checks record_runs and alert_mail_to (every address) of a new or changed uso_task row, with messages that say what to fix.';
+CREATE TRIGGER uso_task_validate_alerts
+    BEFORE INSERT OR UPDATE OF alert_mail_to, record_runs ON @extschema@.uso_task
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.uso_task_check_alerts();
+COMMENT ON TRIGGER uso_task_validate_alerts ON @extschema@.uso_task IS
+    'Checks record_runs and alert_mail_to (uso_task_check_alerts); fires after uso_task_validate.';
+
 -- Counters survive retention purges and record_runs = 'failures': they are
 -- kept here, one row per task, updated when a run ends.
 CREATE TABLE @extschema@.uso_task_stats (
@@ -120,7 +168,7 @@ COMMENT ON COLUMN @extschema@.uso_alert_outbox.last_error IS 'Why the last attem
 COMMENT ON COLUMN @extschema@.uso_alert_outbox.sent_at IS 'When it was delivered; NULL while pending.';
 ALTER TABLE @extschema@.uso_alert_outbox ENABLE ROW LEVEL SECURITY;
 CREATE POLICY uso_alert_outbox_visible ON @extschema@.uso_alert_outbox
-    FOR SELECT USING (username = CURRENT_USER OR @extschema@.uso_is_admin());
+    FOR SELECT USING (@extschema@.uso_may_act_as(username) OR @extschema@.uso_is_admin());
 REVOKE ALL ON @extschema@.uso_alert_outbox FROM PUBLIC;
 
 -- The webhook URL is the superuser's secret (a token in its path or query):
