@@ -233,6 +233,7 @@ ChangesWhoCanRun(Node *parsetree)
 		case T_CreateRoleStmt:
 		case T_AlterRoleStmt:
 		case T_DropRoleStmt:
+		case T_GrantRoleStmt:	/* who may act as whom: the fair share */
 			return true;
 		case T_RenameStmt:
 			return ((RenameStmt *) parsetree)->renameType == OBJECT_ROLE ||

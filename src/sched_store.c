@@ -182,6 +182,46 @@ StoreOpenTasks(void)
 		elog(ERROR, "uso_tasks could not read the tasks");
 }
 
+/*
+ * For every role with members: the login roles (not superusers) that may
+ * SET ROLE to it, directly or through other roles, for the pool's fair
+ * share (PoolAddActors).  Read with every load; a GRANT or REVOKE of a role
+ * makes every scheduler load again (hooks.c).
+ */
+void
+StoreReadActors(void)
+{
+	SchedBeginCatalogWork();
+	PoolResetActors();
+	if (SPI_execute("WITH RECURSIVE acts(owner, member) AS ("
+					" SELECT a.roleid, a.member FROM pg_catalog.pg_auth_members a"
+					" UNION"
+					" SELECT x.owner, a.member FROM acts x"
+					" JOIN pg_catalog.pg_auth_members a ON a.roleid OPERATOR(pg_catalog.=) x.member)"
+					" SELECT x.owner, pg_catalog.array_agg(m.oid ORDER BY m.oid)"
+					" FROM acts x JOIN pg_catalog.pg_authid m ON m.oid OPERATOR(pg_catalog.=) x.member"
+					" AND m.rolcanlogin AND NOT m.rolsuper"
+					" WHERE x.owner OPERATOR(pg_catalog.<>) x.member"
+					" GROUP BY x.owner ORDER BY x.owner", true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "uso_tasks could not read role memberships");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		bool		isnull;
+		Oid			owner = DatumGetObjectId(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
+		ArrayType  *arr = DatumGetArrayTypeP(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
+		Datum	   *elems;
+		int			nelems;
+		Oid			actors[USO_MAX_ACTORS];
+
+		deconstruct_array(arr, OIDOID, sizeof(Oid), true, TYPALIGN_INT, &elems, NULL, &nelems);
+		for (int k = 0; k < nelems && k < USO_MAX_ACTORS; k++)
+			actors[k] = DatumGetObjectId(elems[k]);
+		PoolAddActors(owner, actors, Min(nelems, USO_MAX_ACTORS));
+	}
+	SchedEndCatalogWork();
+}
+
 /* The next batch of task rows (valid until the next call); 0 at the end. */
 int
 StoreNextTasks(SchedTaskRow **rows_out)

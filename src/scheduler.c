@@ -189,6 +189,7 @@ FeedTasks(bool first, TimestampTz now)
 	int64		n_loaded = 0;
 	bool		reboot_pending = first && !MySchedSlot->reboot_done;
 
+	StoreReadActors();
 	StoreOpenTasks();
 	SchedStateBeginLoad(State);
 	while ((n = StoreNextTasks(&rows)) > 0)
