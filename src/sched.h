@@ -122,6 +122,8 @@ typedef struct RoleActors
 	Oid			actors[USO_MAX_ACTORS];
 } RoleActors;
 
+/* Every idle worker of this scheduler exits (roles or rights changed). */
+extern void PoolRetireIdle(void);
 extern void PoolResetActors(void);
 extern void PoolAddActors(Oid roleid, const Oid *actors, int n);
 extern const RoleActors *PoolFindActors(Oid roleid);

@@ -578,6 +578,29 @@ ReserveSlot(int i, const SchedCandidate *t)
 	SetSlotActors(w, t);
 }
 
+void
+PoolRetireIdle(void)
+{
+	Latch	  **latches = palloc(sizeof(Latch *) * Max(UsoShared->max_workers, 1));
+	int			n = 0;
+
+	LWLockAcquire(UsoShared->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < UsoShared->max_workers; i++)
+	{
+		UsoWorkerSlot *w = &UsoShared->workers[i];
+
+		if (w->sched_dboid != MyDatabaseId || !SlotIdle(w))
+			continue;
+		w->state = USO_WORKER_EXITING;
+		if (w->latch != NULL)
+			latches[n++] = w->latch;
+	}
+	LWLockRelease(UsoShared->lock);
+	for (int i = 0; i < n; i++)
+		SetLatch(latches[i]);
+	pfree(latches);
+}
+
 /* Tell the other schedulers how many of our runs wait for room. */
 static void
 PublishWaiting(int waiting)

@@ -143,6 +143,7 @@ WakeAllSchedulers(void)
 		if (slot->dboid == InvalidOid)
 			continue;
 		slot->catalog_changed = true;
+		slot->roles_changed = true;
 		if (slot->latch != NULL)
 			latches[n++] = slot->latch;
 	}

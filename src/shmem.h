@@ -109,6 +109,7 @@ typedef struct UsoSchedulerSlot
 	pid_t		pid;			/* 0 while not running */
 	Latch	   *latch;
 	bool		catalog_changed;	/* reload tasks on next wake */
+	bool		roles_changed;	/* and retire idle workers: rights changed */
 	bool		runs_queued;	/* look for queued runs on next wake */
 	bool		chains_pending; /* uso_chain_pending has entries (96_chains.sql) */
 	bool		stop_requested; /* extension dropped: exit */

@@ -101,7 +101,7 @@ COMMENT ON COLUMN @extschema@.uso_alert_outbox.last_attempt_at IS 'When delivery
 COMMENT ON COLUMN @extschema@.uso_alert_outbox.last_error IS 'Why the last attempt failed; retried with backoff (10 s doubling, at most 1 hour), never dropped.';
 COMMENT ON COLUMN @extschema@.uso_alert_outbox.sent_at IS 'When it was delivered; NULL while pending.';
 CREATE POLICY uso_alert_outbox_visible ON @extschema@.uso_alert_outbox
-    FOR SELECT USING (@extschema@.uso_may_act_as(username) OR @extschema@.uso_is_admin());
+    FOR SELECT USING (username = CURRENT_USER OR @extschema@.uso_may_act_as(username) OR @extschema@.uso_is_admin());
 
 -- The webhook URL is the superuser's secret (a token in its path or query):
 -- the view shows scheme, host and port only.
