@@ -221,9 +221,11 @@ ChangesSchedulability(AlterDatabaseStmt *stmt)
 /*
  * Does the statement change whether some task can run: a role's LOGIN, a
  * role created, renamed or dropped (tasks name their owner), CONNECT on a
- * database granted or revoked, a database renamed?  Whether a task can run
- * is worked out when its scheduler loads it, so these make every scheduler
- * reload: a right given back counts from the next run on.
+ * database granted or revoked, a database renamed or opened to connections?
+ * Or who may act as whom (a role granted or revoked: the fair share counts
+ * the roles one login may act as together)?  All that is worked out when a
+ * scheduler loads its tasks, so these make every scheduler reload at commit
+ * (and retire its idle workers): a right given back counts from the next run.
  */
 static bool
 ChangesWhoCanRun(Node *parsetree)
