@@ -69,7 +69,10 @@ StoreCloseInterrupted(int64 *live_ids, int n, bool reboot_pending)
 
 /*
  * Whether role may CONNECT to database, remembered for the length of a load:
- * a million tasks of a few owners cost a few ACL checks.  Emptied by
+ * a million tasks of a few owners cost a few ACL checks.  The ACL is the one
+ * the load's query read (columns 22-24: datacl, datdba, rolsuper), not the
+ * syscache's: a REVOKE wakes the schedulers at commit before its cache
+ * invalidations are sent, and the reload must see it.  Emptied by
  * StoreOpenTasks (a GRANT or REVOKE on a database makes every scheduler
  * reload, hooks.c).
  */
@@ -85,15 +88,22 @@ typedef struct ConnectCacheEntry
 static ConnectCacheEntry ConnectCache[CONNECT_CACHE_SIZE];
 
 static bool
-MayConnect(Oid roleid, Oid dboid)
+MayConnect(HeapTuple tup, TupleDesc desc, Oid roleid, Oid dboid)
 {
 	ConnectCacheEntry *e = &ConnectCache[(roleid * 31 + dboid) % CONNECT_CACHE_SIZE];
 
 	if (e->roleid != roleid || e->dboid != dboid)
 	{
+		bool		acl_null;
+		bool		isnull;
+		Datum		d = SPI_getbinval(tup, desc, 22, &acl_null);
+		Oid			datdba = DatumGetObjectId(SPI_getbinval(tup, desc, 23, &isnull));
+		bool		rolsuper = DatumGetBool(SPI_getbinval(tup, desc, 24, &isnull));
+		Acl		   *acl = acl_null ? acldefault(OBJECT_DATABASE, datdba) : DatumGetAclP(d);
+
 		e->roleid = roleid;
 		e->dboid = dboid;
-		e->ok = pg_database_aclcheck(dboid, roleid, ACL_CONNECT) == ACLCHECK_OK;
+		e->ok = rolsuper || aclmask(acl, roleid, datdba, ACL_CONNECT, ACLMASK_ANY) != 0;
 	}
 	return e->ok;
 }
@@ -120,7 +130,7 @@ TaskProblem(HeapTuple tup, TupleDesc desc, Oid *dboid, Oid *roleid)
 		return psprintf("role \"%s\" cannot log in: uso_tasks workers connect as the task "
 						"owner, which needs LOGIN", username);
 	/* The write was checked for CONNECT (uso_task_validate): it was revoked since. */
-	if (!MayConnect(*roleid, *dboid))
+	if (!MayConnect(tup, desc, *roleid, *dboid))
 		return psprintf("CONNECT on database \"%s\" was revoked for role \"%s\": the task "
 						"cannot run until it is granted again", database, username);
 	if (*dboid != MyDatabaseId)
@@ -172,7 +182,7 @@ StoreOpenTasks(void)
 				  "CASE WHEN d.oid <> $1 THEN t.config::text END, "
 				  "(pg_catalog.date_part('epoch', COALESCE(t.timeout, "
 				  "pg_catalog.make_interval(secs => $2::float8 / 1000))) * 1000)::int8, "
-				  "t.schedule_anchor "
+				  "t.schedule_anchor, d.datacl, d.datdba, r.rolsuper "
 				  "FROM %s.uso_task t "
 				  "LEFT JOIN pg_catalog.pg_database d "
 				  "ON d.datname = COALESCE(t.database, pg_catalog.current_database()) "
