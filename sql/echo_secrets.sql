@@ -37,7 +37,7 @@ SELECT count(*) AS superuser_sees FROM pg_settings
 WHERE name IN ('uso_tasks.alert_webhook_url', 'uso_tasks.smtp_url', 'uso_tasks.http_allowed_hosts');
 
 -- a URL as views and messages show it
-SELECT u, uso_redact_url(u)
+SELECT u, _uso_tasks.uso_redact_url(u)
 FROM unnest(ARRAY[
     'https://hooks.example.org/services/T0/B0/s3cr3t?token=abc#frag',
     'https://user:pass@example.org:8443/x',
@@ -45,8 +45,8 @@ FROM unnest(ARRAY[
     'http://example.org/',
     'not a url',
     NULL]) AS u;
-SELECT uso_redact_url('https://example.org/' || repeat('a', 100000)) AS long_path,
-       uso_redact_url('https://' || repeat('é', 300) || '.org/') AS long_host;
+SELECT _uso_tasks.uso_redact_url('https://example.org/' || repeat('a', 100000)) AS long_path,
+       _uso_tasks.uso_redact_url('https://' || repeat('é', 300) || '.org/') AS long_host;
 -- the alerts view: the webhook row shows the URL redacted
 SELECT pg_get_viewdef('uso_alerts'::regclass) LIKE '%uso_redact_url(o.recipient)%' AS view_redacts;
 
