@@ -48,7 +48,10 @@ FROM unnest(ARRAY[
     -- not a schedule at all
     'hello', 'every day at noon', repeat('* ', 1000),
     -- control and non-ASCII characters
-    E'*/5 * * * *\n', E'0\x01 2 * * *', E'0 2 * * \x7f', '0 2 * * Mön'
+    E'*/5 * * * *\n', E'0\x01 2 * * *', E'0 2 * * \x7f', '0 2 * * Mön',
+    -- a unit without its number after the first part; 'and' doubled or last
+    'every 1 hour hour', 'every 1 hour and and 30 minutes', 'every 1 hour and',
+    'every 1 hour and ', 'every 1 hour, minutes', 'every hour 30 minutes'
 ]) WITH ORDINALITY AS t(s, n);
 
 -- the message in full, with the hint listing the accepted forms

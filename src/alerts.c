@@ -65,7 +65,7 @@ UsoDefineOperationsSettings(void)
 							   NULL, NULL, NULL);
 	DefineCustomStringVariable("uso_tasks.alert_webhook_url",
 							   "URL the JSON of every alert is POSTed to (host in uso_tasks.http_allowed_hosts); empty: none.",
-							   NULL, &uso_alert_webhook_url, "", PGC_SUSET, 0,
+							   NULL, &uso_alert_webhook_url, "", PGC_SUSET, GUC_SUPERUSER_ONLY,
 							   NULL, NULL, NULL);
 	DefineCustomStringVariable("uso_tasks.admin_url",
 							   "Link to a task's admin page put in alert mails; {task} is replaced by the task name.",

@@ -39,6 +39,7 @@
 #include "utils/syscache.h"
 
 #include "uso_tasks.h"
+#include "echo.h"
 
 /* How many API calls are running in this backend (nested calls count). */
 static int	api_depth = 0;
@@ -131,7 +132,16 @@ CallBody(FunctionCallInfo fcinfo, const char *body_name, int skip_frames)
 			PG_RE_THROW();
 		FlushErrorState();
 
-		/* What our statements and PL/pgSQL lines added goes. */
+		/*
+		 * What our statements and PL/pgSQL lines added goes, and what the
+		 * caller's values put in the message is cut (a "Failing row contains"
+		 * detail quotes a 100 kB recipient list whole).
+		 */
+		edata->message = UsoCut(edata->message, USO_ECHO_MESSAGE_MAX_BYTES);
+		if (edata->detail)
+			edata->detail = UsoCut(edata->detail, USO_ECHO_MESSAGE_MAX_BYTES);
+		if (edata->hint)
+			edata->hint = UsoCut(edata->hint, USO_ECHO_MESSAGE_MAX_BYTES);
 		edata->context = NULL;
 		edata->internalquery = NULL;
 		edata->internalpos = 0;

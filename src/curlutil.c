@@ -18,6 +18,7 @@
 #include "utils/memutils.h"
 
 #include "curlutil.h"
+#include "echo.h"
 
 static bool curl_initialized = false;
 
@@ -169,24 +170,35 @@ UsoCurlInterrupted(const char *what)
 }
 
 /*
- * The URL of h as text without its user name and password, so credentials
- * in a URL never reach the server log or a task's run record.
+ * The URL of h as text for a message: without its user name, password and
+ * fragment, its query shown as "?..." (API keys travel there), cut at
+ * USO_ECHO_MAX_BYTES, so credentials in a URL never reach the server log or
+ * a task's run record, and a 10 MB URL makes no 10 MB log line.
  */
 char *
 UsoCurlRedactedUrl(CURLU *h)
 {
 	CURLU	   *copy = curl_url_dup(h);
 	char	   *url = NULL;
+	char	   *query = NULL;
 	char	   *result;
 
 	if (copy == NULL)
 		return pstrdup("(URL)");
 	curl_url_set(copy, CURLUPART_USER, NULL, 0);
 	curl_url_set(copy, CURLUPART_PASSWORD, NULL, 0);
+	curl_url_set(copy, CURLUPART_FRAGMENT, NULL, 0);
+	if (curl_url_get(copy, CURLUPART_QUERY, &query, 0) == CURLUE_OK && query != NULL)
+		curl_url_set(copy, CURLUPART_QUERY, NULL, 0);
 	if (curl_url_get(copy, CURLUPART_URL, &url, 0) != CURLUE_OK || url == NULL)
 		result = pstrdup("(URL)");
 	else
-		result = pstrdup(url);
+	{
+		char	   *cut = UsoEcho(url);
+
+		result = query != NULL ? psprintf("%s?...", cut) : cut;
+	}
+	curl_free(query);
 	curl_free(url);
 	curl_url_cleanup(copy);
 	return result;

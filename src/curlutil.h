@@ -57,7 +57,7 @@ extern bool UsoCurlInterruptPending(void);
  */
 extern void UsoCurlInterrupted(const char *what) pg_attribute_noreturn();
 
-/* The URL held by h without user name and password, for messages. */
+/* The URL held by h for messages: no user name, password, query or fragment; cut. */
 extern char *UsoCurlRedactedUrl(CURLU *h);
 
 /* Milliseconds of a timeout interval argument (22023 unless positive). */

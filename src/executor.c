@@ -489,6 +489,7 @@ ExecuteRun(int64 run_id)
 	volatile UsoRunOutcome outcome = USO_OUTCOME_SUCCEEDED;
 	MemoryContext old;
 	char	   *problem = NULL;
+	char	   *appname;
 	int			sqlstate = 0;
 
 	MemoryContextReset(RunContext);
@@ -531,9 +532,14 @@ ExecuteRun(int64 run_id)
 
 	UsoCurrentRunId = run_id;
 	UsoCurrentTaskConfig = info.config;
-	SetConfigOption("application_name", psprintf("uso_tasks: %s", info.task_name),
-					PGC_USERSET, PGC_S_SESSION);
-	pgstat_report_appname(psprintf("uso_tasks: %s", info.task_name));
+	/*
+	 * pg_stat_activity.application_name is shown to every role of every
+	 * database: the run id only, never the task's name (the run views show
+	 * which task a run is, under row-level security).
+	 */
+	appname = psprintf("uso_tasks: run " INT64_FORMAT, run_id);
+	SetConfigOption("application_name", appname, PGC_USERSET, PGC_S_SESSION);
+	pgstat_report_appname(appname);
 	pgstat_report_activity(STATE_RUNNING, info.command);
 
 	old = MemoryContextSwitchTo(RunContext);

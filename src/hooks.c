@@ -218,6 +218,37 @@ ChangesSchedulability(AlterDatabaseStmt *stmt)
 	return false;
 }
 
+/*
+ * Does the statement change whether some task can run: a role's LOGIN, a
+ * role created, renamed or dropped (tasks name their owner), CONNECT on a
+ * database granted or revoked, a database renamed or opened to connections?
+ * Or who may act as whom (a role granted or revoked: the fair share counts
+ * the roles one login may act as together)?  All that is worked out when a
+ * scheduler loads its tasks, so these make every scheduler reload at commit
+ * (and retire its idle workers): a right given back counts from the next run.
+ */
+static bool
+ChangesWhoCanRun(Node *parsetree)
+{
+	switch (nodeTag(parsetree))
+	{
+		case T_CreateRoleStmt:
+		case T_AlterRoleStmt:
+		case T_DropRoleStmt:
+		case T_GrantRoleStmt:	/* who may act as whom: the fair share */
+			return true;
+		case T_RenameStmt:
+			return ((RenameStmt *) parsetree)->renameType == OBJECT_ROLE ||
+				((RenameStmt *) parsetree)->renameType == OBJECT_DATABASE;
+		case T_GrantStmt:
+			return ((GrantStmt *) parsetree)->objtype == OBJECT_DATABASE;
+		case T_AlterDatabaseStmt:
+			return ChangesSchedulability((AlterDatabaseStmt *) parsetree);
+		default:
+			return false;
+	}
+}
+
 static void
 uso_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 				   ProcessUtilityContext context, ParamListInfo params,
@@ -266,6 +297,8 @@ uso_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTre
 		RegisterCallbackOnce();
 		start_at_commit = get_database_oid(((CreatedbStmt *) parsetree)->dbname, true);
 	}
+	if (ChangesWhoCanRun(parsetree))
+		UsoWakeAllAtCommit();
 	/* Connections allowed again, or no longer a template: it may want one. */
 	if (IsA(parsetree, AlterDatabaseStmt) &&
 		ChangesSchedulability((AlterDatabaseStmt *) parsetree))

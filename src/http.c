@@ -29,6 +29,7 @@
 
 #include "uso_tasks.h"
 #include "curlutil.h"
+#include "echo.h"
 #include "http_url.h"
 
 #define USO_HTTP_MAX_REDIRECTS 5
@@ -172,7 +173,7 @@ BuildHeaderLists(HttpRequest *req, HttpHandles *hd)
 					if (!IsTokenChar(*c))
 						ereport(ERROR,
 								(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-								 errmsg("invalid HTTP header name \"%s\"", name),
+								 errmsg("invalid HTTP header name \"%s\"", UsoEcho(name)),
 								 errdetail("Header names consist of letters, digits and !#$%%&'*+-.^_`|~.")));
 				}
 			}
@@ -184,8 +185,8 @@ BuildHeaderLists(HttpRequest *req, HttpHandles *hd)
 				if (v.type != jbvString)
 					ereport(ERROR,
 							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-							 errmsg("value of HTTP header \"%s\" must be a JSON string", name)));
-				what = psprintf("value of HTTP header \"%s\"", name);
+							 errmsg("value of HTTP header \"%s\" must be a JSON string", UsoEcho(name))));
+				what = psprintf("value of HTTP header \"%s\"", UsoEcho(name));
 				UsoCheckHeaderValue(v.val.string.val, v.val.string.len, what);
 				value = pnstrdup(v.val.string.val, v.val.string.len);
 				AddHeader(hd, name, value);
@@ -527,7 +528,7 @@ HttpTransfer(HttpHandles *hd, HttpRequest *req, HttpResponse *resp)
 	if (hd->origin == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid URL \"%s\": %s", req->url, curl_url_strerror(urc))));
+				 errmsg("invalid URL \"%s\": %s", UsoEcho(req->url), curl_url_strerror(urc))));
 	resp->url = UsoCurlRedactedUrl(hd->origin);
 	/* all arguments are checked before the allow list is consulted */
 	BuildHeaderLists(req, hd);
@@ -607,7 +608,7 @@ HttpTransfer(HttpHandles *hd, HttpRequest *req, HttpResponse *resp)
 					(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
 					 errmsg("HTTP %s %s was redirected to an invalid URL: %s",
 							UsoHttpMethodName(req->method), resp->url, curl_url_strerror(urc)),
-					 errdetail("Location: %s", location)));
+					 errdetail("Location: %s", UsoEcho(location))));
 		/* the easy handle must never point at a freed URL handle */
 		curl_easy_setopt(hd->curl, CURLOPT_CURLU, next);
 		curl_url_cleanup(hd->hop);
@@ -795,6 +796,6 @@ uso_http_get_json(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 				 errmsg("HTTP GET %s returned malformed JSON", resp.url),
-				 errdetail("%s", json_errdetail(jerr, lex))));
+				 errdetail("%s", UsoCut(json_errdetail(jerr, lex), USO_ECHO_MAX_BYTES))));
 	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(resp.body)));
 }

@@ -16,6 +16,7 @@
 
 #include "uso_tasks.h"
 #include "http_url.h"
+#include "echo.h"
 
 /* "GET" or "POST", for messages. */
 const char *
@@ -74,15 +75,18 @@ StripFinalDot(char *host)
 /*
  * Whether host (lower-case, as libcurl parsed it; IPv6 in brackets) on port
  * is in uso_tasks.http_allowed_hosts.  Entries are "host" (any port),
- * "host:port", "[v6]" or "[v6]:port", or "*" for every host.
+ * "host:port", "[v6]" or "[v6]:port", or "*" for every host.  *host_listed
+ * says whether the host is there with some other port, so that a refusal can
+ * name what is wrong: the port, not the host.
  */
 static bool
-HostAllowed(const char *host, const char *port)
+HostAllowed(const char *host, const char *port, bool *host_listed)
 {
 	const char *setting = uso_http_allowed_hosts ? uso_http_allowed_hosts : "";
 	char	   *list = asc_tolower(setting, strlen(setting));
 	char	   *save = NULL;
 
+	*host_listed = false;
 	for (char *entry = strtok_r(list, ",", &save); entry != NULL;
 		 entry = strtok_r(NULL, ",", &save))
 	{
@@ -128,6 +132,7 @@ HostAllowed(const char *host, const char *port)
 		StripFinalDot(ehost);
 		if (strcmp(ehost, host) != 0)
 			continue;
+		*host_listed = true;
 		if (eport == NULL || strtol(eport, NULL, 10) == strtol(port, NULL, 10))
 			return true;
 	}
@@ -145,6 +150,7 @@ UsoHttpCheckTarget(CURLU *h, HttpMethod method, const char *url, const char *red
 	char	   *scheme = UrlPart(h, CURLUPART_SCHEME, 0);
 	char	   *host;
 	char	   *port;
+	bool		host_listed;
 
 	if (scheme == NULL || (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0))
 	{
@@ -152,11 +158,11 @@ UsoHttpCheckTarget(CURLU *h, HttpMethod method, const char *url, const char *red
 			ereport(ERROR,
 					(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
 					 errmsg("HTTP %s %s redirected to unsupported URL scheme \"%s\"",
-							UsoHttpMethodName(method), url, scheme ? scheme : ""),
+							UsoHttpMethodName(method), url, UsoEcho(scheme)),
 					 errdetail("Only http and https URLs are followed.")));
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("URL scheme \"%s\" is not supported", scheme ? scheme : ""),
+				 errmsg("URL scheme \"%s\" is not supported", UsoEcho(scheme)),
 				 errdetail("Only http and https URLs can be requested.")));
 	}
 
@@ -168,17 +174,30 @@ UsoHttpCheckTarget(CURLU *h, HttpMethod method, const char *url, const char *red
 	StripFinalDot(host);
 	port = UrlPart(h, CURLUPART_PORT, CURLU_DEFAULT_PORT);
 
-	if (!HostAllowed(host, port ? port : "0"))
+	if (HostAllowed(host, port ? port : "0", &host_listed))
+		return;
+	if (host_listed)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("host \"%s\" is not allowed by uso_tasks.http_allowed_hosts", host),
+				 errmsg("port %s of host \"%s\" is not allowed by uso_tasks.http_allowed_hosts",
+						port ? port : "0", UsoEcho(host)),
 				 redirected_to
 				 ? errdetail("HTTP %s %s was redirected to %s; the redirect was not followed.",
 							 UsoHttpMethodName(method), url, redirected_to)
 				 : errdetail("HTTP %s %s was refused before connecting.",
 							 UsoHttpMethodName(method), url),
-				 errhint("A superuser can add the host to uso_tasks.http_allowed_hosts "
-						 "(a comma-separated list of host or host:port entries).")));
+				 errhint("The host is allowed on other ports only; a superuser can add a "
+						 "host:port entry to uso_tasks.http_allowed_hosts.")));
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("host \"%s\" is not allowed by uso_tasks.http_allowed_hosts", UsoEcho(host)),
+			 redirected_to
+			 ? errdetail("HTTP %s %s was redirected to %s; the redirect was not followed.",
+						 UsoHttpMethodName(method), url, redirected_to)
+			 : errdetail("HTTP %s %s was refused before connecting.",
+						 UsoHttpMethodName(method), url),
+			 errhint("A superuser can add the host to uso_tasks.http_allowed_hosts "
+					 "(a comma-separated list of host or host:port entries).")));
 }
 
 /* Whether two URLs have the same scheme, host and port. */

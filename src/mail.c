@@ -28,6 +28,7 @@
 
 #include "uso_tasks.h"
 #include "curlutil.h"
+#include "echo.h"
 
 /* One address: the addr-spec for the envelope, the form for the header. */
 typedef struct MailAddress
@@ -45,6 +46,7 @@ typedef struct MailUpload
 } MailUpload;
 
 PG_FUNCTION_INFO_V1(uso_send_mail);
+PG_FUNCTION_INFO_V1(uso_check_mail_to);
 
 /* Whether s (len bytes) is all 7-bit ASCII. */
 static bool
@@ -183,7 +185,7 @@ ParseAddress(const char *text, const char *what)
 		if (end == s || end[-1] != '>')
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("invalid e-mail address \"%s\" in %s", text, what),
+					 errmsg("invalid e-mail address \"%s\" in %s", UsoEcho(text), what),
 					 errdetail("An address with a name is written Name <local@domain>.")));
 		end[-1] = '\0';
 		result.addr = pstrdup(lt + 1);
@@ -223,17 +225,17 @@ ParseAddress(const char *text, const char *what)
 	if (!ValidAddrSpec(result.addr))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid e-mail address \"%s\" in %s", text, what)));
+				 errmsg("invalid e-mail address \"%s\" in %s", UsoEcho(text), what)));
 	result.addr = ToUtf8(result.addr);
 	return result;
 }
 
 /*
  * Splits a comma-separated recipient list into addresses.  Commas inside a
- * quoted name or inside <...> do not split.
+ * quoted name or inside <...> do not split.  what names the list in errors.
  */
 static List *
-ParseRecipients(const char *list)
+ParseRecipients(const char *list, const char *what)
 {
 	List	   *result = NIL;
 	const char *start = list;
@@ -261,7 +263,7 @@ ParseRecipients(const char *list)
 			{
 				MailAddress *a = palloc(sizeof(MailAddress));
 
-				*a = ParseAddress(item, "recipient");
+				*a = ParseAddress(item, what);
 				result = lappend(result, a);
 			}
 			if (*c == '\0')
@@ -272,8 +274,33 @@ ParseRecipients(const char *list)
 	if (result == NIL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("recipient must name at least one e-mail address")));
+				 errmsg("%s must name at least one e-mail address", what)));
 	return result;
+}
+
+/*
+ * uso_check_mail_to(list text, what text): errors (22023, naming the first
+ * bad address, cut) unless list is a recipient list uso_send_mail accepts.
+ * The task's alert_mail_to is checked when it is written: an address found
+ * bad only at delivery would be retried for ever.
+ */
+Datum
+uso_check_mail_to(PG_FUNCTION_ARGS)
+{
+	char	   *list;
+	const char *what = PG_ARGISNULL(1) ? "recipient" : text_to_cstring(PG_GETARG_TEXT_PP(1));
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_VOID();
+	list = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	for (const char *c = list; *c; c++)
+		if ((unsigned char) *c < 0x20 || *c == 0x7F)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s must not contain control characters", what),
+					 errdetail("Character 0x%02X at byte %d.", (unsigned char) *c, (int) (c - list) + 1)));
+	(void) ParseRecipients(list, what);
+	PG_RETURN_VOID();
 }
 
 /*
@@ -545,7 +572,7 @@ uso_send_mail(PG_FUNCTION_ARGS)
 	UsoCheckHeaderValue(recipient, strlen(recipient), "recipient");
 	UsoCheckHeaderValue(subject, strlen(subject), "subject");
 	UsoCheckHeaderValue(sender_text, strlen(sender_text), "sender");
-	recipients = ParseRecipients(recipient);
+	recipients = ParseRecipients(recipient, "recipient");
 	sender = ParseAddress(sender_text, "sender");
 
 	if (uso_smtp_url == NULL || uso_smtp_url[0] == '\0')

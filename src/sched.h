@@ -43,6 +43,7 @@ extern void StoreCloseInterrupted(int64 *live_ids, int n, bool reboot_pending);
 extern void StoreOpenTasks(void);
 extern int	StoreNextTasks(SchedTaskRow **rows);
 extern void StoreCloseTasks(void);
+extern void StoreReadActors(void);
 extern int	StoreReadQueuedRuns(StoreRunRow **rows);
 extern int	StoreReadRunTasks(int64 *run_ids, int n, StoreRunRow **rows);
 
@@ -110,6 +111,22 @@ extern int	PoolAdoptLiveWorkers(int64 **run_ids);
 extern int	PoolCollect(PoolEvent **events);
 /* Place candidates in order; placed[] gets the run ids handed to a worker. */
 extern int	PoolDispatch(SchedCandidate *cands, int n, int64 *placed, bool *waiting_for_room);
+/*
+ * Owner role -> the login roles (not superusers) that may SET ROLE to it,
+ * loaded with the tasks in roleid order (sched_actors.c).
+ */
+typedef struct RoleActors
+{
+	Oid			roleid;
+	int			n;
+	Oid			actors[USO_MAX_ACTORS];
+} RoleActors;
+
+/* Every idle worker of this scheduler exits (roles or rights changed). */
+extern void PoolRetireIdle(void);
+extern void PoolResetActors(void);
+extern void PoolAddActors(Oid roleid, const Oid *actors, int n);
+extern const RoleActors *PoolFindActors(Oid roleid);
 extern TimestampTz PoolEnforceTimeouts(TimestampTz now);
 extern bool PoolHasUnwatchedWorkers(void);
 

@@ -304,13 +304,23 @@ SlotIdle(const UsoWorkerSlot *w)
 	return w->state == USO_WORKER_IDLE && w->run_id == 0 && w->done_run_id == 0;
 }
 
-/* What one dispatch knows of an owner role among its candidates. */
+/*
+ * What one dispatch knows of a role among its candidates' owners and the
+ * logins that may act as them.
+ */
 typedef struct RoleCount
 {
 	Oid			roleid;
-	int			held;			/* slots holding work for it, all databases */
-	bool		had_turn;		/* placed a run in this dispatch */
+	int			held;			/* slots holding work it may act as, all databases */
+	bool		had_turn;		/* placed a run in this dispatch (as owner) */
 } RoleCount;
+
+/* What one dispatch knows of a database its candidates run in. */
+typedef struct DbCount
+{
+	Oid			dboid;
+	int			held;			/* slots holding work running in it */
+} DbCount;
 
 /*
  * One dispatch's view of the pool, taken under the lock once: every
@@ -322,8 +332,11 @@ typedef struct RoleCount
 typedef struct PoolView
 {
 	int			live;			/* slots in use */
-	int			db_held;		/* slots holding work of this database */
-	int			db_cap;			/* most this database may hold now */
+	DbCount    *dbs;			/* the databases candidates run in */
+	int			n_dbs;
+	int			dbs_cap;
+	int			db_cap;			/* most one database may hold now */
+	bool		any_remote;		/* a candidate runs in another database */
 	int			role_cap;
 	int			limit;
 	int		   *free_slots;		/* FREE, no report left, ascending */
@@ -331,6 +344,7 @@ typedef struct PoolView
 	int			next_free;
 	RoleCount  *roles;
 	int			n_roles;
+	int			roles_cap;
 } PoolView;
 
 static RoleCount *
@@ -340,6 +354,73 @@ ViewRole(PoolView *v, Oid roleid)
 		if (v->roles[i].roleid == roleid)
 			return &v->roles[i];
 	return NULL;
+}
+
+static void
+ViewAddRole(PoolView *v, Oid roleid)
+{
+	if (ViewRole(v, roleid) != NULL)
+		return;
+	if (v->n_roles == v->roles_cap)
+	{
+		v->roles_cap *= 2;
+		v->roles = repalloc(v->roles, sizeof(RoleCount) * v->roles_cap);
+	}
+	v->roles[v->n_roles].roleid = roleid;
+	v->roles[v->n_roles].held = 0;
+	v->roles[v->n_roles].had_turn = false;
+	v->n_roles++;
+}
+
+static DbCount *
+ViewDb(PoolView *v, Oid dboid)
+{
+	for (int i = 0; i < v->n_dbs; i++)
+		if (v->dbs[i].dboid == dboid)
+			return &v->dbs[i];
+	return NULL;
+}
+
+static void
+ViewAddDb(PoolView *v, Oid dboid)
+{
+	if (ViewDb(v, dboid) != NULL)
+		return;
+	if (v->n_dbs == v->dbs_cap)
+	{
+		v->dbs_cap *= 2;
+		v->dbs = repalloc(v->dbs, sizeof(DbCount) * v->dbs_cap);
+	}
+	v->dbs[v->n_dbs].dboid = dboid;
+	v->dbs[v->n_dbs++].held = 0;
+}
+
+/* Whether c's owner, or a login that may act as it, holds its cap. */
+static bool
+RoleAtCap(PoolView *v, const SchedCandidate *c)
+{
+	const RoleActors *ra = PoolFindActors(c->roleid);
+
+	if (ViewRole(v, c->roleid)->held >= v->role_cap)
+		return true;
+	for (int k = 0; ra != NULL && k < ra->n; k++)
+		if (ViewRole(v, ra->actors[k])->held >= v->role_cap)
+			return true;
+	return false;
+}
+
+/* c was placed: it counts for its owner, those who may act as it, its database. */
+static void
+ViewPlaced(PoolView *v, const SchedCandidate *c)
+{
+	const RoleActors *ra = PoolFindActors(c->roleid);
+	RoleCount  *rc = ViewRole(v, c->roleid);
+
+	rc->held++;
+	rc->had_turn = true;
+	for (int k = 0; ra != NULL && k < ra->n; k++)
+		ViewRole(v, ra->actors[k])->held++;
+	ViewDb(v, c->dboid)->held++;
 }
 
 /*
@@ -358,20 +439,29 @@ TakeView(PoolView *v, SchedCandidate *cands, int n)
 	v->limit = PoolLimit();
 	v->role_cap = RoleCap();
 	v->free_slots = palloc(sizeof(int) * Max(UsoShared->max_workers, 1));
-	v->roles = palloc(sizeof(RoleCount) * Max(n, 1));
+	v->roles_cap = 16;
+	v->roles = palloc(sizeof(RoleCount) * v->roles_cap);
+	v->dbs_cap = 4;
+	v->dbs = palloc(sizeof(DbCount) * v->dbs_cap);
+	ViewAddDb(v, MyDatabaseId);
 	for (int i = 0; i < n; i++)
 	{
-		if (ViewRole(v, cands[i].roleid) != NULL)
-			continue;
-		v->roles[v->n_roles].roleid = cands[i].roleid;
-		v->roles[v->n_roles].held = 0;
-		v->roles[v->n_roles].had_turn = false;
-		v->n_roles++;
+		const RoleActors *ra = PoolFindActors(cands[i].roleid);
+
+		ViewAddRole(v, cands[i].roleid);
+		for (int k = 0; ra != NULL && k < ra->n; k++)
+			ViewAddRole(v, ra->actors[k]);
+		if (cands[i].dboid != MyDatabaseId)
+		{
+			ViewAddDb(v, cands[i].dboid);
+			v->any_remote = true;
+		}
 	}
 	for (int i = 0; i < UsoShared->max_workers; i++)
 	{
 		UsoWorkerSlot *w = &UsoShared->workers[i];
 		RoleCount  *rc;
+		DbCount    *dc;
 
 		if (w->state == USO_WORKER_FREE)
 		{
@@ -387,10 +477,18 @@ TakeView(PoolView *v, SchedCandidate *cands, int n)
 		v->live++;
 		if (SlotHoldsWork(w))
 		{
-			if (w->sched_dboid == MyDatabaseId)
-				v->db_held++;
+			/*
+			 * A run counts against the database it runs in, whichever
+			 * scheduler placed it: runs stored here but run elsewhere do not
+			 * use up this database's share.
+			 */
+			if ((dc = ViewDb(v, w->dboid)) != NULL)
+				dc->held++;
 			if ((rc = ViewRole(v, w->roleid)) != NULL)
 				rc->held++;
+			for (int k = 0; k < w->n_actors && k < USO_MAX_ACTORS; k++)
+				if ((rc = ViewRole(v, w->actors[k])) != NULL)
+					rc->held++;
 		}
 	}
 	for (int i = 0; i < USO_MAX_DATABASES; i++)
@@ -432,11 +530,22 @@ FindIdle(Oid dboid, Oid roleid, int *mine, int *other)
 
 /* Hand run t to the idle worker of slot i; caller holds the lock. */
 static void
+SetSlotActors(UsoWorkerSlot *w, const SchedCandidate *t)
+{
+	const RoleActors *ra = PoolFindActors(t->roleid);
+
+	w->n_actors = ra != NULL ? ra->n : 0;
+	if (w->n_actors > 0)
+		memcpy(w->actors, ra->actors, sizeof(Oid) * w->n_actors);
+}
+
+static void
 AssignIdle(int i, const SchedCandidate *t)
 {
 	UsoWorkerSlot *w = &UsoShared->workers[i];
 
 	FillRemoteTask(w, t);
+	SetSlotActors(w, t);
 	w->run_id = t->run_id;
 	w->cancel_requested = false;
 	w->timeout_killed = false;
@@ -466,6 +575,30 @@ ReserveSlot(int i, const SchedCandidate *t)
 	w->progress = -1;
 	w->generation++;
 	FillRemoteTask(w, t);
+	SetSlotActors(w, t);
+}
+
+void
+PoolRetireIdle(void)
+{
+	Latch	  **latches = palloc(sizeof(Latch *) * Max(UsoShared->max_workers, 1));
+	int			n = 0;
+
+	LWLockAcquire(UsoShared->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < UsoShared->max_workers; i++)
+	{
+		UsoWorkerSlot *w = &UsoShared->workers[i];
+
+		if (w->sched_dboid != MyDatabaseId || !SlotIdle(w))
+			continue;
+		w->state = USO_WORKER_EXITING;
+		if (w->latch != NULL)
+			latches[n++] = w->latch;
+	}
+	LWLockRelease(UsoShared->lock);
+	for (int i = 0; i < n; i++)
+		SetLatch(latches[i]);
+	pfree(latches);
 }
 
 /* Tell the other schedulers how many of our runs wait for room. */
@@ -543,6 +676,7 @@ PoolDispatch(SchedCandidate *cands, int n, int64 *placed, bool *waiting_for_room
 	Latch	  **latches;
 	int			nlatches = 0;
 	int			nplaced = 0;
+	int			room_waiting = 0;
 	bool		stop = false;
 
 	*waiting_for_room = false;
@@ -571,14 +705,19 @@ PoolDispatch(SchedCandidate *cands, int n, int64 *placed, bool *waiting_for_room
 
 			if (done[i] || (pass == 0 && rc->had_turn))
 				continue;
-			if (v.db_held >= v.db_cap)
+			if (ViewDb(&v, c->dboid)->held >= v.db_cap)
 			{
-				/* Every candidate is this database's: none fits now. */
 				*waiting_for_room = true;
-				stop = true;
-				break;
+				/* Every candidate runs in this database: none fits now. */
+				if (!v.any_remote)
+				{
+					stop = true;
+					break;
+				}
+				continue;
 			}
-			if (rc->held >= v.role_cap)
+			/* Waits for its owner's runs (or a login's that may act as it), not for room. */
+			if (RoleAtCap(&v, c))
 			{
 				*waiting_for_room = true;
 				continue;
@@ -615,11 +754,17 @@ PoolDispatch(SchedCandidate *cands, int n, int64 *placed, bool *waiting_for_room
 				break;
 			}
 			done[i] = true;
-			v.db_held++;
-			rc->held++;
-			rc->had_turn = true;
+			ViewPlaced(&v, c);
 		}
 	}
+	/*
+	 * What the other schedulers see as our runs waiting for room (and make
+	 * room for, by taking a smaller share): not the runs that wait because
+	 * their owner holds its cap, which room elsewhere would not start.
+	 */
+	for (int i = 0; i < n; i++)
+		if (!done[i] && !RoleAtCap(&v, &cands[i]))
+			room_waiting++;
 	LWLockRelease(UsoShared->lock);
 
 	/* New workers are registered outside the lock, then the runs are listed in order. */
@@ -649,6 +794,7 @@ PoolDispatch(SchedCandidate *cands, int n, int64 *placed, bool *waiting_for_room
 	pfree(latches);
 	pfree(v.free_slots);
 	pfree(v.roles);
-	PublishWaiting(*waiting_for_room ? n - nplaced : 0);
+	pfree(v.dbs);
+	PublishWaiting(*waiting_for_room ? room_waiting : 0);
 	return nplaced;
 }

@@ -15,6 +15,7 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -66,6 +67,47 @@ StoreCloseInterrupted(int64 *live_ids, int n, bool reboot_pending)
 	SchedEndCatalogWork();
 }
 
+/*
+ * Whether role may CONNECT to database, remembered for the length of a load:
+ * a million tasks of a few owners cost a few ACL checks.  The ACL is the one
+ * the load's query read (columns 22-24: datacl, datdba, rolsuper), not the
+ * syscache's: a REVOKE wakes the schedulers at commit before its cache
+ * invalidations are sent, and the reload must see it.  Emptied by
+ * StoreOpenTasks (a GRANT or REVOKE on a database makes every scheduler
+ * reload, hooks.c).
+ */
+#define CONNECT_CACHE_SIZE	64
+
+typedef struct ConnectCacheEntry
+{
+	Oid			roleid;
+	Oid			dboid;
+	bool		ok;
+} ConnectCacheEntry;
+
+static ConnectCacheEntry ConnectCache[CONNECT_CACHE_SIZE];
+
+static bool
+MayConnect(HeapTuple tup, TupleDesc desc, Oid roleid, Oid dboid)
+{
+	ConnectCacheEntry *e = &ConnectCache[(roleid * 31 + dboid) % CONNECT_CACHE_SIZE];
+
+	if (e->roleid != roleid || e->dboid != dboid)
+	{
+		bool		acl_null;
+		bool		isnull;
+		Datum		d = SPI_getbinval(tup, desc, 22, &acl_null);
+		Oid			datdba = DatumGetObjectId(SPI_getbinval(tup, desc, 23, &isnull));
+		bool		rolsuper = DatumGetBool(SPI_getbinval(tup, desc, 24, &isnull));
+		Acl		   *acl = acl_null ? acldefault(OBJECT_DATABASE, datdba) : DatumGetAclP(d);
+
+		e->roleid = roleid;
+		e->dboid = dboid;
+		e->ok = rolsuper || aclmask(acl, roleid, datdba, ACL_CONNECT, ACLMASK_ANY) != 0;
+	}
+	return e->ok;
+}
+
 /* Why a task cannot run at all, or NULL. */
 static char *
 TaskProblem(HeapTuple tup, TupleDesc desc, Oid *dboid, Oid *roleid)
@@ -87,6 +129,10 @@ TaskProblem(HeapTuple tup, TupleDesc desc, Oid *dboid, Oid *roleid)
 	if (isnull || !DatumGetBool(d))
 		return psprintf("role \"%s\" cannot log in: uso_tasks workers connect as the task "
 						"owner, which needs LOGIN", username);
+	/* The write was checked for CONNECT (uso_task_validate): it was revoked since. */
+	if (!MayConnect(tup, desc, *roleid, *dboid))
+		return psprintf("CONNECT on database \"%s\" was revoked for role \"%s\": the task "
+						"cannot run until it is granted again", database, username);
 	if (*dboid != MyDatabaseId)
 	{
 		char	   *command = SPI_getvalue(tup, desc, 18);
@@ -122,6 +168,7 @@ StoreOpenTasks(void)
 	values[0] = ObjectIdGetDatum(MyDatabaseId);
 	values[1] = Int32GetDatum(uso_default_timeout_ms);
 
+	MemSet(ConnectCache, 0, sizeof(ConnectCache));
 	SchedBeginCatalogWork();
 	TaskBatchCxt = AllocSetContextCreate(TopTransactionContext, "uso_tasks task rows",
 										 ALLOCSET_DEFAULT_SIZES);
@@ -135,7 +182,7 @@ StoreOpenTasks(void)
 				  "CASE WHEN d.oid <> $1 THEN t.config::text END, "
 				  "(pg_catalog.date_part('epoch', COALESCE(t.timeout, "
 				  "pg_catalog.make_interval(secs => $2::float8 / 1000))) * 1000)::int8, "
-				  "t.schedule_anchor "
+				  "t.schedule_anchor, d.datacl, d.datdba, r.rolsuper "
 				  "FROM %s.uso_task t "
 				  "LEFT JOIN pg_catalog.pg_database d "
 				  "ON d.datname = COALESCE(t.database, pg_catalog.current_database()) "
@@ -143,6 +190,46 @@ StoreOpenTasks(void)
 				  SchedSchema), 2, types, values, NULL, true, CURSOR_OPT_NO_SCROLL);
 	if (TaskCursor == NULL)
 		elog(ERROR, "uso_tasks could not read the tasks");
+}
+
+/*
+ * For every role with members: the login roles (not superusers) that may
+ * SET ROLE to it, directly or through other roles, for the pool's fair
+ * share (PoolAddActors).  Read with every load; a GRANT or REVOKE of a role
+ * makes every scheduler load again (hooks.c).
+ */
+void
+StoreReadActors(void)
+{
+	SchedBeginCatalogWork();
+	PoolResetActors();
+	if (SPI_execute("WITH RECURSIVE acts(owner, member) AS ("
+					" SELECT a.roleid, a.member FROM pg_catalog.pg_auth_members a"
+					" UNION"
+					" SELECT x.owner, a.member FROM acts x"
+					" JOIN pg_catalog.pg_auth_members a ON a.roleid OPERATOR(pg_catalog.=) x.member)"
+					" SELECT x.owner, pg_catalog.array_agg(m.oid ORDER BY m.oid)"
+					" FROM acts x JOIN pg_catalog.pg_authid m ON m.oid OPERATOR(pg_catalog.=) x.member"
+					" AND m.rolcanlogin AND NOT m.rolsuper"
+					" WHERE x.owner OPERATOR(pg_catalog.<>) x.member"
+					" GROUP BY x.owner ORDER BY x.owner", true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "uso_tasks could not read role memberships");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		bool		isnull;
+		Oid			owner = DatumGetObjectId(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
+		ArrayType  *arr = DatumGetArrayTypeP(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
+		Datum	   *elems;
+		int			nelems;
+		Oid			actors[USO_MAX_ACTORS];
+
+		deconstruct_array(arr, OIDOID, sizeof(Oid), true, TYPALIGN_INT, &elems, NULL, &nelems);
+		for (int k = 0; k < nelems && k < USO_MAX_ACTORS; k++)
+			actors[k] = DatumGetObjectId(elems[k]);
+		PoolAddActors(owner, actors, Min(nelems, USO_MAX_ACTORS));
+	}
+	SchedEndCatalogWork();
 }
 
 /* The next batch of task rows (valid until the next call); 0 at the end. */

@@ -223,14 +223,16 @@ parse_iso_duration(const char *tok, UsoSchedule *out, char *errbuf)
 }
 
 /*
- * 'every <n> <unit> [<n> <unit> ...]' (the text after 'every').  A unit
- * without a number means one of it ('every hour').
+ * 'every <n> <unit> [<n> <unit> ...]' (the text after 'every'), parts
+ * separated by blanks, commas or one 'and'.  Only the first part may leave
+ * out its number ('every hour'): 'every 1 hour hour' is a typo, not two hours.
  */
 static bool
 parse_every(const char *text, UsoSchedule *out, char *errbuf)
 {
 	const char *p;
 	bool		any = false;
+	bool		after_and = false;
 
 	while (is_space(*text))
 		text++;
@@ -241,6 +243,7 @@ parse_every(const char *text, UsoSchedule *out, char *errbuf)
 		const char *w;
 		int			len = 0;
 		int			i;
+		bool		had_number;
 
 		while (is_space(*p) || *p == ',')
 			p++;
@@ -248,12 +251,16 @@ parse_every(const char *text, UsoSchedule *out, char *errbuf)
 			break;
 		if (any && word_eq(p, 3, "and") && (is_space(p[3])))
 		{
+			if (after_and)
+				return fail(errbuf, "interval \"%.40s\": \"and\" twice in a row", text);
+			after_and = true;
 			p += 3;
 			continue;
 		}
 		if (*p == '-' || *p == '+')
 			return fail(errbuf, "interval \"%.40s\": expected a positive whole number", text);
-		if (is_digit(*p))
+		had_number = is_digit(*p);
+		if (had_number)
 		{
 			if (!read_number(&p, &n, "every", errbuf))
 				return false;
@@ -277,13 +284,19 @@ parse_every(const char *text, UsoSchedule *out, char *errbuf)
 		if (iv_units[i].name == NULL)
 			return fail(errbuf, "interval \"%.40s\": unknown unit \"%.*s\" (seconds, minutes, hours, days, weeks, months, years)",
 						text, len > 20 ? 20 : len, w);
+		if (any && !had_number)
+			return fail(errbuf, "interval \"%.40s\": \"%.*s\" needs a number (e.g. every 1 hour 30 minutes)",
+						text, len > 20 ? 20 : len, w);
 		if (!add_interval(out, n, iv_units[i].unit, text, errbuf))
 			return false;
 		any = true;
+		after_and = false;
 		p = w + len;
 	}
 	if (!any)
 		return fail(errbuf, "\"every\" needs an interval, e.g. every 15 minutes");
+	if (after_and)
+		return fail(errbuf, "interval \"%.40s\": nothing after \"and\"", text);
 	return check_positive(out, "interval", text, errbuf);
 }
 

@@ -20,6 +20,7 @@
 #include "utils/timestamp.h"
 
 #include "schedule.h"
+#include "echo.h"
 #include "uso_tasks.h"
 
 /* How much of a bad schedule is echoed back in the error message. */
@@ -50,26 +51,7 @@ PG_FUNCTION_INFO_V1(uso_schedule_follows_failures);
 static char *
 echo_text(const char *text)
 {
-	int			len = strlen(text);
-	int			clip = pg_mbcliplen(text, len, ECHO_MAX_CHARS);
-	StringInfoData buf;
-	int			i;
-
-	initStringInfo(&buf);
-	for (i = 0; i < clip; i++)
-	{
-		unsigned char c = (unsigned char) text[i];
-
-		if (c < 0x20 || c == 0x7F)
-			appendStringInfo(&buf, "\\x%02X", c);
-		else if (c == '"' || c == '\\')
-			appendStringInfo(&buf, "\\%c", c);
-		else
-			appendStringInfoChar(&buf, c);
-	}
-	if (clip < len)
-		appendStringInfoString(&buf, "...");
-	return buf.data;
+	return UsoEchoN(text, ECHO_MAX_CHARS);
 }
 
 /*

@@ -189,6 +189,7 @@ FeedTasks(bool first, TimestampTz now)
 	int64		n_loaded = 0;
 	bool		reboot_pending = first && !MySchedSlot->reboot_done;
 
+	StoreReadActors();
 	StoreOpenTasks();
 	SchedStateBeginLoad(State);
 	while ((n = StoreNextTasks(&rows)) > 0)
@@ -346,6 +347,7 @@ SchedulerLoop(void)
 	for (;;)
 	{
 		bool		catalog_changed;
+		bool		roles_changed;
 		bool		runs_queued;
 		bool		stop;
 		bool		waiting;
@@ -367,6 +369,8 @@ SchedulerLoop(void)
 
 		LWLockAcquire(UsoShared->lock, LW_EXCLUSIVE);
 		catalog_changed = MySchedSlot->catalog_changed || first;
+		roles_changed = MySchedSlot->roles_changed;
+		MySchedSlot->roles_changed = false;
 		runs_queued = MySchedSlot->runs_queued || first;
 		chains_pending |= MySchedSlot->chains_pending || first;
 		MySchedSlot->chains_pending = false;
@@ -398,6 +402,14 @@ SchedulerLoop(void)
 			if (!CatalogStillMatches())
 				proc_exit(1);	/* restarted: waits in UsoAwaitCatalogVersion */
 			FeedTasks(false, now);
+			/*
+			 * An idle worker stays connected as a role that was dropped, made
+			 * NOLOGIN or lost CONNECT; a task that can no longer run is not
+			 * dispatched to it, so it would never notice: retire them all
+			 * (the next run of each owner starts a fresh one).
+			 */
+			if (roles_changed)
+				PoolRetireIdle();
 		}
 		/*
 		 * Followers' runs whose task row was locked when the run they follow

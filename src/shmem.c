@@ -22,6 +22,7 @@ static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 /* Pending wake-ups of this backend's current transaction. */
 static bool pending_catalog_changed = false;
+static bool pending_all_changed = false;	/* every database's scheduler */
 static bool pending_runs_queued = false;
 static bool pending_chains = false;
 static bool pending_start = false;
@@ -119,6 +120,36 @@ UsoWakeScheduler(Oid dboid, bool catalog_changed, bool runs_queued)
 	LWLockRelease(UsoShared->lock);
 	if (latch != NULL)
 		SetLatch(latch);
+}
+
+/*
+ * Every scheduler reloads its tasks: a role or a database changed in a way
+ * (LOGIN given back, CONNECT granted again, a role created under a name a
+ * task runs as) that decides whether tasks can run, in any database.
+ */
+static void
+WakeAllSchedulers(void)
+{
+	Latch	   *latches[USO_MAX_DATABASES];
+	int			n = 0;
+
+	if (UsoShared == NULL)
+		return;
+	LWLockAcquire(UsoShared->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < USO_MAX_DATABASES; i++)
+	{
+		UsoSchedulerSlot *slot = &UsoShared->schedulers[i];
+
+		if (slot->dboid == InvalidOid)
+			continue;
+		slot->catalog_changed = true;
+		slot->roles_changed = true;
+		if (slot->latch != NULL)
+			latches[n++] = slot->latch;
+	}
+	LWLockRelease(UsoShared->lock);
+	for (int i = 0; i < n; i++)
+		SetLatch(latches[i]);
 }
 
 static void
@@ -266,6 +297,8 @@ uso_xact_callback(XactEvent event, void *arg)
 								 pending_runs_queued);
 			if (pending_start)
 				UsoRequestSchedulerStart(MyDatabaseId);
+			if (pending_all_changed)
+				WakeAllSchedulers();
 			/* FALLTHROUGH */
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
@@ -273,6 +306,7 @@ uso_xact_callback(XactEvent event, void *arg)
 			pending_runs_queued = false;
 			pending_chains = false;
 			pending_start = false;
+			pending_all_changed = false;
 			break;
 		default:
 			break;
@@ -295,6 +329,13 @@ UsoWakeAtCommit(bool catalog_changed, bool runs_queued)
 	RegisterWakeCallback();
 	pending_catalog_changed |= catalog_changed;
 	pending_runs_queued |= runs_queued;
+}
+
+void
+UsoWakeAllAtCommit(void)
+{
+	RegisterWakeCallback();
+	pending_all_changed = true;
 }
 
 void

@@ -27,6 +27,13 @@
 #define USO_REMOTE_CONFIG_LEN	2048
 #define USO_REMOTE_MESSAGE_LEN	1024
 
+/*
+ * Most login roles remembered per task owner that may act as it (members
+ * that can SET ROLE to it): they share the owner's fair-share cap
+ * (sched_pool.c).  More than this and the rest are not counted.
+ */
+#define USO_MAX_ACTORS	8
+
 typedef enum UsoWorkerState
 {
 	USO_WORKER_FREE = 0,		/* slot unused */
@@ -64,6 +71,8 @@ typedef struct UsoWorkerSlot
 	UsoRunOutcome done_outcome;
 	float4		progress;		/* live progress of run_id, -1 = none */
 	uint32		generation;		/* bumped on every (re)use of the slot */
+	int			n_actors;		/* other login roles that may act as roleid */
+	Oid			actors[USO_MAX_ACTORS];
 
 	/* Runs in another database (dboid != sched_dboid): the task ... */
 	char		task_name[256];
@@ -100,6 +109,7 @@ typedef struct UsoSchedulerSlot
 	pid_t		pid;			/* 0 while not running */
 	Latch	   *latch;
 	bool		catalog_changed;	/* reload tasks on next wake */
+	bool		roles_changed;	/* and retire idle workers: rights changed */
 	bool		runs_queued;	/* look for queued runs on next wake */
 	bool		chains_pending; /* uso_chain_pending has entries (96_chains.sql) */
 	bool		stop_requested; /* extension dropped: exit */
@@ -181,6 +191,8 @@ extern void UsoRequestSchedulerStop(Oid dboid, bool terminate_workers);
  */
 extern void UsoWakeAtCommit(bool catalog_changed, bool runs_queued);
 /* At commit: followers' runs wait in uso_chain_pending for the scheduler. */
+/* At commit, every database's scheduler reloads its tasks (roles changed). */
+extern void UsoWakeAllAtCommit(void);
 extern void UsoChainsPendingAtCommit(void);
 extern void UsoStartAtCommit(void);
 

@@ -116,7 +116,7 @@ DefineSettings(void)
 	DefineCustomStringVariable("uso_tasks.http_allowed_hosts",
 							   "Comma-separated host names the HTTP functions may reach; empty allows none.",
 							   "An entry '*' allows every host.",
-							   &uso_http_allowed_hosts, "", PGC_SUSET, 0,
+							   &uso_http_allowed_hosts, "", PGC_SUSET, GUC_SUPERUSER_ONLY,
 							   NULL, NULL, NULL);
 	DefineCustomIntVariable("uso_tasks.http_max_bytes",
 							"Largest HTTP response body accepted.",
@@ -128,7 +128,7 @@ DefineSettings(void)
 							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomStringVariable("uso_tasks.smtp_url",
 							   "SMTP server mail is sent through, e.g. smtp://127.0.0.1:2525.",
-							   NULL, &uso_smtp_url, "", PGC_SUSET, 0,
+							   NULL, &uso_smtp_url, "", PGC_SUSET, GUC_SUPERUSER_ONLY,
 							   NULL, NULL, NULL);
 	DefineCustomStringVariable("uso_tasks.smtp_from",
 							   "Sender address of mail sent by tasks.",

@@ -81,6 +81,20 @@ CREATE FUNCTION _uso_tasks.uso_is_admin() RETURNS boolean
 COMMENT ON FUNCTION _uso_tasks.uso_is_admin() IS
     'True when the current role is a superuser or a member of uso_admin (sees and manages every task).';
 
+-- Whether the current role may act as rolename: it is that role, or may SET
+-- ROLE to it (PostgreSQL's membership rule), so it sees and manages that
+-- role's tasks as the role itself would.  False for a role that no longer
+-- exists.  The policies test username = CURRENT_USER first (no call for a
+-- role's own rows).
+CREATE FUNCTION _uso_tasks.uso_may_act_as(rolename name) RETURNS boolean
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$ SELECT rolename OPERATOR(pg_catalog.=) CURRENT_USER
+             OR EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) rolename
+                        AND pg_catalog.pg_has_role(CURRENT_USER, r.oid, 'MEMBER'::pg_catalog.text)) $$;
+COMMENT ON FUNCTION _uso_tasks.uso_may_act_as(name) IS
+    'True when the current role is rolename or may SET ROLE to it (sees and manages its tasks).';
+
 -- A value as error messages may quote it: a bad argument can be megabytes
 -- long, and an error that echoes it whole floods logs and clients.
 CREATE FUNCTION _uso_tasks.uso_shorten(value text, max_chars integer DEFAULT 100) RETURNS text
@@ -133,7 +147,7 @@ COMMENT ON FUNCTION _uso_tasks.uso_check_label(text, text) IS
     'Raises 22023 when a task name or category contains control, bidirectional control or zero-width characters (naming the first and its position).';
 
 CREATE POLICY uso_task_visible ON @extschema@.uso_task
-    USING (username = CURRENT_USER OR _uso_tasks.uso_is_admin());
+    USING (username = CURRENT_USER OR _uso_tasks.uso_may_act_as(username) OR _uso_tasks.uso_is_admin());
 CREATE POLICY uso_task_run_visible ON @extschema@.uso_task_run
     USING (EXISTS (SELECT FROM @extschema@.uso_task t WHERE t.id = task_id));
 CREATE POLICY uso_task_log_visible ON @extschema@.uso_task_log

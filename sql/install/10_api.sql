@@ -81,6 +81,9 @@ BEGIN
     IF (ins OR NEW.username IS DISTINCT FROM OLD.username) AND NOT is_super
        AND NOT EXISTS (SELECT FROM pg_roles r WHERE r.rolname = NEW.username
                        AND pg_has_role(current_user, r.oid, 'MEMBER')) THEN
+        IF NOT EXISTS (SELECT FROM pg_roles r WHERE r.rolname = NEW.username) THEN
+            RAISE EXCEPTION 'role "%" does not exist', NEW.username USING ERRCODE = 'undefined_object';
+        END IF;
         RAISE EXCEPTION 'must be a member of role "%" to make a task run as it', NEW.username
             USING ERRCODE = 'insufficient_privilege',
                   DETAIL = format('The task would run as role "%s"; you are "%s". Only that role, a role that '

@@ -11,6 +11,53 @@
 COMMENT ON COLUMN @extschema@.uso_task.alert_mail_to IS 'Comma-separated addresses mailed when a run of the task fails for good, it goes missing or recovers (besides uso_tasks.alert_mail_to).';
 COMMENT ON COLUMN @extschema@.uso_task.record_runs IS 'all: every run is kept as a row; failures: of the successful runs only the last is kept (counts and statistics in uso_task_stats stay complete).';
 
+-- The CHECK constraints on these columns (sql/schema) are the last line; this trigger (after
+-- uso_task_validate: triggers fire in name order) gives a bad value a message
+-- that says what to fix, and refuses a bad address when it is written, not at
+-- delivery (where it would be retried for ever).
+CREATE FUNCTION _uso_tasks.uso_check_mail_to(list text, what text) RETURNS void
+    LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'uso_check_mail_to';
+COMMENT ON FUNCTION _uso_tasks.uso_check_mail_to(text, text) IS
+    'Raises 22023 naming the first bad address unless list is a comma-separated recipient list uso_send_mail accepts (what names it in the message).';
+
+CREATE FUNCTION _uso_tasks.uso_task_check_alerts() RETURNS trigger
+LANGUAGE plpgsql SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NEW.record_runs IS NULL THEN
+        RAISE EXCEPTION 'record_runs must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed', HINT = 'Use all or failures.';
+    ELSIF NEW.record_runs NOT IN ('all', 'failures') THEN
+        RAISE EXCEPTION 'record_runs must be all or failures, not "%"',
+                        _uso_tasks.uso_shorten(NEW.record_runs, 40)
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'all keeps every run; failures keeps the failed runs and the last success.';
+    END IF;
+    IF NEW.alert_mail_to IS NOT NULL
+       AND (TG_OP = 'INSERT' OR NEW.alert_mail_to IS DISTINCT FROM OLD.alert_mail_to) THEN
+        IF length(NEW.alert_mail_to) > 1000 THEN
+            RAISE EXCEPTION 'alert_mail_to is too long'
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = format('It has %s characters; at most 1000 are allowed.', length(NEW.alert_mail_to)),
+                      HINT = 'Mail a list address instead of many people.';
+        ELSIF btrim(NEW.alert_mail_to) = '' THEN
+            RAISE EXCEPTION 'alert_mail_to must not be empty'
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Set it to NULL for no mail besides uso_tasks.alert_mail_to.';
+        END IF;
+        PERFORM _uso_tasks.uso_check_mail_to(NEW.alert_mail_to, 'alert_mail_to');
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION _uso_tasks.uso_task_check_alerts() IS
+    'Trigger: checks record_runs and alert_mail_to (every address) of a new or changed uso_task row, with messages that say what to fix.';
+CREATE TRIGGER uso_task_validate_alerts
+    BEFORE INSERT OR UPDATE OF alert_mail_to, record_runs ON @extschema@.uso_task
+    FOR EACH ROW EXECUTE FUNCTION _uso_tasks.uso_task_check_alerts();
+COMMENT ON TRIGGER uso_task_validate_alerts ON @extschema@.uso_task IS
+    'Checks record_runs and alert_mail_to (uso_task_check_alerts); fires after uso_task_validate.';
 COMMENT ON TABLE @extschema@.uso_task_stats IS 'Per-task run counters and statistics, kept when runs are purged (retention, record_runs = failures).';
 COMMENT ON COLUMN @extschema@.uso_task_stats.task_id IS 'The task.';
 COMMENT ON COLUMN @extschema@.uso_task_stats.runs_succeeded IS 'Runs that succeeded, ever (since the task or this table was created).';
@@ -54,10 +101,19 @@ COMMENT ON COLUMN @extschema@.uso_alert_outbox.last_attempt_at IS 'When delivery
 COMMENT ON COLUMN @extschema@.uso_alert_outbox.last_error IS 'Why the last attempt failed; retried with backoff (10 s doubling, at most 1 hour), never dropped.';
 COMMENT ON COLUMN @extschema@.uso_alert_outbox.sent_at IS 'When it was delivered; NULL while pending.';
 CREATE POLICY uso_alert_outbox_visible ON @extschema@.uso_alert_outbox
-    FOR SELECT USING (username = CURRENT_USER OR _uso_tasks.uso_is_admin());
+    FOR SELECT USING (username = CURRENT_USER OR _uso_tasks.uso_may_act_as(username) OR _uso_tasks.uso_is_admin());
+
+-- The webhook URL is the superuser's secret (a token in its path or query):
+-- the view shows scheme, host and port only.
+CREATE FUNCTION _uso_tasks.uso_redact_url(url text) RETURNS text
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'uso_redact_url';
+COMMENT ON FUNCTION _uso_tasks.uso_redact_url(text) IS
+    'A URL as messages and views show it: no user name, password, path, query or fragment (shown as /... and ?...), cut at 100 bytes.';
 
 CREATE VIEW @extschema@.uso_alerts WITH (security_invoker = true) AS
-SELECT o.id, o.task_name AS task, o.task_id, o.run_id, o.event, o.channel, o.recipient,
+SELECT o.id, o.task_name AS task, o.task_id, o.run_id, o.event, o.channel,
+       CASE WHEN o.channel OPERATOR(pg_catalog.=) 'webhook'::pg_catalog.text
+            THEN _uso_tasks.uso_redact_url(o.recipient) ELSE o.recipient END AS recipient,
        CASE WHEN o.sent_at IS NOT NULL THEN 'sent'
             WHEN o.attempts > 0 THEN 'failed'
             ELSE 'pending' END AS state,
@@ -71,7 +127,7 @@ COMMENT ON COLUMN @extschema@.uso_alerts.task_id IS 'Task id.';
 COMMENT ON COLUMN @extschema@.uso_alerts.run_id IS 'The run (the last one gathered), NULL for missing.';
 COMMENT ON COLUMN @extschema@.uso_alerts.event IS 'failed, timed_out, missing, recovered.';
 COMMENT ON COLUMN @extschema@.uso_alerts.channel IS 'mail or webhook.';
-COMMENT ON COLUMN @extschema@.uso_alerts.recipient IS 'Addresses or URL.';
+COMMENT ON COLUMN @extschema@.uso_alerts.recipient IS 'Addresses, or the webhook URL redacted (scheme, host, port).';
 COMMENT ON COLUMN @extschema@.uso_alerts.state IS 'pending (not tried yet), failed (last delivery failed, retried at deliver_after), sent.';
 COMMENT ON COLUMN @extschema@.uso_alerts.created_at IS 'When the event happened.';
 COMMENT ON COLUMN @extschema@.uso_alerts.deliver_after IS 'Not sent before this.';

@@ -79,9 +79,11 @@ is($q->("SELECT uso_wait($run)"), 'timed_out', 'a run over its timeout ends time
 $q->(q{UPDATE uso_task SET timeout = '1 minute' WHERE name = 'slow'});
 $run = $q->(q{SELECT uso_run_now('slow')});
 uso_wait_for($node, "SELECT status = 'running' FROM uso_task_run WHERE id = $run", 'slow run started');
+uso_wait_for($node, "SELECT application_name LIKE 'uso_tasks: %' FROM pg_stat_activity
+	WHERE pid = (SELECT pid FROM uso_task_run WHERE id = $run)", 'slow run named its worker');
 is($q->("SELECT backend_type || ' / ' || application_name FROM pg_stat_activity
-	WHERE pid = (SELECT pid FROM uso_task_run WHERE id = $run)"), 'uso_tasks worker / uso_tasks: slow',
-	'a running task shows in pg_stat_activity with its name');
+	WHERE pid = (SELECT pid FROM uso_task_run WHERE id = $run)"), "uso_tasks worker / uso_tasks: run $run",
+	'a running task shows in pg_stat_activity with its run id (not its name: issue 21)');
 is($q->(q{SELECT string_agg(DISTINCT backend_type, ',' ORDER BY backend_type) FROM pg_stat_activity
 	WHERE backend_type LIKE 'uso_tasks%'}), 'uso_tasks launcher,uso_tasks scheduler,uso_tasks worker',
 	'launcher, scheduler and workers have their backend types');

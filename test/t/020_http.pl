@@ -167,6 +167,14 @@ like($err, qr/ERROR:\s+42501: host "localhost" is not allowed by uso_tasks.http_
 like($err, qr/DETAIL:\s+HTTP GET .* was redirected to http:\/\/localhost:$port\/_leak/,
 	'the error says where the redirect pointed');
 is(requested(qr{^/_leak}), 0, 'nothing was sent to the disallowed redirect target');
+# A host allowed on one port only: a redirect to another port names the port (issue 21).
+my $other_port = uri_escape("http://127.0.0.1:1/_leak");
+$err = sql_error(qq{SET uso_tasks.http_allowed_hosts = '127.0.0.1:$port';
+	SELECT uso_http_get('$base/_redirect?to=$other_port')});
+like($err, qr/ERROR:\s+42501: port 1 of host "127.0.0.1" is not allowed by uso_tasks.http_allowed_hosts/,
+	'a redirect to a port not allowed is refused, naming the port');
+like($err, qr/DETAIL:\s+HTTP GET .* was redirected to http:\/\/127.0.0.1:1\/_leak/,
+	'and says where the redirect pointed');
 like(sql_error(qq{SELECT uso_http_get('$base/_redirect?to=file:///etc/passwd')}),
 	qr/38000: .*redirected to unsupported URL scheme "file"/, 'a redirect to file:// is refused');
 

@@ -59,7 +59,8 @@ cmp_ok($elapsed, '<', 30, sprintf('... without joining them first (%.1f s)', $el
 
 # --- one header repeated into a value of 180 kB: refused by bytes
 like(sql_error(qq{SELECT (uso_http_get('$base/_headers/900?same=1&size=200')).status}),
-	qr/ERROR:\s+54000: HTTP response headers from \Q$base\E\/_headers\/900\?same=1&size=200 exceed 131072 bytes/,
+	# (messages show a URL's query as "?...": API keys travel there, issue 21)
+	qr/ERROR:\s+54000: HTTP response headers from \Q$base\E\/_headers\/900\?\.\.\. exceed 131072 bytes/,
 	'a header block over 128 kB is refused with 54000');
 
 # --- headers that trickle in are stopped by statement_timeout

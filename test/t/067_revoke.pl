@@ -36,10 +36,14 @@ sub worker_of
 }
 
 for my $case (
-	[ 'dropped', q{DROP ROLE r_dropped}, qr/^failed\|42704\|.*owner role .* was dropped/ ],
-	[ 'nologin', q{ALTER ROLE r_nologin NOLOGIN}, qr/^failed\|28000\|role "r_nologin" can no longer log in/ ],
+	# The change makes the scheduler reload (issue 21): the run fails there,
+	# or, when the worker took it first, in the worker; both say why.
+	[ 'dropped', q{DROP ROLE r_dropped},
+		qr/^failed\|(42704\|.*owner role .* was dropped|\|role "r_dropped" does not exist)/ ],
+	[ 'nologin', q{ALTER ROLE r_nologin NOLOGIN},
+		qr/^failed\|(28000\|role "r_nologin" can no longer log in|\|role "r_nologin" cannot log in)/ ],
 	[ 'noconnect', q{REVOKE CONNECT ON DATABASE postgres FROM PUBLIC, r_noconnect},
-		qr/^failed\|42501\|role "r_noconnect" no longer has CONNECT on database "postgres"/ ])
+		qr/^failed\|(42501\|role "r_noconnect" no longer has CONNECT on database "postgres"|\|CONNECT on database "postgres" was revoked for role "r_noconnect")/ ])
 {
 	my ($name, $revoke, $expect) = @$case;
 	$q->("CREATE ROLE r_$name LOGIN");
@@ -61,7 +65,8 @@ uso_task($node, name => 't_remote', schedule => '@manual', username => 'r_remote
 	database => 'other', command => 'SELECT 2');
 is(run_task('t_remote'), 'succeeded||2', 'remote: the task runs in the other database');
 $q->(q{REVOKE CONNECT ON DATABASE other FROM r_remote});
-like(run_task('t_remote'), qr/^failed\|42501\|role "r_remote" no longer has CONNECT on database "other"/,
+like(run_task('t_remote'),
+	qr/^failed\|(42501\|role "r_remote" no longer has CONNECT on database "other"|\|CONNECT on database "other" was revoked for role "r_remote")/,
 	'remote: the next run fails, saying why');
 
 is($q->(q{SELECT count(*) FROM uso_task_run WHERE finished_at IS NULL}), '0', 'nothing left open');

@@ -126,7 +126,8 @@ $node->poll_query_until('postgres', "SELECT current_setting('uso_tasks.alert_web
 query(q{SELECT uso_schedule('broken', '@manual', 'SELECT 1/0')});
 my $b = query("SELECT uso_run_now('broken')");
 is(query("SELECT uso_wait($b)"), 'failed', 'another task fails');
-is(query("SELECT channel || ' ' || recipient FROM uso_alerts WHERE run_id = $b"), "webhook $http->{url}/_echo",
+# uso_alerts shows the webhook URL redacted (its path may hold a token: issue 21).
+is(query("SELECT channel || ' ' || recipient FROM uso_alerts WHERE run_id = $b"), "webhook $http->{url}/...",
 	'a webhook alert, and no mail without recipients');
 query("SELECT uso_deliver_alerts()");
 my @reqs = grep { ($_->{path} // '') =~ m{/_echo} } UsoFixtures::requests($http);
