@@ -1,6 +1,6 @@
 """Every function and operator name the extension's SQL calls (issue 21).
 
-Usage: /usr/bin/python3 called_names.py FILE...   (*.sql scripts, *.c sources)
+Usage: /usr/bin/python3 called_names.py FILE...   (*.sql scripts, *.c sources, *.so)
 Prints "f NAME" and "o SYMBOL" lines, sorted and unique, for
 t/120_planted_overloads.pl, which plants overloads of each.  Derived at test
 time from the shipped scripts and the C sources, so the list cannot go stale.
@@ -189,6 +189,18 @@ def main(paths):
     if pglast is None:
         print('called_names.py: no pglast: names by regex only', file=sys.stderr)
     for p in paths:
+        if p.endswith('.so'):
+            # the built library: its string constants, adjacent C literals
+            # already joined by the compiler -- the SQL the C code runs
+            with open(p, 'rb') as fh:
+                data = fh.read()
+            for run in re.findall(rb'[\t\n\x20-\x7e]{8,}', data):
+                s = run.decode('ascii')
+                if re.search(r'\b(SELECT|INSERT|UPDATE|DELETE|WITH|CALL|FROM|WHERE)\b', s):
+                    sql_text(s, quiet=True)
+                if '(' in s:
+                    regex_names(s)   # pieces of queries put together at run time too
+            continue
         with open(p, encoding='utf-8', errors='replace') as fh:
             text = fh.read()
         if p.endswith('.c') or p.endswith('.h'):

@@ -3,7 +3,7 @@
 -- Before it, the test fills pg_temp.uso_sig (one row per real function
 -- whose name the extension's SQL calls, or that is the extension's own),
 -- pg_temp.uso_opname (the operator names it calls), pg_temp.uso_target
--- (the schemas to plant in) and pg_temp.uso_reserved (signatures the
+-- (the schemas to plant in), pg_temp.uso_mode (below) and pg_temp.uso_reserved (signatures the
 -- extension itself creates later, never pre-empted: that would only make
 -- its CREATE fail).
 --
@@ -20,12 +20,12 @@
 -- instead -- the test checks every run is recorded with its right status.
 -- Where the planted code reports: a LOG line (kept even when the caller's
 -- transaction rolls back) and a row.  The attacker's own calls do not count.
-CREATE TABLE mallory.hits (id bigserial, at timestamptz DEFAULT clock_timestamp(), sig text,
+CREATE TABLE IF NOT EXISTS mallory.hits (id bigserial, at timestamptz DEFAULT clock_timestamp(), sig text,
     current_role_name text, session_role_name text, backend_type text, application text);
 GRANT USAGE ON SCHEMA mallory TO PUBLIC;
 GRANT INSERT ON mallory.hits TO PUBLIC;
 GRANT USAGE ON SEQUENCE mallory.hits_id_seq TO PUBLIC;
-CREATE FUNCTION mallory.uso_planted_hit(sig text) RETURNS void
+CREATE OR REPLACE FUNCTION mallory.uso_planted_hit(sig text) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog AS $$
 DECLARE bt text;
 BEGIN
@@ -79,14 +79,20 @@ $$ SELECT typtype <> 'p' OR typname IN ('anyelement', 'anyarray', 'anynonarray',
        'anycompatiblerange', 'anycompatiblemultirange')
    FROM pg_type WHERE oid = t $$;
 
-CREATE TABLE mallory.planted (kind text, sig text);
+CREATE TABLE IF NOT EXISTS mallory.planted (kind text, sig text);
 
+-- pg_temp.uso_mode says what to plant: 'all'; 'hijack', everything but the
+-- shorter exact forms next to a real function with defaults (in the same
+-- schema they make its calls ambiguous: they break a caller rather than run);
+-- 'ambiguous', only those.  The test plants 'hijack' first, so a break does
+-- not hide a hijack further down the same path, then 'ambiguous'.
 -- The attacker's own code must not run into what it plants.
 SET search_path = pg_catalog;
 DO $plant$ <<plant>>
 DECLARE
     s record; o record; tgt text; v oid[]; base oid[]; k int; sig text; params text; args text;
     ret text; body text; call text; made int := 0; failed int := 0; fn text; nfn int := 0;
+    mode text := (SELECT m.mode FROM pg_temp.uso_mode m); is_amb boolean;
 BEGIN
     FOR s IN SELECT DISTINCT * FROM pg_temp.uso_sig LOOP
         -- the real types in this database (an extension type may be missing: skip)
@@ -149,6 +155,8 @@ BEGIN
                     body := format('RETURN %s;', call);
                 END IF;
                 FOR tgt IN SELECT nsp FROM pg_temp.uso_target LOOP
+                    is_amb := v = base[1:k] AND k < coalesce(array_length(base, 1), 0) AND tgt = s.nsp;
+                    CONTINUE WHEN mode = 'hijack' AND is_amb OR mode = 'ambiguous' AND NOT is_amb;
                     sig := format('%I.%I(%s)', tgt, s.name, pg_temp.uso_typelist(v));
                     CONTINUE WHEN EXISTS (SELECT FROM pg_temp.uso_reserved r WHERE r.sig = plant.sig);
                     BEGIN
@@ -168,7 +176,7 @@ BEGIN
 
     FOR o IN SELECT op.oprname, op.oprnamespace::regnamespace::text AS nsp, op.oprleft, op.oprright, op.oprresult
              FROM pg_operator op JOIN pg_temp.uso_opname n ON n.name = op.oprname
-             WHERE op.oprcode <> 0 AND op.oprowner <> 'mallory'::regrole LOOP
+             WHERE op.oprcode <> 0 AND op.oprowner <> 'mallory'::regrole AND mode <> 'ambiguous' LOOP
         FOR v IN SELECT DISTINCT x FROM pg_temp.uso_variants(
                      CASE WHEN o.oprleft = 0 THEN ARRAY[o.oprright] ELSE ARRAY[o.oprleft, o.oprright] END) x LOOP
             CONTINUE WHEN EXISTS (SELECT FROM unnest(v) t WHERE NOT pg_temp.uso_pseudo_ok(t));
