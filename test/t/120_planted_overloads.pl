@@ -65,8 +65,8 @@ GRANT USAGE ON SCHEMA uso_test TO PUBLIC;
 CREATE FUNCTION uso_test.schedule(n text, s text, c text, tmo interval DEFAULT NULL, retries integer DEFAULT NULL,
     rdelay interval DEFAULT NULL, keep integer DEFAULT NULL, mail text DEFAULT NULL) RETURNS bigint
 BEGIN ATOMIC
-    SELECT public.uso_schedule(n, s, c, NULL::text, NULL::text, NULL::jsonb, NULL::text, NULL::text, true,
-        NULL::text, tmo, retries, rdelay, NULL::interval, keep, NULL::text, NULL::text, mail, NULL::text);
+    SELECT public.uso_schedule(name => n, schedule => s, command => c, timeout => tmo, max_retries => retries,
+        retry_delay => rdelay, keep_runs => keep, alert_mail_to => mail);
 END;
 CREATE FUNCTION uso_test.run_now(n text) RETURNS bigint BEGIN ATOMIC SELECT public.uso_run_now(n); END;
 CREATE FUNCTION uso_test.wait(id bigint, t interval) RETURNS text BEGIN ATOMIC SELECT public.uso_wait(id, t); END;
@@ -113,7 +113,7 @@ my @targets = ('public', 'postgres', 'alice');
 sub plant
 {
 	my ($db, $mode, @json) = @_;
-	my $sql = "SET ROLE mallory;\n"
+	my $sql = "SET ROLE mallory;\nSET search_path = pg_catalog;\n"
 	  . "CREATE SCHEMA IF NOT EXISTS mallory; CREATE SCHEMA IF NOT EXISTS postgres; CREATE SCHEMA IF NOT EXISTS alice;\n"
 	  . "CREATE TEMP TABLE uso_sig (nsp text, name text, kind text, argtypes text[], nreq int, argnames text[],\n"
 	  . "    is_variadic bool, rettype text, retset bool, table_result text, has_out bool);\n";
@@ -233,7 +233,7 @@ sub drive
 	# an admin acts on alice's tasks
 	is(wait_run($db, 'adm', try_role($db, 'adm', "SELECT uso_test.run_now('ok_$r')")), 'succeeded',
 		"$db/$r: an admin runs another role's task");
-	is(try_role($db, 'adm', "SELECT uso_test.disable('tick_$r'); SELECT uso_test.enable('tick_$r'); SELECT uso_test.disable('tick_$r')"), '',
+	like(try_role($db, 'adm', "SELECT uso_test.disable('tick_$r'); SELECT uso_test.enable('tick_$r'); SELECT uso_test.disable('tick_$r')"), qr/^\s*$/,
 		"$db/$r: an admin disables and enables another role's task");
 	like(try_role($db, 'alice', 'SELECT count(*) FROM public.uso_background_tasks'), qr/^\d+$/, "$db/$r: uso_background_tasks");
 	like(try_role($db, 'adm', 'SELECT count(*) FROM public.uso_task_runs'), qr/^\d+$/, "$db/$r: uso_task_runs");
@@ -276,7 +276,8 @@ is(try_role('app', 'postgres', 'SELECT uso_test.install_cron_compat()'), '', 'us
 # cron.* exists only now; bound with exact types, it cannot meet a planted overload
 $node->safe_psql('app', q{
 CREATE FUNCTION uso_test.cron_schedule(j text, s text, c text) RETURNS bigint BEGIN ATOMIC SELECT cron.schedule(j, s, c); END;
-CREATE FUNCTION uso_test.cron_unschedule(j text) RETURNS boolean BEGIN ATOMIC SELECT cron.unschedule(j); END;});
+CREATE FUNCTION uso_test.cron_unschedule(j text) RETURNS boolean BEGIN ATOMIC SELECT cron.unschedule(j); END;
+GRANT USAGE ON SCHEMA cron TO alice;});
 like(try_role('app', 'alice', q{SELECT uso_test.cron_schedule('cron-job', '0 4 * * *', 'SELECT 6')}), qr/^\d+$/,
 	'cron.schedule through the compatibility layer');
 is(wait_run('app', 'alice', try_role('app', 'alice', "SELECT uso_test.run_now('cron-job')")), 'succeeded', 'the cron job runs');
@@ -298,34 +299,40 @@ as_role('old', 'alice', q{SELECT uso_schedule('old_ok', '@manual', 'SELECT 1'); 
 plant('old', 'all', $app_sigs, signatures('old'));
 my ($ret, $out, $err) = $node->psql('old', 'ALTER EXTENSION uso_tasks UPDATE');
 is($ret, 0, 'ALTER EXTENSION uso_tasks UPDATE from 0.1 with overloads planted') or diag($err);
-is(obs('old', q{SELECT string_agg(extname || ' ' || extversion, ', ' ORDER BY extname) FROM pg_extension WHERE extname LIKE 'uso%'}),
-	'uso_office 0.2, uso_tasks 0.2', 'both extensions are at 0.2');
-$node->safe_psql('old', $wrappers);
-is(wait_run('old', 'alice', try_role('old', 'alice', "SELECT uso_test.run_now('old_ok')")), 'succeeded', 'old: a task from 0.1 succeeds');
-is(wait_run('old', 'alice', try_role('old', 'alice', "SELECT uso_test.run_now('old_fail')")), 'failed', 'old: a task from 0.1 fails');
-is(wait_run('old', 'postgres', try_role('old', 'postgres', "SELECT uso_test.run_now('CreateCycles')")), $baseline->{CreateCycles},
-	'old: a pack task ends as in a fresh install');
-drive('old', 'u');
-no_run_lost('old', 'u');
+SKIP:
+{
+	skip 'the update failed: nothing to run at 0.2', 1 if $ret != 0;
+	is(obs('old', q{SELECT string_agg(extname || ' ' || extversion, ', ' ORDER BY extname) FROM pg_extension WHERE extname LIKE 'uso%'}),
+		'uso_office 0.2, uso_tasks 0.2', 'both extensions are at 0.2');
+	# bound after the planting, with exact types: the real functions
+	$node->safe_psql('old', $wrappers);
+	is(wait_run('old', 'alice', try_role('old', 'alice', "SELECT uso_test.run_now('old_ok')")), 'succeeded', 'old: a task from 0.1 succeeds');
+	is(wait_run('old', 'alice', try_role('old', 'alice', "SELECT uso_test.run_now('old_fail')")), 'failed', 'old: a task from 0.1 fails');
+	is(wait_run('old', 'postgres', try_role('old', 'postgres', "SELECT uso_test.run_now('CreateCycles')")), $baseline->{CreateCycles},
+		'old: a pack task ends as in a fresh install');
+	drive('old', 'u');
+	no_run_lost('old', 'u');
+}
 
 # -- the verdict: no planted code ran as anyone but the attacker
 my $log = slurp_file($node->logfile);
-unlike($log, qr/background worker "uso_tasks (scheduler|launcher)" \(PID \d+\) exited with exit code 1/,
-	'no uso_tasks scheduler exited on an error');
+my @exits = $log =~ /^.*background worker "uso_tasks scheduler" \(PID \d+\) exited with exit code 1$/mg;
+is(scalar(@exits), 0, 'no uso_tasks scheduler exited on an error') or diag(join("\n", @exits[0 .. ($#exits < 2 ? $#exits : 2)]));
 my (%hit, %foreign);
-while ($log =~ /uso planted overload ran: (.*?) current_user=(\S+) session_user=(\S+) backend=(.*?) application=(.*)$/mg)
+while ($log =~ /uso planted overload ran: (\S+\(.*?\)) current_user=(\S+) session_user=(\S+) backend=(.*?) database=(\S+) application=/mg)
 {
-	my ($sig, $cur, $ses, $bt) = ($1, $2, $3, $4);
+	my ($sig, $cur, $ses, $bt, $db) = ($1, $2, $3, $4, $5);
 	next if $cur eq 'mallory';
 	# pg_cron's own background worker is not our code
 	if ($bt =~ /^pg_cron/) { $foreign{"$sig as $cur ($bt)"}++; next; }
-	$hit{"$sig ran as $cur (session user $ses, $bt)"}++;
+	$hit{"$sig ran as $cur (session user $ses, $bt, database $db)"}++;
 }
 note("pg_cron's own workers (not ours): $_ x$foreign{$_}") for sort keys %foreign;
-my @errors = $log =~ /^.*ERROR:  .*(?:is not unique|planted).*$/mg;
+my %broken;
+$broken{$1}++ while $log =~ /ERROR:  ((?:function|operator) .*is not unique.*?)(?: at character \d+)?$/mg;
 is(scalar(keys %hit), 0, 'no planted overload ever ran as another role than the attacker')
   or diag(join("\n", 'Planted code that ran in a privileged context:', map { "  $_ x$hit{$_}" } sort keys %hit));
-diag(join("\n", 'Calls broken by a planted overload (first 10):', (sort { $a cmp $b } keys %{ { map { s/^\S+ \S+ \S+ \[\d+\] //r => 1 } @errors } })[0 .. 9]))
-  if @errors;
+diag(join("\n", 'Calls a planted overload made ambiguous (errors in the server log):',
+	map { "  $_ x$broken{$_}" } sort keys %broken)) if %broken;
 note(sprintf('planted %d overloads in app (round 1); runtime %.0f s', $planted, time - $t0));
 done_testing();

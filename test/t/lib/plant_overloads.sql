@@ -18,6 +18,13 @@
 -- row) and then returns what the real function returns, so a hijack goes
 -- unnoticed by the caller; an overload that makes a call ambiguous breaks it
 -- instead -- the test checks every run is recorded with its right status.
+-- The attacker's own code must not run into what it plants (the test sets
+-- search_path = pg_catalog before the temporary tables; they are named
+-- pg_temp.* throughout).
+SET search_path = pg_catalog;
+-- Some 20,000 bodies from one template: not validated one by one.
+SET check_function_bodies = off;
+
 -- Where the planted code reports: a LOG line (kept even when the caller's
 -- transaction rolls back) and a row.  The attacker's own calls do not count.
 CREATE TABLE IF NOT EXISTS mallory.hits (id bigserial, at timestamptz DEFAULT clock_timestamp(), sig text,
@@ -33,8 +40,8 @@ BEGIN
         RETURN;
     END IF;
     SELECT a.backend_type INTO bt FROM pg_catalog.pg_stat_activity a WHERE a.pid = pg_catalog.pg_backend_pid();
-    RAISE LOG 'uso planted overload ran: % current_user=% session_user=% backend=% application=%',
-        sig, current_user, session_user, bt, current_setting('application_name');
+    RAISE LOG 'uso planted overload ran: % current_user=% session_user=% backend=% database=% application=%',
+        sig, current_user, session_user, bt, current_database(), current_setting('application_name');
     BEGIN
         INSERT INTO mallory.hits (sig, current_role_name, session_role_name, backend_type, application)
         VALUES (sig, current_user, session_user, bt, current_setting('application_name'));
@@ -86,8 +93,6 @@ CREATE TABLE IF NOT EXISTS mallory.planted (kind text, sig text);
 -- schema they make its calls ambiguous: they break a caller rather than run);
 -- 'ambiguous', only those.  The test plants 'hijack' first, so a break does
 -- not hide a hijack further down the same path, then 'ambiguous'.
--- The attacker's own code must not run into what it plants.
-SET search_path = pg_catalog;
 DO $plant$ <<plant>>
 DECLARE
     s record; o record; tgt text; v oid[]; base oid[]; k int; sig text; params text; args text;
