@@ -329,7 +329,8 @@ while ($log =~ /uso planted overload ran: (\S+\(.*?\)) current_user=(\S+) sessio
 }
 note("pg_cron's own workers (not ours): $_ x$foreign{$_}") for sort keys %foreign;
 my %broken;
-$broken{$1}++ while $log =~ /ERROR:  ((?:function|operator) .*is not unique.*?)(?: at character \d+)?$/mg;
+# an ambiguous call in the engine's own statements (ERROR) or in a run (its LOG line)
+$broken{$1}++ while $log =~ /(?:ERROR:  |SQLSTATE 42725: )((?:function|procedure|operator) .*?is not unique.*?)(?: at character \d+)?$/mg;
 is(scalar(keys %hit), 0, 'no planted overload ever ran as another role than the attacker')
   or diag(join("\n", 'Planted code that ran in a privileged context:', map { "  $_ x$hit{$_}" } sort keys %hit));
 diag(join("\n", 'Calls a planted overload made ambiguous (errors in the server log):',
