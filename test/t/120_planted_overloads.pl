@@ -16,8 +16,12 @@
 # planted functions (t/lib/plant_overloads.sql) record each call from
 # another role in the server log and return what the real function returns.
 # The test's own calls go through wrappers in schema uso_test whose
-# SQL-standard bodies were bound before the planting, so only the
-# extension's own name lookups can meet the planted code.
+# SQL-standard bodies were bound before the planting (in the upgraded
+# database: after it, by exact types and names), so only the extension's
+# own name lookups can meet the planted code.  Overloads that would make a
+# call ambiguous rather than hijack it are planted in a second round, so a
+# break does not hide a hijack further down the same path.  Calls from
+# pg_cron's own workers are not ours and are only noted.
 use strict;
 use warnings;
 use lib 't/lib';
@@ -176,6 +180,9 @@ sub runs_of
 
 # The pack's tasks and the built-ins, as the superuser: their statuses
 # before anything is planted are the right ones.
+# They run only when the test says (no scheduled run of one can overlap the
+# test's and end skipped).
+obs('app', q{UPDATE public.uso_task SET schedule = '@manual' WHERE builtin});
 my @pack = split /\n/, obs('app', q{SELECT name FROM public.uso_task WHERE builtin ORDER BY name});
 sub run_builtins
 {
@@ -260,9 +267,7 @@ sub no_run_lost
 # -- round 1: every overload that can hijack a call
 my $app_sigs = signatures('app');
 my $planted = plant('app', 'hijack', $app_sigs);
-ok(obs('app', q{SELECT count(*) FROM mallory.planted WHERE sig = 'public.uso_log_run(name, text, bigint, text, text, text, double precision)'
-	OR sig LIKE 'public.uso_log_run(name, text, bigint, text, text, text, double precision%'}) >= 1
-	|| obs('app', q{SELECT count(*) FROM mallory.planted WHERE sig LIKE 'public.uso_log_run(name,%'}) >= 1,
+ok(obs('app', q{SELECT count(*) FROM mallory.planted WHERE sig LIKE 'public.uso_log_run(name, %'}) > 0,
 	'the planting covers the attack of issue 21 (public.uso_log_run with a name first)');
 drive('app', 'h');
 my $after = run_builtins('app');
