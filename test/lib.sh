@@ -24,6 +24,9 @@ uso_install_deps() {
 	perl -MIPC::Run -e 1 >/dev/null 2>&1 || missing+=(libipc-run-perl)
 	[ -f /usr/lib/postgresql/$USO_PG_MAJOR/lib/pg_cron.so ] || missing+=(postgresql-$USO_PG_MAJOR-cron)
 	command -v python3 >/dev/null 2>&1 || missing+=(python3)
+	# pglast for Debian's python3: pgspot (test/pgspot.sh) and the names
+	# t/120_planted_overloads.pl plants overloads of.
+	/usr/bin/python3 -c 'import pglast' >/dev/null 2>&1 || missing+=(python3-pglast)
 	command -v make >/dev/null 2>&1 || missing+=(make)
 	command -v gcc >/dev/null 2>&1 || missing+=(gcc)
 	# Optional (t/073_prometheus.pl is skipped without it, and the summary says so): on CI
