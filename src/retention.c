@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  * retention.c
  *	  uso_purge_runs_batch(): one bounded batch of run-history purging, the
- *	  building block of uso_purge_runs() and the housekeeping procedure
- *	  uso_purge_runs_batched() (sql/install/70_retention.sql).
+ *	  building block of uso_purge_runs(); and the housekeeping procedure
+ *	  uso_purge_runs_batched(), which commits after each batch.
  *
  * The runs to purge are chosen as the caller, so row-level security limits
  * a role to the runs of its own tasks (members of uso_admin see all), and
@@ -15,6 +15,7 @@
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
+#include "nodes/parsenodes.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -25,6 +26,7 @@
 #include "catalog.h"
 
 PG_FUNCTION_INFO_V1(uso_purge_runs_batch);
+PG_FUNCTION_INFO_V1(uso_purge_runs_batched);
 
 #define USO_PURGE_MAX_BATCH 1000000
 
@@ -150,4 +152,59 @@ uso_purge_runs_batch(PG_FUNCTION_ARGS)
 	UsoUnpinSearchPath(nestlevel);
 	SPI_finish();
 	PG_RETURN_INT64(deleted);
+}
+
+/*
+ * CALL uso_purge_runs_batched(older_than interval, batch_size int): batches
+ * of uso_purge_runs_batch() until one deletes nothing, committing after each
+ * so no batch's locks outlive it.  In C rather than PL/pgSQL because a
+ * procedure that commits may not pin its search_path with SET, and this one
+ * runs as the extension's owner (the housekeeping task): its only query names
+ * the private schema and passes exact types, so no search_path is consulted.
+ */
+Datum
+uso_purge_runs_batched(PG_FUNCTION_ARGS)
+{
+	Oid			types[2] = {INTERVALOID, INT4OID};
+	Datum		values[2];
+	char		nulls[2] = {' ', ' '};
+	Interval	older_than;
+	int64		total = 0;
+	int64		n;
+	bool		isnull;
+
+	if (fcinfo->context == NULL || !IsA(fcinfo->context, CallContext) ||
+		castNode(CallContext, fcinfo->context)->atomic)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TRANSACTION_TERMINATION),
+				 errmsg("uso_purge_runs_batched() commits after each batch, so it cannot run inside a transaction block or a function"),
+				 errhint("CALL it on its own, or use SELECT uso_purge_runs() inside a transaction.")));
+
+	/* A copy on the stack: the argument's memory need not outlive a commit. */
+	if (PG_ARGISNULL(0))
+		nulls[0] = 'n';
+	else
+		older_than = *PG_GETARG_INTERVAL_P(0);
+	values[0] = IntervalPGetDatum(&older_than);
+	if (PG_ARGISNULL(1))
+		nulls[1] = 'n';
+	values[1] = PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1);
+
+	SPI_connect_ext(SPI_OPT_NONATOMIC);
+	for (;;)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (SPI_execute_with_args("SELECT " USO_PRIVATE_SCHEMA ".uso_purge_runs_batch($1, $2)",
+								  2, types, values, nulls, false, 1) != SPI_OK_SELECT ||
+			SPI_processed != 1)
+			elog(ERROR, "uso_tasks could not purge a batch of runs");
+		n = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		total += isnull ? 0 : n;
+		SPI_commit();
+		if (isnull || n == 0)
+			break;
+	}
+	SPI_finish();
+	ereport(NOTICE, (errmsg("purged " INT64_FORMAT " runs", total)));
+	PG_RETURN_VOID();
 }

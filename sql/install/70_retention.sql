@@ -46,30 +46,23 @@ COMMENT ON FUNCTION @extschema@.uso_purge_runs(interval) IS
 'newest. Never touches queued or running runs; a role purges only its own tasks'' runs. '
 'Returns how many runs it deleted.';
 
--- A procedure without SET clauses, so it may COMMIT between batches (the
--- executor runs CALL in a non-atomic context): no long transaction, no
--- lock held for more than one batch. Without a pinned search_path, its
--- operators are spelled out so none of the caller's can stand in.
+-- It commits after each batch (the executor runs CALL in a non-atomic
+-- context): no long transaction, no lock held for more than one batch.  In C,
+-- since a PL/pgSQL procedure that commits cannot pin its search_path.
 CREATE PROCEDURE @extschema@.uso_purge_runs_batched(older_than interval DEFAULT NULL,
                                                     batch_size integer DEFAULT 10000)
-    LANGUAGE plpgsql
-AS $$
-DECLARE
-    total bigint := 0;
-    n bigint;
-BEGIN
-    LOOP
-        n := _uso_tasks.uso_purge_runs_batch(older_than, batch_size);
-        total := total OPERATOR(pg_catalog.+) n;
-        COMMIT;
-        IF n OPERATOR(pg_catalog.=) 0 THEN EXIT; END IF;
-    END LOOP;
-    RAISE NOTICE 'purged % runs', total;
-END
-$$;
+    LANGUAGE c AS 'MODULE_PATHNAME', 'uso_purge_runs_batched';
 COMMENT ON PROCEDURE @extschema@.uso_purge_runs_batched(interval, integer) IS
 'The housekeeping task''s purge: as uso_purge_runs(), committing after each batch of '
 'batch_size runs; reports the count as a NOTICE. Call it outside a transaction block.';
+-- The housekeeping task's own command calls this twin: no defaults, in a
+-- schema nobody else writes, so no overload planted beside the public one
+-- (one with one more defaulted argument) can make its CALL ambiguous.
+CREATE PROCEDURE _uso_tasks.uso_purge_runs_batched(older_than interval, batch_size integer)
+    LANGUAGE c AS 'MODULE_PATHNAME', 'uso_purge_runs_batched';
+COMMENT ON PROCEDURE _uso_tasks.uso_purge_runs_batched(interval, integer) IS
+'Internal: uso_purge_runs_batched() for the housekeeping task''s command.';
+REVOKE EXECUTE ON PROCEDURE _uso_tasks.uso_purge_runs_batched(interval, integer) FROM PUBLIC;
 
 -- Whoever may DELETE from uso_task_run (PUBLIC, for the pg_cron layer's
 -- job_run_details, limited to its own runs by row-level security) must not

@@ -6,6 +6,11 @@ UPDATE @extschema@.uso_task SET database = NULL WHERE database OPERATOR(pg_catal
 -- Housekeeping is registered by uso_tasks (the pack's tasks: by uso_office).
 UPDATE @extschema@.uso_task SET extension = 'uso_tasks'
  WHERE builtin AND name OPERATOR(pg_catalog.=) 'uso_housekeeping';
+-- Housekeeping calls the private twin (a CALL of the public procedure can be
+-- made ambiguous by an overload planted beside it), unless a DBA changed it.
+UPDATE @extschema@.uso_task SET command = 'CALL _uso_tasks.uso_purge_runs_batched(NULL, 10000)'
+ WHERE builtin AND name OPERATOR(pg_catalog.=) 'uso_housekeeping'
+   AND command OPERATOR(pg_catalog.=) 'CALL @extschema@.uso_purge_runs_batched()';
 
 -- A built-in task, as sql/builtin/uso_tasks.sql makes those of a fresh install: a
 -- negative id, builtin, registered by uso_tasks.
