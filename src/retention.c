@@ -172,13 +172,11 @@ uso_purge_runs_batched(PG_FUNCTION_ARGS)
 	int64		total = 0;
 	int64		n;
 	bool		isnull;
+	bool		nonatomic;
 
-	if (fcinfo->context == NULL || !IsA(fcinfo->context, CallContext) ||
-		castNode(CallContext, fcinfo->context)->atomic)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_TRANSACTION_TERMINATION),
-				 errmsg("uso_purge_runs_batched() commits after each batch, so it cannot run inside a transaction block or a function"),
-				 errhint("CALL it on its own, or use SELECT uso_purge_runs() inside a transaction.")));
+	/* Inside a transaction block or a function, SPI_commit() refuses (2D000). */
+	nonatomic = fcinfo->context != NULL && IsA(fcinfo->context, CallContext) &&
+		!castNode(CallContext, fcinfo->context)->atomic;
 
 	/* A copy on the stack: the argument's memory need not outlive a commit. */
 	if (PG_ARGISNULL(0))
@@ -190,7 +188,7 @@ uso_purge_runs_batched(PG_FUNCTION_ARGS)
 		nulls[1] = 'n';
 	values[1] = PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1);
 
-	SPI_connect_ext(SPI_OPT_NONATOMIC);
+	SPI_connect_ext(nonatomic ? SPI_OPT_NONATOMIC : 0);
 	for (;;)
 	{
 		CHECK_FOR_INTERRUPTS();

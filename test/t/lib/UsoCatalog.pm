@@ -205,11 +205,13 @@ sub uso_kept_rows
 	# columns an upgrade adds (with their defaults) do not count as changes.
 	my ($node, $db, $maxrun, $before) = @_;
 	my %d;
-	# The schedule, config and description of built-in tasks are the
-	# extension's, which an upgrade may change (issue 17: daily CreateCallProjects);
+	# The schedule, command, config and description of built-in tasks are the
+	# extension's, which an upgrade may change where they are still the old
+	# version's (issue 17: daily CreateCallProjects; housekeeping's private CALL);
 	# built-in tasks 0.2 adds (issue 12: uso_deliver_alerts) are not 0.1's rows.
 	$d{tasks} = $node->safe_psql($db, q{SELECT string_agg(format('%s|%s|%s|%s|%s|%s|%s', id, name,
-		CASE WHEN builtin THEN '(built in)' ELSE schedule END, command,
+		CASE WHEN builtin THEN '(built in)' ELSE schedule END,
+		CASE WHEN builtin THEN '(built in)' ELSE command END,
 		username, enabled, builtin), E'\n' ORDER BY name) FROM uso_task
 		WHERE NOT (builtin AND name = ANY (ARRAY['uso_deliver_alerts']))});
 	$d{runs} = $node->safe_psql($db, q{SELECT string_agg(format('%s|%s|%s|%s|%s', id, task_id, status, finished_at,
