@@ -67,6 +67,7 @@ END
 $$;
 COMMENT ON FUNCTION @extschema@.uso_extension_dropped() IS
     'Event trigger: deletes the tasks (with their runs and log lines) that a dropped extension registered.';
+REVOKE EXECUTE ON FUNCTION @extschema@.uso_extension_dropped() FROM PUBLIC;
 
 CREATE EVENT TRIGGER uso_extension_dropped ON sql_drop
     EXECUTE FUNCTION @extschema@.uso_extension_dropped();
@@ -2831,6 +2832,129 @@ COMMENT ON COLUMN @extschema@.uso_background_tasks.status_detail IS 'Why the sta
 COMMENT ON COLUMN @extschema@.uso_background_tasks.last_trigger IS 'Why the last finished run ran: schedule, manual, retry, catchup, once, startup, or for a follower "after <task> run <id>".';
 
 GRANT SELECT ON @extschema@.uso_background_tasks TO PUBLIC;
+
+------------------------------------------------------------------------------
+-- 0.2, issue 21 part 3 (sql/install/96b_task_database.sql): a task naming
+-- another database is bound to that database's OID.  Existing tasks are
+-- bound to the database that has their name now; a name that names none
+-- stays unbound (the task shows status missing).  The admin view shows the
+-- database by its name now and missing when it is gone (97_admin_view.sql).
+ALTER TABLE @extschema@.uso_task ADD COLUMN database_oid oid;
+COMMENT ON COLUMN @extschema@.uso_task.database_oid IS 'For a task whose database names another database: the OID of that database when the name was written (the task runs there, also after a rename; a database dropped and created again under the name is another one, and the task does not run in it); NULL when database is NULL. Written by the uso_task_validate_database trigger only.';
+UPDATE @extschema@.uso_task t SET database_oid = d.oid
+  FROM pg_catalog.pg_database d WHERE d.datname OPERATOR(pg_catalog.=) t.database;
+
+-- After uso_task_validate (triggers fire in name order), which has checked
+-- that the named database exists and may be connected to, and stored NULL
+-- for this database.  A write that leaves database as it was keeps the
+-- binding, so an edit of another setting (by the owner or an admin) never
+-- moves the task into a database that took the name over: only writing
+-- another database, or scheduling the task anew, binds it again.  pg_dump
+-- restores rows with INSERTs, which bind anew by name in the new cluster.
+CREATE FUNCTION @extschema@.uso_task_bind_database() RETURNS trigger
+LANGUAGE plpgsql SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NEW.database IS NULL THEN
+        NEW.database_oid := NULL;
+    ELSIF TG_OP = 'INSERT' OR NEW.database IS DISTINCT FROM OLD.database THEN
+        NEW.database_oid := (SELECT d.oid FROM pg_catalog.pg_database d
+                              WHERE d.datname OPERATOR(pg_catalog.=) NEW.database);
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.uso_task_bind_database() IS
+    'Trigger: binds a task that names another database to that database''s OID (database_oid) when the name is written; other writes keep the binding.';
+
+CREATE TRIGGER uso_task_validate_database
+    BEFORE INSERT OR UPDATE OF database ON @extschema@.uso_task
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.uso_task_bind_database();
+COMMENT ON TRIGGER uso_task_validate_database ON @extschema@.uso_task IS
+    'Keeps database_oid with database (uso_task_bind_database); fires after uso_task_validate.';
+
+CREATE OR REPLACE VIEW @extschema@.uso_background_tasks WITH (security_invoker = true) AS
+SELECT t.name,
+       t.category,
+       t.description,
+       t.schedule,
+       COALESCE(t.config ->> 'frequency', @extschema@.uso_describe_schedule(t.schedule)) AS frequency,
+       t.retry_after,
+       CASE
+           WHEN NOT t.enabled THEN 'disabled'
+           WHEN cur.id IS NOT NULL THEN 'running'
+           WHEN t.follows_on IS NOT NULL AND t.follows_task_id IS NULL THEN 'missing'
+           WHEN t.database IS NOT NULL AND db.datname IS NULL THEN 'missing'
+           WHEN (t.database IS NULL OR t.database = pg_catalog.current_database())
+                AND @extschema@.uso_command_missing(t.command) IS NOT NULL THEN 'missing'
+           WHEN last.status IN ('failed', 'timed_out') THEN 'failing'
+           ELSE 'idle'
+       END AS status,
+       t.last_run_at,
+       CASE WHEN last.status = 'succeeded' AND last.warnings > 0 THEN 'succeeded with warnings'
+            ELSE last.status END AS last_status,
+       last.finished_at - last.started_at AS last_duration,
+       CASE WHEN last.id IS NOT NULL THEN
+           pg_catalog.concat_ws(E'\n', last.return_message,
+               (SELECT pg_catalog.string_agg(l.level || ': ' || l.message, E'\n' ORDER BY l.seq)
+                FROM @extschema@.uso_task_log l WHERE l.run_id = last.id))
+       END AS last_log,
+       nxt.next_run_at,
+       COALESCE(nxt.next_run_at <= pg_catalog.now(), false) AS is_due,
+       t.enabled,
+       t.username AS owner,
+       -- 0.2: appended, as CREATE OR REPLACE VIEW requires.
+       last.warnings,
+       nxt.once_at AS next_once_at,
+       t.builtin,
+       t.alert_mail_to,
+       CASE
+           WHEN t.follows_on IS NOT NULL AND t.follows_task_id IS NULL THEN
+               pg_catalog.format('task "%s", which it follows, was deleted or moved to another database',
+                                 @extschema@.uso_schedule_follows(t.schedule))
+           WHEN t.database IS NOT NULL AND db.datname IS NULL THEN
+               CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_database d
+                                  WHERE d.datname OPERATOR(pg_catalog.=) t.database) THEN
+                   pg_catalog.format('database "%s", which it runs in, was dropped; the database of that '
+                                     'name now is another one, and the task does not run in it', t.database)
+               ELSE pg_catalog.format('database "%s", which it runs in, was dropped', t.database) END
+           WHEN (t.database IS NULL OR t.database = pg_catalog.current_database()) THEN
+               @extschema@.uso_command_missing(t.command)
+       END AS status_detail,
+       CASE WHEN last.trigger = 'chain' AND last.caused_by_run_id IS NOT NULL
+            THEN pg_catalog.format('after %s run %s', @extschema@.uso_schedule_follows(t.schedule),
+                                   last.caused_by_run_id)
+            ELSE last.trigger END AS last_trigger,
+       -- The database it runs in by its name now: a rename is followed.
+       CASE WHEN t.database IS NULL THEN pg_catalog.current_database() ELSE db.datname END AS database
+FROM @extschema@.uso_task t
+LEFT JOIN pg_catalog.pg_database db ON db.oid OPERATOR(pg_catalog.=) t.database_oid
+LEFT JOIN LATERAL (
+    SELECT r.id FROM @extschema@.uso_task_run r
+    WHERE r.task_id = t.id AND r.status = 'running' LIMIT 1) cur ON true
+LEFT JOIN LATERAL (
+    SELECT r.id, r.status, r.started_at, r.finished_at, r.return_message, r.trigger, r.caused_by_run_id,
+           -- skipped items are logged as warnings (USO's per-item rule)
+           (SELECT pg_catalog.count(*)::integer FROM @extschema@.uso_task_log l
+            WHERE l.run_id = r.id AND l.level = 'WARNING') AS warnings
+    FROM @extschema@.uso_task_run r
+    WHERE r.task_id = t.id AND r.status NOT IN ('queued', 'running', 'skipped')
+    ORDER BY r.id DESC LIMIT 1) last ON true
+LEFT JOIN LATERAL (
+    SELECT CASE WHEN t.enabled THEN
+               LEAST(t.next_run_at,
+                   (SELECT pg_catalog.min(COALESCE(r.scheduled_for, r.queued_at))
+                    FROM @extschema@.uso_task_run r
+                    WHERE r.task_id = t.id AND r.status = 'queued'))
+           END AS next_run_at,
+           (SELECT pg_catalog.min(r.scheduled_for) FROM @extschema@.uso_task_run r
+            WHERE r.task_id = t.id AND r.status = 'queued' AND r.trigger = 'once') AS once_at) nxt ON true
+-- Reading the page warns when no scheduler runs what it shows.
+WHERE @extschema@.uso_warn_scheduler();
+COMMENT ON COLUMN @extschema@.uso_background_tasks.status IS 'idle, running, disabled, failing (last run failed) or missing (its function, the task it follows, or the database it runs in does not exist: status_detail says which).';
+COMMENT ON COLUMN @extschema@.uso_background_tasks.status_detail IS 'Why the status is missing: the function the command calls, the task it follows, or the database it runs in, that no longer exists; NULL otherwise.';
+COMMENT ON COLUMN @extschema@.uso_background_tasks.database IS 'The database it runs in, by its name now (a renamed database shows its new name); NULL when that database was dropped.';
 
 -- The grid of interval schedules (issue 16).  An interval task's
 -- slots are anchor + k * interval (UsoScheduleNextFrom, the function

@@ -34,6 +34,7 @@ END
 $$;
 COMMENT ON FUNCTION @extschema@.uso_extension_dropped() IS
     'Event trigger: deletes the tasks (with their runs and log lines) that a dropped extension registered.';
+REVOKE EXECUTE ON FUNCTION @extschema@.uso_extension_dropped() FROM PUBLIC;
 
 CREATE EVENT TRIGGER uso_extension_dropped ON sql_drop
     EXECUTE FUNCTION @extschema@.uso_extension_dropped();
