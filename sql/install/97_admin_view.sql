@@ -45,8 +45,8 @@ SELECT t.name,
                CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_database d
                                   WHERE d.datname OPERATOR(pg_catalog.=) t.database) THEN
                    pg_catalog.format('database "%s", which it runs in, was dropped; the database of that '
-                                     'name now is another one, and the task does not run in it', t.database)
-               ELSE pg_catalog.format('database "%s", which it runs in, was dropped', t.database) END
+                                     'name now is another one, and the task does not run in it', t.database::text)
+               ELSE pg_catalog.format('database "%s", which it runs in, was dropped', t.database::text) END
            WHEN (t.database IS NULL OR t.database = pg_catalog.current_database()) THEN
                @extschema@.uso_command_missing(t.command)
        END AS status_detail,
@@ -55,7 +55,7 @@ SELECT t.name,
                                    last.caused_by_run_id)
             ELSE last.trigger END AS last_trigger,
        -- The database it runs in by its name now: a rename is followed.
-       CASE WHEN t.database IS NULL THEN pg_catalog.current_database() ELSE db.datname END AS database
+       CASE WHEN t.database IS NULL THEN pg_catalog.current_database() ELSE db.datname END::text AS database
 FROM @extschema@.uso_task t
 LEFT JOIN pg_catalog.pg_database db ON db.oid OPERATOR(pg_catalog.=) t.database_oid
 LEFT JOIN LATERAL (
