@@ -13,15 +13,6 @@
 -- The queued run is the follower's own: its owner, timeout, retries,
 -- overlap policy and history.
 
--- New task columns come last (ALTER TABLE appends, as the update script does).
-ALTER TABLE @extschema@.uso_task ADD COLUMN follows_task_id bigint;
-ALTER TABLE @extschema@.uso_task ADD COLUMN follows_on text;
-ALTER TABLE @extschema@.uso_task ADD CONSTRAINT uso_task_follows_on_check
-    CHECK (follows_on IN ('success', 'failure'));
--- No foreign key: a follower of a built-in task must survive pg_dump, which
--- leaves built-in rows out (they are registered again, maybe under other ids).
-CREATE INDEX uso_task_follows_idx ON @extschema@.uso_task (follows_task_id)
-    WHERE follows_task_id IS NOT NULL;
 COMMENT ON COLUMN @extschema@.uso_task.follows_task_id IS
     'For a schedule ''after <task>'': the id of the task it follows (kept across renames); NULL when that task was deleted (the follower shows status missing).';
 COMMENT ON COLUMN @extschema@.uso_task.follows_on IS
@@ -30,9 +21,7 @@ COMMENT ON COLUMN @extschema@.uso_task.follows_on IS
 -- A chain's identity travels on its runs, set when a follower's run is
 -- queued (uso_queue_follower): a history that the tasks themselves may
 -- delete (DELETE on finished runs is granted) must not decide when a chain
--- ends.  No role writes these columns.
-ALTER TABLE @extschema@.uso_task_run ADD COLUMN chain_root_run_id bigint;
-ALTER TABLE @extschema@.uso_task_run ADD COLUMN chain_tasks bigint[];
+-- ends.  No role writes these columns (sql/schema/uso_tasks.sql).
 COMMENT ON COLUMN @extschema@.uso_task_run.chain_root_run_id IS 'For trigger chain: the first run of its chain (the run, not caused by another, whose end started it); NULL for other runs.';
 COMMENT ON COLUMN @extschema@.uso_task_run.chain_tasks IS 'For trigger chain: the tasks of the runs before it in its chain, first to last (its length is the run''s depth, at most uso_tasks.max_chain_length); NULL for other runs.';
 
@@ -226,17 +215,9 @@ CREATE TRIGGER uso_task_followed_changed
 -- transaction stall another role's run, or the scheduler, which writes some
 -- outcomes itself.  So the outcome is kept here, in the same transaction,
 -- and the scheduler queues the run once the row is free (uso_queue_pending_followers).
--- No foreign key, for the same reason; no role reads or writes it.
-CREATE TABLE @extschema@.uso_chain_pending (
-    caused_by_run_id bigint NOT NULL,
-    task_id          bigint NOT NULL,
-    predecessor_id   bigint NOT NULL,
-    since            timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
-    chain_root_run_id bigint NOT NULL,
-    chain_tasks      bigint[] NOT NULL,
-    PRIMARY KEY (caused_by_run_id, task_id)
-);
-ALTER TABLE @extschema@.uso_chain_pending ENABLE ROW LEVEL SECURITY;
+-- The table is in sql/schema/uso_tasks.sql (no foreign key: a follower of a
+-- built-in task must survive pg_dump, which leaves built-in rows out); no role
+-- reads or writes it.
 COMMENT ON TABLE @extschema@.uso_chain_pending IS
     'Internal: runs of followers still to queue, because the follower''s row was locked when the run they follow ended; the scheduler queues them when the lock goes.';
 COMMENT ON COLUMN @extschema@.uso_chain_pending.caused_by_run_id IS 'The run whose end triggers the follower.';

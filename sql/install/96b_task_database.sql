@@ -3,12 +3,10 @@
 -- DROP DATABASE, any role with CREATEDB may create a database of that name,
 -- with its own functions, and a task bound to the name would run in it as
 -- its owner.  After ALTER DATABASE ... RENAME the task follows the database
--- it was scheduled in.  A column of its own, after the chains' columns and
--- before the grid's (98), in the order the update script adds them; the
+-- it was scheduled in.  The column is in sql/schema/uso_tasks.sql; the
 -- scheduler joins pg_database on it (src/sched_store.c), the admin view
 -- (97) shows the database's name now and status missing when it is gone.
 
-ALTER TABLE @extschema@.uso_task ADD COLUMN database_oid oid;
 COMMENT ON COLUMN @extschema@.uso_task.database_oid IS 'For a task whose database names another database: the OID of that database when the name was written (the task runs there, also after a rename; a database dropped and created again under the name is another one, and the task does not run in it); NULL when database is NULL. Written by the uso_task_validate_database trigger only.';
 
 -- After uso_task_validate (triggers fire in name order), which has checked
