@@ -281,6 +281,33 @@ COMMENT ON FUNCTION @extschema@.uso_queue_follower(@extschema@.uso_task, bigint,
     'Internal: records one chain run of follower f caused by run run_id (chain_root, chain: its chain_root_run_id and chain_tasks): queued, or skipped by its overlap policy, because f already ran in the chain (a cycle) or because the chain has uso_tasks.max_chain_length runs. True when queued.';
 REVOKE EXECUTE ON FUNCTION @extschema@.uso_queue_follower(@extschema@.uso_task, bigint, bigint, bigint[]) FROM PUBLIC;
 
+-- A retry of a chain run stays in its chain: the scheduler queues retries
+-- (src/sched_flush.c) knowing only the task and the attempt, so the chain
+-- comes from the run it retries, the task's latest failed run of the attempt
+-- before.  Without it a cycle of failure followers with retries would start
+-- over at every retry and never stop.
+CREATE FUNCTION @extschema@.uso_run_retry_chain() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    SELECT p.chain_root_run_id, p.chain_tasks INTO NEW.chain_root_run_id, NEW.chain_tasks
+      FROM @extschema@.uso_task_run p
+     WHERE p.task_id OPERATOR(pg_catalog.=) NEW.task_id
+       AND p.attempt OPERATOR(pg_catalog.=) (NEW.attempt OPERATOR(pg_catalog.-) 1)
+       AND p.status IN ('failed', 'timed_out')
+     ORDER BY p.id DESC LIMIT 1;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.uso_run_retry_chain() IS
+    'Trigger: a retry run takes the chain (chain_root_run_id, chain_tasks) of the failed run it retries.';
+REVOKE EXECUTE ON FUNCTION @extschema@.uso_run_retry_chain() FROM PUBLIC;
+
+CREATE TRIGGER uso_run_retry_chain BEFORE INSERT ON @extschema@.uso_task_run
+    FOR EACH ROW WHEN (NEW.trigger = 'retry' AND NEW.chain_tasks IS NULL)
+    EXECUTE FUNCTION @extschema@.uso_run_retry_chain();
+
 CREATE FUNCTION @extschema@.uso_chains_pending() RETURNS void
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'uso_chains_pending';
 COMMENT ON FUNCTION @extschema@.uso_chains_pending() IS

@@ -18,8 +18,10 @@ $q->(q{UPDATE uso_task SET enabled = false WHERE builtin});
 sub runs_of
 {
 	my ($task) = @_;
-	return $q->(qq{SELECT string_agg(r.trigger || ':' || r.status, ',' ORDER BY r.id)
-		FROM uso_task_run r JOIN uso_task t ON t.id = r.task_id WHERE t.name = '$task'});
+	# the first 10 (a chain that never stops has thousands)
+	return $q->(qq{SELECT string_agg(x.trigger || ':' || x.status, ',' ORDER BY x.id)
+		FROM (SELECT r.id, r.trigger, r.status FROM uso_task_run r JOIN uso_task t ON t.id = r.task_id
+		WHERE t.name = '$task' ORDER BY r.id LIMIT 10) x});
 }
 
 # --- the cap: c1 -> c2 -> c3 run, c4 would be the fourth run of the chain
@@ -67,5 +69,26 @@ is(runs_of('b'), 'chain:succeeded', 'b ran once');
 is(runs_of('a'), 'chain:skipped', 'a\'s second run (its first was deleted by b) was skipped');
 like($q->(q{SELECT r.return_message FROM uso_task_run r JOIN uso_task t ON t.id = r.task_id
 	WHERE t.name = 'a' AND r.trigger = 'chain'}), qr/already ran in the chain/, 'as a cycle');
+
+# --- a cycle of failure followers with retries: a retry stays in its
+# chain, so this one goes round once too (each retry started it over)
+$q->(q{SELECT uso_schedule('fx', '@manual', 'SELECT 1/0', max_retries => 1, retry_delay => '10 ms');
+	SELECT uso_schedule('fy', '@manual', 'SELECT 1/0', max_retries => 1, retry_delay => '10 ms')});
+$s1 = $node->background_psql('postgres');
+$s2 = $node->background_psql('postgres');
+$s1->query_safe(q{BEGIN; SELECT uso_alter_task('fx', schedule => 'after fy fails')});
+$s2->query_safe(q{BEGIN; SELECT uso_alter_task('fy', schedule => 'after fx fails')});
+$s1->query_safe('COMMIT');
+$s2->query_safe('COMMIT');
+$s1->quit;
+$s2->quit;
+$q->(q{SELECT uso_run_now('fx')});
+uso_wait_for($node, q{SELECT count(*) >= 1 FROM uso_task_run r JOIN uso_task t ON t.id = r.task_id
+	WHERE t.name IN ('fx', 'fy') AND r.trigger = 'chain' AND r.status = 'skipped'},
+	'the failure cycle stops: a run is skipped');
+is($q->(q{SELECT count(*) FROM uso_task_run r JOIN uso_task t ON t.id = r.task_id
+	WHERE t.name IN ('fx', 'fy') AND r.finished_at IS NULL}), '0', 'nothing of it is left queued');
+is(runs_of('fx'), 'manual:failed,retry:failed,chain:skipped', 'fx: its run, its retry, then skipped');
+is(runs_of('fy'), 'chain:failed,retry:failed', 'fy: once, with its retry');
 
 done_testing();
