@@ -13,7 +13,7 @@ COMMENT ON COLUMN @extschema@.uso_task.extension IS 'The extension that register
 -- README's REVOKE) or cannot see the pack's rows.  It deletes only rows whose
 -- extension column names an extension just dropped, a column only CREATE
 -- EXTENSION scripts write.
-CREATE FUNCTION @extschema@.uso_extension_dropped() RETURNS event_trigger
+CREATE FUNCTION _uso_tasks.uso_extension_dropped() RETURNS event_trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -29,11 +29,11 @@ BEGIN
     END IF;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.uso_extension_dropped() IS
+COMMENT ON FUNCTION _uso_tasks.uso_extension_dropped() IS
     'Event trigger: deletes the tasks (with their runs and log lines) that a dropped extension registered.';
-REVOKE EXECUTE ON FUNCTION @extschema@.uso_extension_dropped() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION _uso_tasks.uso_extension_dropped() FROM PUBLIC;
 
 CREATE EVENT TRIGGER uso_extension_dropped ON sql_drop
-    EXECUTE FUNCTION @extschema@.uso_extension_dropped();
+    EXECUTE FUNCTION _uso_tasks.uso_extension_dropped();
 COMMENT ON EVENT TRIGGER uso_extension_dropped IS
     'Deletes the tasks of a task pack (uso_task.extension) when its extension is dropped.';

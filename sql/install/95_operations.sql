@@ -54,7 +54,7 @@ COMMENT ON COLUMN @extschema@.uso_alert_outbox.last_attempt_at IS 'When delivery
 COMMENT ON COLUMN @extschema@.uso_alert_outbox.last_error IS 'Why the last attempt failed; retried with backoff (10 s doubling, at most 1 hour), never dropped.';
 COMMENT ON COLUMN @extschema@.uso_alert_outbox.sent_at IS 'When it was delivered; NULL while pending.';
 CREATE POLICY uso_alert_outbox_visible ON @extschema@.uso_alert_outbox
-    FOR SELECT USING (username = CURRENT_USER OR @extschema@.uso_is_admin());
+    FOR SELECT USING (username = CURRENT_USER OR _uso_tasks.uso_is_admin());
 
 CREATE VIEW @extschema@.uso_alerts WITH (security_invoker = true) AS
 SELECT o.id, o.task_name AS task, o.task_id, o.run_id, o.event, o.channel, o.recipient,
@@ -83,35 +83,36 @@ COMMENT ON COLUMN @extschema@.uso_alerts.more_since IS 'When the first of them h
 COMMENT ON COLUMN @extschema@.uso_alerts.payload IS 'The event as JSON.';
 GRANT SELECT ON @extschema@.uso_alerts TO PUBLIC;
 
-CREATE FUNCTION @extschema@.uso_log_run(database text, task text, run_id bigint, status text,
+CREATE FUNCTION _uso_tasks.uso_log_run(database text, task text, run_id bigint, status text,
     sqlstate text, message text, duration float8) RETURNS void
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'uso_log_run';
-COMMENT ON FUNCTION @extschema@.uso_log_run(text, text, bigint, text, text, text, float8) IS
+COMMENT ON FUNCTION _uso_tasks.uso_log_run(text, text, bigint, text, text, text, float8) IS
     'Internal (run-end trigger): writes the LOG line of a finished run (uso_tasks.log_runs).';
-REVOKE EXECUTE ON FUNCTION @extschema@.uso_log_run(text, text, bigint, text, text, text, float8) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION _uso_tasks.uso_log_run(text, text, bigint, text, text, text, float8) FROM PUBLIC;
 
 -- A setting of the server, or its default when the library is not loaded in
 -- this session (a placeholder GUC has no default).
--- No SET clause, so that it is inlined (the run-end trigger calls it per run);
--- every name in it is qualified instead.
-CREATE FUNCTION @extschema@.uso_setting(name text, fallback text) RETURNS text
+-- A pinned search_path, though it stops the function from being inlined: a
+-- function without one runs its body under its caller's (pgspot PS005).
+CREATE FUNCTION _uso_tasks.uso_setting(name text, fallback text) RETURNS text
     LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
     AS $$ SELECT COALESCE(NULLIF(pg_catalog.current_setting(name, true), ''::pg_catalog.text), fallback) $$;
-COMMENT ON FUNCTION @extschema@.uso_setting(text, text) IS
+COMMENT ON FUNCTION _uso_tasks.uso_setting(text, text) IS
     'Internal: current_setting(name), or fallback when unset or empty.';
 
 -- Queue the mail and webhook alerts of an event, under the rate limit.
 -- Caller (the run-end trigger, uso_deliver_alerts) holds the stats row lock.
-CREATE FUNCTION @extschema@.uso_queue_alert(t @extschema@.uso_task, s @extschema@.uso_task_stats,
+CREATE FUNCTION _uso_tasks.uso_queue_alert(t @extschema@.uso_task, s @extschema@.uso_task_stats,
     event text, run_id bigint, payload jsonb) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
-    mail_to  text := concat_ws(', ', nullif(@extschema@.uso_setting('uso_tasks.alert_mail_to', ''), ''),
+    mail_to  text := concat_ws(', ', nullif(_uso_tasks.uso_setting('uso_tasks.alert_mail_to', ''), ''),
                                t.alert_mail_to);
-    hook     constant text := nullif(@extschema@.uso_setting('uso_tasks.alert_webhook_url', ''), '');
-    interval_ constant interval := @extschema@.uso_setting('uso_tasks.alert_interval', '900s')::interval;
+    hook     constant text := nullif(_uso_tasks.uso_setting('uso_tasks.alert_webhook_url', ''), '');
+    interval_ constant interval := _uso_tasks.uso_setting('uso_tasks.alert_interval', '900s')::interval;
     now_     constant timestamptz := clock_timestamp();
     channel_ text;
     target   text;
@@ -129,9 +130,10 @@ BEGIN
     -- opens the next interval.
     IF event IN ('failed', 'timed_out') AND s.alert_last_at IS NOT NULL
        AND now_ < s.alert_last_at + interval_ THEN
-        FOREACH channel_ IN ARRAY ARRAY['mail', 'webhook'] LOOP
+        -- (FOR ... IN SELECT, not FOREACH: pgspot cannot parse FOREACH.)
+        FOR channel_ IN SELECT c FROM unnest(ARRAY['mail', 'webhook']) AS c LOOP
             target := CASE channel_ WHEN 'mail' THEN mail_to ELSE hook END;
-            CONTINUE WHEN target IS NULL;
+            IF target IS NULL THEN CONTINUE; END IF;
             digest := NULL;
             UPDATE @extschema@.uso_alert_outbox o
                SET more_failures = o.more_failures + 1, run_id = uso_queue_alert.run_id,
@@ -169,12 +171,12 @@ BEGIN
     END IF;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.uso_queue_alert(@extschema@.uso_task, @extschema@.uso_task_stats, text, bigint, jsonb) IS
+COMMENT ON FUNCTION _uso_tasks.uso_queue_alert(@extschema@.uso_task, @extschema@.uso_task_stats, text, bigint, jsonb) IS
     'Internal: writes the outbox rows of an event (mail to uso_tasks.alert_mail_to and the task''s alert_mail_to, webhook to uso_tasks.alert_webhook_url), gathering failures within uso_tasks.alert_interval into one alert.';
-REVOKE EXECUTE ON FUNCTION @extschema@.uso_queue_alert(@extschema@.uso_task, @extschema@.uso_task_stats, text, bigint, jsonb) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION _uso_tasks.uso_queue_alert(@extschema@.uso_task, @extschema@.uso_task_stats, text, bigint, jsonb) FROM PUBLIC;
 
 -- The event's JSON, as the webhook posts it and the alert mail tells it.
-CREATE FUNCTION @extschema@.uso_event_payload(t @extschema@.uso_task, event text, run_id bigint,
+CREATE FUNCTION _uso_tasks.uso_event_payload(t @extschema@.uso_task, event text, run_id bigint,
     message text, sqlstate text, finished_at timestamptz) RETURNS jsonb
     LANGUAGE sql STABLE
     SET search_path = pg_catalog, pg_temp
@@ -182,25 +184,25 @@ CREATE FUNCTION @extschema@.uso_event_payload(t @extschema@.uso_task, event text
 SELECT jsonb_build_object('task', t.name, 'task_id', t.id, 'run_id', run_id, 'status', event,
                           'database', current_database(),
                           -- NOTIFY payloads are limited to 8000 bytes.
-                          'message', @extschema@.uso_shorten(message, 1000),
+                          'message', _uso_tasks.uso_shorten(message, 1000),
                           'sqlstate', sqlstate, 'finished_at', finished_at)
 $$;
-COMMENT ON FUNCTION @extschema@.uso_event_payload(@extschema@.uso_task, text, bigint, text, text, timestamptz) IS
+COMMENT ON FUNCTION _uso_tasks.uso_event_payload(@extschema@.uso_task, text, bigint, text, text, timestamptz) IS
     'Internal: the JSON of a task event (task, task_id, run_id, status, database, message, sqlstate, finished_at).';
 
--- Last n values of an array with v appended.
--- Inlined like uso_setting (no SET clause, qualified names).
-CREATE FUNCTION @extschema@.uso_window_push(a float8[], v float8, n integer DEFAULT 100) RETURNS float8[]
+-- Last n values of an array with v appended (search_path pinned, as uso_setting's).
+CREATE FUNCTION _uso_tasks.uso_window_push(a float8[], v float8, n integer DEFAULT 100) RETURNS float8[]
     LANGUAGE sql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp
     AS $$ SELECT CASE WHEN v IS NULL THEN a
                       WHEN pg_catalog.cardinality(a) OPERATOR(pg_catalog.>=) n
                       THEN a[pg_catalog.cardinality(a) OPERATOR(pg_catalog.-) n OPERATOR(pg_catalog.+) 2:]
                            OPERATOR(pg_catalog.||) v
                       ELSE a OPERATOR(pg_catalog.||) v END $$;
-COMMENT ON FUNCTION @extschema@.uso_window_push(float8[], float8, integer) IS
+COMMENT ON FUNCTION _uso_tasks.uso_window_push(float8[], float8, integer) IS
     'Internal: the last n values of a with v appended (v NULL: a unchanged).';
 
-CREATE FUNCTION @extschema@.uso_run_ended() RETURNS trigger
+CREATE FUNCTION _uso_tasks.uso_run_ended() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     -- Its plans outlive the sizes they were made for (a long-lived executor):
@@ -215,8 +217,8 @@ DECLARE
     lateness   float8;
     final      boolean;
     event      text;
-    notify     constant text := @extschema@.uso_setting('uso_tasks.notify_events', 'failures');
-    log_runs   constant text := @extschema@.uso_setting('uso_tasks.log_runs', 'failures');
+    notify     constant text := _uso_tasks.uso_setting('uso_tasks.notify_events', 'failures');
+    log_runs   constant text := _uso_tasks.uso_setting('uso_tasks.log_runs', 'failures');
 BEGIN
     SELECT * INTO t FROM @extschema@.uso_task x WHERE x.id = NEW.task_id;
     IF NOT FOUND THEN
@@ -245,12 +247,12 @@ BEGIN
         duration_sum = x.duration_sum + coalesce(duration, 0),
         lateness_count = x.lateness_count + (lateness IS NOT NULL)::int,
         lateness_sum = x.lateness_sum + coalesce(lateness, 0),
-        recent_durations = @extschema@.uso_window_push(x.recent_durations, duration),
-        recent_lateness = @extschema@.uso_window_push(x.recent_lateness, lateness),
+        recent_durations = _uso_tasks.uso_window_push(x.recent_durations, duration),
+        recent_lateness = _uso_tasks.uso_window_push(x.recent_lateness, lateness),
         failing = CASE WHEN final THEN true WHEN NEW.status = 'succeeded' THEN false ELSE x.failing END
     WHERE x.task_id = t.id
     RETURNING * INTO s;
-    EXIT WHEN FOUND;
+    IF FOUND THEN EXIT; END IF;
     INSERT INTO @extschema@.uso_task_stats AS x (task_id) VALUES (t.id)
         ON CONFLICT (task_id) DO NOTHING;
     END LOOP;
@@ -273,13 +275,13 @@ BEGIN
             pg_catalog.jsonb_build_object('task_id', t.id, 'run_id', NEW.id)::text);
     END IF;
     IF event IS NOT NULL THEN
-        PERFORM @extschema@.uso_queue_alert(t, s, event, NEW.id,
-            @extschema@.uso_event_payload(t, event, NEW.id, NEW.return_message, NEW.sqlstate,
+        PERFORM _uso_tasks.uso_queue_alert(t, s, event, NEW.id,
+            _uso_tasks.uso_event_payload(t, event, NEW.id, NEW.return_message, NEW.sqlstate,
                                           NEW.finished_at));
     END IF;
 
     IF log_runs = 'all' OR (log_runs = 'failures' AND NEW.status IN ('failed', 'timed_out', 'cancelled')) THEN
-        PERFORM @extschema@.uso_log_run(current_database(), t.name, NEW.id, NEW.status, NEW.sqlstate,
+        PERFORM _uso_tasks.uso_log_run(pg_catalog.current_database()::pg_catalog.text, t.name, NEW.id, NEW.status, NEW.sqlstate,
                                         NEW.return_message, duration);
     END IF;
 
@@ -287,7 +289,7 @@ BEGIN
     -- that committed has queued them, whatever crashes next.
     IF (NEW.status = 'succeeded' OR final)
        AND EXISTS (SELECT FROM @extschema@.uso_task f WHERE f.follows_task_id = t.id) THEN
-        PERFORM @extschema@.uso_queue_followers(t.id, NEW.id, CASE WHEN final THEN 'failure' ELSE 'success' END);
+        PERFORM _uso_tasks.uso_queue_followers(t.id, NEW.id, CASE WHEN final THEN 'failure' ELSE 'success' END);
     END IF;
 
     -- record_runs = failures: the last success is the only one kept.
@@ -298,27 +300,27 @@ BEGIN
     RETURN NULL;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.uso_run_ended() IS
+COMMENT ON FUNCTION _uso_tasks.uso_run_ended() IS
     'Trigger: a run ended: counts it in uso_task_stats, sends its event (NOTIFY uso_task_events, alert outbox), writes its LOG line, queues the runs of the tasks that follow it, and applies record_runs.';
-REVOKE EXECUTE ON FUNCTION @extschema@.uso_run_ended() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION _uso_tasks.uso_run_ended() FROM PUBLIC;
 
 CREATE TRIGGER uso_run_ended AFTER UPDATE OF finished_at ON @extschema@.uso_task_run
     FOR EACH ROW WHEN (OLD.finished_at IS NULL AND NEW.finished_at IS NOT NULL)
-    EXECUTE FUNCTION @extschema@.uso_run_ended();
+    EXECUTE FUNCTION _uso_tasks.uso_run_ended();
 -- Runs recorded as already ended (skipped slots, tasks that cannot run).
 CREATE TRIGGER uso_run_ended_insert AFTER INSERT ON @extschema@.uso_task_run
     FOR EACH ROW WHEN (NEW.finished_at IS NOT NULL)
-    EXECUTE FUNCTION @extschema@.uso_run_ended();
+    EXECUTE FUNCTION _uso_tasks.uso_run_ended();
 
 -- Delivery: the built-in task uso_deliver_alerts calls this every 10 seconds.
-CREATE FUNCTION @extschema@.uso_alert_body(o @extschema@.uso_alert_outbox) RETURNS text
+CREATE FUNCTION _uso_tasks.uso_alert_body(o @extschema@.uso_alert_outbox) RETURNS text
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
     r     @extschema@.uso_task_run;
     lines text;
-    link  constant text := nullif(@extschema@.uso_setting('uso_tasks.admin_url', ''), '');
+    link  constant text := nullif(_uso_tasks.uso_setting('uso_tasks.admin_url', ''), '');
     body  text;
 BEGIN
     SELECT * INTO r FROM @extschema@.uso_task_run x WHERE x.id = o.run_id;
@@ -347,7 +349,7 @@ BEGIN
     IF r.error_context IS NOT NULL THEN
         body := body || format(E'Context:\n%s\n', r.error_context);
     END IF;
-    SELECT string_agg(format('%s %s: %s', l.logged_at, l.level, @extschema@.uso_shorten(l.message, 500)),
+    SELECT string_agg(format('%s %s: %s', l.logged_at, l.level, _uso_tasks.uso_shorten(l.message, 500)),
                       E'\n' ORDER BY l.seq) INTO lines
     FROM (SELECT * FROM @extschema@.uso_task_log l WHERE l.run_id = o.run_id
           ORDER BY l.seq DESC LIMIT 20) l;
@@ -360,7 +362,7 @@ BEGIN
     RETURN body;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.uso_alert_body(@extschema@.uso_alert_outbox) IS
+COMMENT ON FUNCTION _uso_tasks.uso_alert_body(@extschema@.uso_alert_outbox) IS
     'Internal: the text of an alert mail (run id, times, message, SQLSTATE, context, last log lines, uso_tasks.admin_url link).';
 
 CREATE FUNCTION @extschema@.uso_deliver_alerts(max_alerts integer DEFAULT 100) RETURNS integer
@@ -378,7 +380,7 @@ DECLARE
     missing text;
     payload jsonb;
 BEGIN
-    IF NOT @extschema@.uso_is_admin() THEN
+    IF NOT _uso_tasks.uso_is_admin() THEN
         RAISE EXCEPTION 'only superusers and members of uso_admin may deliver alerts'
             USING ERRCODE = 'insufficient_privilege';
     END IF;
@@ -387,7 +389,7 @@ BEGIN
     FOR c IN
         SELECT x AS task, m.missing FROM @extschema@.uso_task x
         LEFT JOIN @extschema@.uso_task_stats st ON st.task_id = x.id
-        CROSS JOIN LATERAL (SELECT @extschema@.uso_command_missing(x.command) AS missing) m
+        CROSS JOIN LATERAL (SELECT _uso_tasks.uso_command_missing(x.command) AS missing) m
         WHERE x.enabled AND NOT x.builtin
           AND coalesce(x.database, current_database()) = current_database()
           AND (m.missing IS NOT NULL) <> coalesce(st.missing_alerted, false) LOOP
@@ -396,14 +398,14 @@ BEGIN
         INSERT INTO @extschema@.uso_task_stats (task_id) VALUES (t.id) ON CONFLICT DO NOTHING;
         UPDATE @extschema@.uso_task_stats x SET missing_alerted = (missing IS NOT NULL)
          WHERE x.task_id = t.id RETURNING * INTO s;
-        CONTINUE WHEN missing IS NULL;
-        payload := @extschema@.uso_event_payload(t, 'missing', NULL,
+        IF missing IS NULL THEN CONTINUE; END IF;
+        payload := _uso_tasks.uso_event_payload(t, 'missing', NULL,
             format('function %s does not exist', missing), '42883', clock_timestamp());
-        IF @extschema@.uso_setting('uso_tasks.notify_events', 'failures') <> 'none' THEN
+        IF _uso_tasks.uso_setting('uso_tasks.notify_events', 'failures') <> 'none' THEN
             PERFORM pg_catalog.pg_notify('uso_task_events',
                 pg_catalog.jsonb_build_object('task_id', t.id, 'run_id', NULL::bigint)::text);
         END IF;
-        PERFORM @extschema@.uso_queue_alert(t, s, 'missing', NULL, payload);
+        PERFORM _uso_tasks.uso_queue_alert(t, s, 'missing', NULL, payload);
     END LOOP;
 
     FOR o IN SELECT * FROM @extschema@.uso_alert_outbox x
@@ -419,11 +421,12 @@ BEGIN
                 IF o.more_failures > 0 THEN
                     subject := subject || format(' (%s more failures)', o.more_failures);
                 END IF;
-                PERFORM @extschema@.uso_send_mail(o.recipient, subject, @extschema@.uso_alert_body(o));
+                PERFORM _uso_tasks.uso_send_mail(o.recipient, subject, _uso_tasks.uso_alert_body(o), NULL::text);
             ELSE
-                resp := @extschema@.uso_http_post(o.recipient,
+                resp := _uso_tasks.uso_http_post(o.recipient,
                     (o.payload || jsonb_build_object('more_failures', o.more_failures,
-                                                     'more_since', o.more_since))::text);
+                                                     'more_since', o.more_since))::text,
+                    'application/json', NULL::jsonb, NULL::interval);
                 IF resp.status NOT BETWEEN 200 AND 299 THEN
                     RAISE EXCEPTION 'webhook answered HTTP %', resp.status;
                 END IF;
@@ -436,7 +439,7 @@ BEGIN
             -- Kept and retried: 10 s, doubling, at most an hour apart.
             UPDATE @extschema@.uso_alert_outbox x
                SET attempts = x.attempts + 1, last_attempt_at = clock_timestamp(),
-                   last_error = @extschema@.uso_shorten(SQLERRM, 500),
+                   last_error = _uso_tasks.uso_shorten(SQLERRM, 500),
                    deliver_after = clock_timestamp()
                        + least(interval '10 seconds' * power(2, least(x.attempts, 20)), interval '1 hour')
              WHERE x.id = o.id;
@@ -451,13 +454,13 @@ REVOKE EXECUTE ON FUNCTION @extschema@.uso_deliver_alerts(integer) FROM PUBLIC;
 
 
 -- Scheduler status: read from shared memory (src/status.c).
-CREATE FUNCTION @extschema@.uso_scheduler_status_raw(
+CREATE FUNCTION _uso_tasks.uso_scheduler_status_raw(
     OUT database name, OUT pid integer, OUT started_at timestamptz, OUT last_loop_at timestamptz,
     OUT tasks_loaded integer, OUT runs_queued integer, OUT runs_running integer,
     OUT workers_busy integer, OUT workers_idle integer, OUT next_wakeup timestamptz, OUT state text)
     RETURNS SETOF record
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'uso_scheduler_status';
-COMMENT ON FUNCTION @extschema@.uso_scheduler_status_raw() IS
+COMMENT ON FUNCTION _uso_tasks.uso_scheduler_status_raw() IS
     'The schedulers in shared memory, and this database''s even when it has none; read through uso_scheduler_status.';
 
 CREATE VIEW @extschema@.uso_scheduler_status AS
@@ -465,7 +468,7 @@ SELECT s.database, s.pid, s.started_at, s.last_loop_at,
        extract(epoch FROM clock_timestamp() - s.last_loop_at) AS heartbeat_age,
        s.tasks_loaded, s.runs_queued, s.runs_running, s.workers_busy, s.workers_idle,
        s.next_wakeup, s.state
-FROM @extschema@.uso_scheduler_status_raw() s;
+FROM _uso_tasks.uso_scheduler_status_raw() s;
 COMMENT ON VIEW @extschema@.uso_scheduler_status IS 'One row per database that has (or should have) a uso_tasks scheduler: its process, heartbeat, load and state.';
 COMMENT ON COLUMN @extschema@.uso_scheduler_status.database IS 'The database.';
 COMMENT ON COLUMN @extschema@.uso_scheduler_status.pid IS 'Process id of its scheduler; NULL when none runs.';
@@ -479,8 +482,8 @@ COMMENT ON COLUMN @extschema@.uso_scheduler_status.workers_busy IS 'Executor wor
 COMMENT ON COLUMN @extschema@.uso_scheduler_status.workers_idle IS 'Executor workers of this database waiting for work.';
 COMMENT ON COLUMN @extschema@.uso_scheduler_status.next_wakeup IS 'When the scheduler next wakes up by itself (a due run or the heartbeat).';
 COMMENT ON COLUMN @extschema@.uso_scheduler_status.state IS 'running, starting, or stopped: <reason>.';
-REVOKE EXECUTE ON FUNCTION @extschema@.uso_scheduler_status_raw() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION @extschema@.uso_scheduler_status_raw() TO uso_admin, pg_monitor;
+REVOKE EXECUTE ON FUNCTION _uso_tasks.uso_scheduler_status_raw() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION _uso_tasks.uso_scheduler_status_raw() TO uso_admin, pg_monitor;
 REVOKE ALL ON @extschema@.uso_scheduler_status FROM PUBLIC;
 GRANT SELECT ON @extschema@.uso_scheduler_status TO uso_admin, pg_monitor;
 

@@ -16,7 +16,7 @@ COMMENT ON COLUMN @extschema@.uso_task.database_oid IS 'For a task whose databas
 -- moves the task into a database that took the name over: only writing
 -- another database, or scheduling the task anew, binds it again.  pg_dump
 -- restores rows with INSERTs, which bind anew by name in the new cluster.
-CREATE FUNCTION @extschema@.uso_task_bind_database() RETURNS trigger
+CREATE FUNCTION _uso_tasks.uso_task_bind_database() RETURNS trigger
 LANGUAGE plpgsql SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -30,11 +30,11 @@ BEGIN
     RETURN NEW;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.uso_task_bind_database() IS
+COMMENT ON FUNCTION _uso_tasks.uso_task_bind_database() IS
     'Trigger: binds a task that names another database to that database''s OID (database_oid) when the name is written; other writes keep the binding.';
 
 CREATE TRIGGER uso_task_validate_database
     BEFORE INSERT OR UPDATE OF database ON @extschema@.uso_task
-    FOR EACH ROW EXECUTE FUNCTION @extschema@.uso_task_bind_database();
+    FOR EACH ROW EXECUTE FUNCTION _uso_tasks.uso_task_bind_database();
 COMMENT ON TRIGGER uso_task_validate_database ON @extschema@.uso_task IS
     'Keeps database_oid with database (uso_task_bind_database); fires after uso_task_validate.';
