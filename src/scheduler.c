@@ -65,6 +65,7 @@ static UsoSchedulerSlot *MySchedSlot = NULL;
  * a worker failing to connect.
  */
 static bool DatabasesChanged = false;
+static uint64 DatabasesSeen = 0;	/* DatabasesDigest() the tasks were read with */
 
 static void
 DatabasesChangedCallback(Datum arg, int cacheid, uint32 hashvalue)
@@ -435,6 +436,7 @@ SchedulerLoop(void)
 			int			nadopted;
 
 			StoreCloseInterrupted(live, nlive, !MySchedSlot->reboot_done);
+			DatabasesSeen = DatabasesDigest();
 			FeedTasks(true, now);
 			/* Runs a previous scheduler process dispatched count once tasks are known. */
 			nadopted = StoreReadRunTasks(live, nlive, &adopted);
@@ -467,14 +469,13 @@ SchedulerLoop(void)
 		FeedPoolEvents(iter_start);
 		if (DatabasesChanged)
 		{
-			static uint64 digest = 0;
-			uint64		now_digest;
+			uint64		digest;
 
 			DatabasesChanged = false;
-			now_digest = DatabasesDigest();
-			if (now_digest != digest)
+			digest = DatabasesDigest();
+			if (digest != DatabasesSeen)
 			{
-				digest = now_digest;
+				DatabasesSeen = digest;
 				FeedTasks(false, SchedNow());
 			}
 		}
