@@ -122,7 +122,16 @@ TaskProblem(HeapTuple tup, TupleDesc desc, Oid *dboid, Oid *roleid)
 	d = SPI_getbinval(tup, desc, 14, &isnull);
 	*roleid = isnull ? InvalidOid : DatumGetObjectId(d);
 	if (!OidIsValid(*dboid))
+	{
+		/* Bound by OID: a database that took the name over is another one (column 25). */
+		d = SPI_getbinval(tup, desc, 25, &isnull);
+		if (!isnull)
+			return psprintf("database \"%s\", which the task was scheduled in, was dropped, and the "
+							"database of that name now (OID %u) is another one: the task does not run "
+							"in it; to run it there, its owner schedules it again naming that database",
+							database, DatumGetObjectId(d));
 		return psprintf("database \"%s\" does not exist (dropped?): the task cannot run", database);
+	}
 	if (!OidIsValid(*roleid))
 		return psprintf("role \"%s\" does not exist (dropped?): the task cannot run", username);
 	d = SPI_getbinval(tup, desc, 15, &isnull);
@@ -177,15 +186,18 @@ StoreOpenTasks(void)
 				  "(pg_catalog.date_part('epoch', t.retry_delay) * 1000000)::int8, "
 				  "(pg_catalog.date_part('epoch', t.retry_after) * 1000000)::int8, "
 				  "d.oid, r.oid, r.rolcanlogin, "
-				  "COALESCE(t.database, pg_catalog.current_database()), t.username, "
+				  "COALESCE(d.datname, t.database, pg_catalog.current_database()), t.username, "
 				  "CASE WHEN d.oid <> $1 THEN t.command END, "
 				  "CASE WHEN d.oid <> $1 THEN t.config::text END, "
 				  "(pg_catalog.date_part('epoch', COALESCE(t.timeout, "
 				  "pg_catalog.make_interval(secs => $2::float8 / 1000))) * 1000)::int8, "
-				  "t.schedule_anchor, d.datacl, d.datdba, r.rolsuper "
+				  "t.schedule_anchor, d.datacl, d.datdba, r.rolsuper, "
+				  "CASE WHEN d.oid IS NULL THEN (SELECT d2.oid FROM pg_catalog.pg_database d2 "
+				  "WHERE d2.datname OPERATOR(pg_catalog.=) t.database) END "
 				  "FROM %s.uso_task t "
+				  /* By OID (issue 21): a rename is followed, a re-created name is not. */
 				  "LEFT JOIN pg_catalog.pg_database d "
-				  "ON d.datname = COALESCE(t.database, pg_catalog.current_database()) "
+				  "ON d.oid = CASE WHEN t.database IS NULL THEN $1 ELSE t.database_oid END "
 				  "LEFT JOIN pg_catalog.pg_roles r ON r.rolname = t.username",
 				  SchedSchema), 2, types, values, NULL, true, CURSOR_OPT_NO_SCROLL);
 	if (TaskCursor == NULL)

@@ -21,7 +21,9 @@
 
 #include <signal.h>
 
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/table.h"
 #include "access/xact.h"
 #include "catalog/pg_database.h"
 #include "common/pg_prng.h"
@@ -34,6 +36,8 @@
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
 #include "utils/guc.h"
+#include "common/hashfn.h"
+#include "utils/inval.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
 #include "utils/snapmgr.h"
@@ -52,6 +56,52 @@ static void SchedulerLoop(void);
 PGDLLEXPORT void uso_scheduler_main(Datum arg);
 
 static UsoSchedulerSlot *MySchedSlot = NULL;
+
+/*
+ * Set when pg_database changed (a database dropped, created or renamed), as
+ * this process's transactions take in the invalidations: tasks are bound to
+ * a database's OID, so the tasks are read again before the next dispatch,
+ * and a task whose database went shows why from its first run on instead of
+ * a worker failing to connect.
+ */
+static bool DatabasesChanged = false;
+static uint64 DatabasesSeen = 0;	/* DatabasesDigest() the tasks were read with */
+
+static void
+DatabasesChangedCallback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	DatabasesChanged = true;
+}
+
+/*
+ * A digest of every database's (OID, name).  pg_database also changes when
+ * VACUUM advances a datfrozenxid; only a change of this digest reloads the
+ * tasks, which for a million tasks takes seconds.
+ */
+static uint64
+DatabasesDigest(void)
+{
+	Relation	rel;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	uint64		digest = 0;
+
+	StartTransactionCommand();
+	rel = table_open(DatabaseRelationId, AccessShareLock);
+	scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_database db = (Form_pg_database) GETSTRUCT(tup);
+		uint64		one = hash_bytes_extended((const unsigned char *) NameStr(db->datname),
+											  strlen(NameStr(db->datname)), db->oid);
+
+		digest += one;			/* order-free: the scan order is not fixed */
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	CommitTransactionCommand();
+	return digest;
+}
 
 /* ---------- the worker ---------- */
 
@@ -390,6 +440,7 @@ SchedulerLoop(void)
 			int			nadopted;
 
 			StoreCloseInterrupted(live, nlive, !MySchedSlot->reboot_done);
+			DatabasesSeen = DatabasesDigest();
 			FeedTasks(true, now);
 			/* Runs a previous scheduler process dispatched count once tasks are known. */
 			nadopted = StoreReadRunTasks(live, nlive, &adopted);
@@ -428,6 +479,18 @@ SchedulerLoop(void)
 
 		iter_start = SchedNow();
 		FeedPoolEvents(iter_start);
+		if (DatabasesChanged)
+		{
+			uint64		digest;
+
+			DatabasesChanged = false;
+			digest = DatabasesDigest();
+			if (digest != DatabasesSeen)
+			{
+				DatabasesSeen = digest;
+				FeedTasks(false, SchedNow());
+			}
+		}
 		SchedStateAdvance(State, SchedNow(), uso_scheduler_enabled);
 		busy = SchedStateHasDecisions(State);
 		if (!Flush())
@@ -550,6 +613,7 @@ uso_scheduler_main(Datum arg)
 	 * out one that has it.
 	 */
 	ClaimSlot(dboid);
+	CacheRegisterSyscacheCallback(DATABASEOID, DatabasesChangedCallback, (Datum) 0);
 	before_shmem_exit(ReleaseSlot, ObjectIdGetDatum(dboid));
 	/* A library and a catalog of different versions never work together. */
 	if (!UsoAwaitCatalogVersion(MySchedSlot))

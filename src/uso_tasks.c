@@ -36,6 +36,7 @@ int			uso_timeout_grace_ms = 30 * 1000;
 int			uso_max_workers_per_database = 0;
 int			uso_max_workers_per_role = 0;
 int			uso_run_retention_s = 30 * 86400;
+static int	uso_max_chain_length = 100;
 bool		uso_scheduler_enabled = true;
 char	   *uso_http_allowed_hosts = NULL;
 int			uso_http_max_bytes = 10 * 1024 * 1024;
@@ -109,6 +110,12 @@ DefineSettings(void)
 							"Age after which finished runs and their log lines are purged.",
 							NULL, &uso_run_retention_s, 30 * 86400, 60, INT_MAX,
 							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+	/* Read in SQL (uso_queue_follower); PGC_SUSET: no task lifts it. */
+	DefineCustomIntVariable("uso_tasks.max_chain_length",
+							"Most runs in one chain of tasks that follow tasks ('after <task>').",
+							"The run that would be one more is recorded as skipped, with a message that says so.",
+							&uso_max_chain_length, 100, 1, 10000,
+							PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomBoolVariable("uso_tasks.enabled",
 							 "Whether schedulers start scheduled runs (manual runs always work).",
 							 NULL, &uso_scheduler_enabled, true, PGC_SIGHUP, 0,

@@ -24,7 +24,7 @@ COMMENT ON COLUMN @extschema@.uso_task.category IS 'Group on the admin page (the
 COMMENT ON COLUMN @extschema@.uso_task.schedule IS 'When it runs: cron, every <interval>, ISO 8601 (PT15M, T02:00), N seconds, @macros.';
 COMMENT ON COLUMN @extschema@.uso_task.command IS 'SQL run as top-level statements, as a client''s query would be, in a worker connected as username; may CALL procedures that COMMIT.';
 COMMENT ON COLUMN @extschema@.uso_task.config IS 'Task settings (a JSON object), read inside the task with uso_task_config().';
-COMMENT ON COLUMN @extschema@.uso_task.database IS 'Database the command runs in; NULL (the default, and what naming this database stores) means the database the task is stored in, also after a restore under another name.';
+COMMENT ON COLUMN @extschema@.uso_task.database IS 'Database the command runs in; NULL (the default, and what naming this database stores) means the database the task is stored in, also after a restore under another name. Another database is bound by its OID when the name is written (database_oid): a rename is followed, a database re-created under the name is not the task''s.';
 COMMENT ON COLUMN @extschema@.uso_task.username IS 'Owner role: the worker connects as this role (it needs LOGIN).';
 COMMENT ON COLUMN @extschema@.uso_task.enabled IS 'Disabled tasks are not scheduled and cannot be run now.';
 COMMENT ON COLUMN @extschema@.uso_task.timezone IS 'Time zone of cron and time-of-day schedules; NULL means uso_tasks.timezone.';

@@ -7,8 +7,14 @@
 
 COMMENT ON COLUMN @extschema@.uso_task.extension IS 'The extension that registered the task (uso_tasks, uso_office); DROP EXTENSION deletes its tasks and their history. NULL for users'' tasks.';
 
+-- SECURITY DEFINER: an event trigger runs as whoever drops something, and
+-- unrelated DDL (a non-superuser's DROP EXTENSION hstore, DROP SCHEMA ...
+-- CASCADE) must never fail because that role may not write uso_task (the
+-- README's REVOKE) or cannot see the pack's rows.  It deletes only rows whose
+-- extension column names an extension just dropped, a column only CREATE
+-- EXTENSION scripts write.
 CREATE FUNCTION _uso_tasks.uso_extension_dropped() RETURNS event_trigger
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
@@ -19,12 +25,13 @@ BEGIN
      WHERE o.object_type = 'extension' AND o.object_identity <> 'uso_tasks';
     -- DROP EXTENSION uso_tasks takes uso_task itself with it.
     IF gone IS NOT NULL AND pg_catalog.to_regclass('@extschema@.uso_task') IS NOT NULL THEN
-        DELETE FROM @extschema@.uso_task WHERE extension = ANY (gone);
+        DELETE FROM @extschema@.uso_task WHERE extension OPERATOR(pg_catalog.=) ANY (gone);
     END IF;
 END
 $$;
 COMMENT ON FUNCTION _uso_tasks.uso_extension_dropped() IS
     'Event trigger: deletes the tasks (with their runs and log lines) that a dropped extension registered.';
+REVOKE EXECUTE ON FUNCTION _uso_tasks.uso_extension_dropped() FROM PUBLIC;
 
 CREATE EVENT TRIGGER uso_extension_dropped ON sql_drop
     EXECUTE FUNCTION _uso_tasks.uso_extension_dropped();

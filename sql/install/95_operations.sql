@@ -91,7 +91,7 @@ COMMENT ON COLUMN @extschema@.uso_alert_outbox.run_id IS 'The run (the last one,
 COMMENT ON COLUMN @extschema@.uso_alert_outbox.event IS 'failed, timed_out (after the last retry), missing, recovered.';
 COMMENT ON COLUMN @extschema@.uso_alert_outbox.channel IS 'mail or webhook.';
 COMMENT ON COLUMN @extschema@.uso_alert_outbox.recipient IS 'Comma-separated addresses (mail) or the URL (webhook).';
-COMMENT ON COLUMN @extschema@.uso_alert_outbox.payload IS 'The event as NOTIFY sent it on uso_task_events; the webhook''s body.';
+COMMENT ON COLUMN @extschema@.uso_alert_outbox.payload IS 'The event (task, task_id, run_id, status, database, message, sqlstate, finished_at): the webhook''s body; NOTIFY uso_task_events carries only its ids.';
 COMMENT ON COLUMN @extschema@.uso_alert_outbox.created_at IS 'When the event happened.';
 COMMENT ON COLUMN @extschema@.uso_alert_outbox.deliver_after IS 'Not sent before: the end of the alert interval for gathered failures, or the next retry after a failed delivery.';
 COMMENT ON COLUMN @extschema@.uso_alert_outbox.more_failures IS 'Failures gathered into this alert by the rate limit ("N more failures since ...").';
@@ -231,7 +231,7 @@ COMMENT ON FUNCTION _uso_tasks.uso_queue_alert(@extschema@.uso_task, @extschema@
     'Internal: writes the outbox rows of an event (mail to uso_tasks.alert_mail_to and the task''s alert_mail_to, webhook to uso_tasks.alert_webhook_url), gathering failures within uso_tasks.alert_interval into one alert.';
 REVOKE EXECUTE ON FUNCTION _uso_tasks.uso_queue_alert(@extschema@.uso_task, @extschema@.uso_task_stats, text, bigint, jsonb) FROM PUBLIC;
 
--- The event's JSON, as NOTIFY sends it and the webhook posts it.
+-- The event's JSON, as the webhook posts it and the alert mail tells it.
 CREATE FUNCTION _uso_tasks.uso_event_payload(t @extschema@.uso_task, event text, run_id bigint,
     message text, sqlstate text, finished_at timestamptz) RETURNS jsonb
     LANGUAGE sql STABLE
@@ -324,9 +324,11 @@ BEGIN
         WHERE x.task_id = t.id;
     END IF;
     IF notify = 'all' OR (notify = 'failures' AND event IS NOT NULL) THEN
-        PERFORM pg_notify('uso_task_events',
-            _uso_tasks.uso_event_payload(t, coalesce(event, NEW.status), NEW.id,
-                                          NEW.return_message, NEW.sqlstate, NEW.finished_at)::text);
+        -- Every role of the database may LISTEN: the payload carries only
+        -- ids, and a listener reads the rest through uso_task_runs, under
+        -- row-level security (a message may quote data of the task's owner).
+        PERFORM pg_catalog.pg_notify('uso_task_events',
+            pg_catalog.jsonb_build_object('task_id', t.id, 'run_id', NEW.id)::text);
     END IF;
     IF event IS NOT NULL THEN
         PERFORM _uso_tasks.uso_queue_alert(t, s, event, NEW.id,
@@ -456,7 +458,8 @@ BEGIN
         payload := _uso_tasks.uso_event_payload(t, 'missing', NULL,
             format('function %s does not exist', missing), '42883', clock_timestamp());
         IF _uso_tasks.uso_setting('uso_tasks.notify_events', 'failures') <> 'none' THEN
-            PERFORM pg_notify('uso_task_events', payload::text);
+            PERFORM pg_catalog.pg_notify('uso_task_events',
+                pg_catalog.jsonb_build_object('task_id', t.id, 'run_id', NULL::bigint)::text);
         END IF;
         PERFORM _uso_tasks.uso_queue_alert(t, s, 'missing', NULL, payload);
     END LOOP;

@@ -18,6 +18,13 @@ COMMENT ON COLUMN @extschema@.uso_task.follows_task_id IS
 COMMENT ON COLUMN @extschema@.uso_task.follows_on IS
     'For a schedule ''after <task>'': success, or failure for ''after <task> fails''; NULL for every other schedule.';
 
+-- A chain's identity travels on its runs, set when a follower's run is
+-- queued (uso_queue_follower): a history that the tasks themselves may
+-- delete (DELETE on finished runs is granted) must not decide when a chain
+-- ends.  No role writes these columns (sql/schema/uso_tasks.sql).
+COMMENT ON COLUMN @extschema@.uso_task_run.chain_root_run_id IS 'For trigger chain: the first run of its chain (the run, not caused by another, whose end started it); NULL for other runs.';
+COMMENT ON COLUMN @extschema@.uso_task_run.chain_tasks IS 'For trigger chain: the tasks of the runs before it in its chain, first to last (its length is the run''s depth, at most uso_tasks.max_chain_length); NULL for other runs.';
+
 -- The schedule text of a follower, quoting the name when it must be: blanks
 -- around it, a leading quote, or a last word "fails" would read otherwise.
 CREATE FUNCTION _uso_tasks.uso_after_schedule(task text, on_failure boolean) RETURNS text
@@ -74,7 +81,7 @@ COMMENT ON FUNCTION _uso_tasks.uso_follows_cycle(bigint, bigint) IS
 -- normalized database.  A write that leaves the schedule text and database
 -- as they were keeps the link (so an alter of another setting never fails
 -- here), except that a follower whose task is gone follows the task that
--- has the name now, if the writer can see one.
+-- has the name now, if both the writer and the follower's owner can see it.
 CREATE FUNCTION _uso_tasks.uso_task_follows() RETURNS trigger
     LANGUAGE plpgsql SECURITY INVOKER
     SET search_path = pg_catalog, pg_temp
@@ -113,8 +120,16 @@ BEGIN
     found_it := FOUND;
     -- A missing follower written for another reason: it follows the task of
     -- that name if it could be linked to it now, else it stays missing.
+    -- Only to a task its owner can see (row-level security's rule): the
+    -- writer may be an admin, and another role's new task of that name must
+    -- not start to feed it runs and run ids.
     IF same AND (NOT found_it
                  OR coalesce(pred.database, current_database()) <> coalesce(NEW.database, current_database())
+                 OR NOT (pred.username OPERATOR(pg_catalog.=) NEW.username
+                         OR EXISTS (SELECT FROM pg_catalog.pg_roles r
+                                     WHERE r.rolname OPERATOR(pg_catalog.=) NEW.username
+                                       AND (r.rolsuper OR pg_catalog.pg_has_role(r.oid, 'uso_admin'::text,
+                                                                                 'MEMBER'::text))))
                  OR _uso_tasks.uso_follows_cycle(NEW.id, pred.id) IS NOT NULL) THEN
         RETURN NEW;
     END IF;
@@ -216,6 +231,8 @@ COMMENT ON COLUMN @extschema@.uso_chain_pending.caused_by_run_id IS 'The run who
 COMMENT ON COLUMN @extschema@.uso_chain_pending.task_id IS 'The follower.';
 COMMENT ON COLUMN @extschema@.uso_chain_pending.predecessor_id IS 'The task of caused_by_run_id.';
 COMMENT ON COLUMN @extschema@.uso_chain_pending.since IS 'When the run ended.';
+COMMENT ON COLUMN @extschema@.uso_chain_pending.chain_root_run_id IS 'The chain_root_run_id of the run to queue.';
+COMMENT ON COLUMN @extschema@.uso_chain_pending.chain_tasks IS 'The chain_tasks of the run to queue (kept here: the run that caused it may be deleted meanwhile).';
 
 CREATE FUNCTION _uso_tasks.uso_runs_queued() RETURNS void
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'uso_runs_queued';
@@ -225,23 +242,32 @@ REVOKE EXECUTE ON FUNCTION _uso_tasks.uso_runs_queued() FROM PUBLIC;
 
 -- One follower's run, caused by run run_id: queued, or skipped as its
 -- overlap policy says, or skipped when it already ran in the chain of runs
--- that led here (chain: those runs' tasks): the tasks follow each other in
--- a cycle that the checks at creation could not see (one made through a
--- task the writer cannot see, or by two transactions at once), and it goes
--- round once, not for ever.  The caller holds a key-share lock on f's row.
-CREATE FUNCTION _uso_tasks.uso_queue_follower(f @extschema@.uso_task, run_id bigint, chain bigint[])
+-- that led here (chain: those runs' tasks, first to last): the tasks follow
+-- each other in a cycle that the checks at creation could not see (one made
+-- through a task the writer cannot see, or by two transactions at once),
+-- and it goes round once, not for ever; or skipped when the chain already
+-- has uso_tasks.max_chain_length runs.  The chain travels on the runs
+-- (chain_root_run_id, chain_tasks), which no role can write: a history
+-- that tasks can delete must not decide it.  The caller holds a key-share
+-- lock on f's row.
+CREATE FUNCTION _uso_tasks.uso_queue_follower(f @extschema@.uso_task, run_id bigint, chain_root bigint,
+    chain bigint[])
     RETURNS boolean
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
+    max_len constant integer := _uso_tasks.uso_setting('uso_tasks.max_chain_length', '100')::integer;
     busy  bigint;
     state text;
     why   text;
 BEGIN
-    IF f.id = ANY (chain) THEN
+    IF f.id OPERATOR(pg_catalog.=) ANY (chain) THEN
         why := 'skipped: this task already ran in the chain of runs that led here; '
                'the tasks follow each other in a cycle';
+    ELSIF pg_catalog.cardinality(chain) OPERATOR(pg_catalog.>=) max_len THEN
+        why := pg_catalog.format('skipped: the chain of runs from run %s already has %s runs, '
+                                 'the most uso_tasks.max_chain_length allows', chain_root, max_len);
     ELSIF f.overlap <> 'parallel' THEN
         SELECT r.id, r.status INTO busy, state FROM @extschema@.uso_task_run r
         WHERE r.task_id = f.id AND r.finished_at IS NULL
@@ -251,33 +277,43 @@ BEGIN
             why := format('skipped: run %s of this task is still %s', busy, state);
         END IF;
     END IF;
-    INSERT INTO @extschema@.uso_task_run (task_id, trigger, caused_by_run_id, status, finished_at, return_message)
+    INSERT INTO @extschema@.uso_task_run (task_id, trigger, caused_by_run_id, status, finished_at, return_message,
+                                          chain_root_run_id, chain_tasks)
     VALUES (f.id, 'chain', run_id, CASE WHEN why IS NULL THEN 'queued' ELSE 'skipped' END,
-            CASE WHEN why IS NOT NULL THEN clock_timestamp() END, why);
+            CASE WHEN why IS NOT NULL THEN clock_timestamp() END, why, chain_root, chain);
     RETURN why IS NULL;
 END
 $$;
-COMMENT ON FUNCTION _uso_tasks.uso_queue_follower(@extschema@.uso_task, bigint, bigint[]) IS
-    'Internal: records one chain run of follower f caused by run run_id: queued, or skipped by its overlap policy or because f already ran in the chain (a cycle). True when queued.';
-REVOKE EXECUTE ON FUNCTION _uso_tasks.uso_queue_follower(@extschema@.uso_task, bigint, bigint[]) FROM PUBLIC;
+COMMENT ON FUNCTION _uso_tasks.uso_queue_follower(@extschema@.uso_task, bigint, bigint, bigint[]) IS
+    'Internal: records one chain run of follower f caused by run run_id (chain_root, chain: its chain_root_run_id and chain_tasks): queued, or skipped by its overlap policy, because f already ran in the chain (a cycle) or because the chain has uso_tasks.max_chain_length runs. True when queued.';
+REVOKE EXECUTE ON FUNCTION _uso_tasks.uso_queue_follower(@extschema@.uso_task, bigint, bigint, bigint[]) FROM PUBLIC;
 
--- The tasks of run run_id and the runs that caused it, back to the first
--- (most runs have no cause: one index probe).
-CREATE FUNCTION _uso_tasks.uso_run_chain(run_id bigint) RETURNS bigint[]
-    LANGUAGE sql STABLE
+-- A retry of a chain run stays in its chain: the scheduler queues retries
+-- (src/sched_flush.c) knowing only the task and the attempt, so the chain
+-- comes from the run it retries, the task's latest failed run of the attempt
+-- before.  Without it a cycle of failure followers with retries would start
+-- over at every retry and never stop.
+CREATE FUNCTION _uso_tasks.uso_run_retry_chain() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
-WITH RECURSIVE c(id, task_id, caused_by, depth) AS (
-    SELECT r.id, r.task_id, r.caused_by_run_id, 1 FROM @extschema@.uso_task_run r WHERE r.id = run_id
-    UNION ALL
-    SELECT r.id, r.task_id, r.caused_by_run_id, c.depth + 1
-    FROM c JOIN @extschema@.uso_task_run r ON r.id = c.caused_by
-    WHERE c.depth < 1000)
-SELECT coalesce(array_agg(c.task_id), '{}') FROM c
+BEGIN
+    SELECT p.chain_root_run_id, p.chain_tasks INTO NEW.chain_root_run_id, NEW.chain_tasks
+      FROM @extschema@.uso_task_run p
+     WHERE p.task_id OPERATOR(pg_catalog.=) NEW.task_id
+       AND p.attempt OPERATOR(pg_catalog.=) (NEW.attempt OPERATOR(pg_catalog.-) 1)
+       AND p.status IN ('failed', 'timed_out')
+     ORDER BY p.id DESC LIMIT 1;
+    RETURN NEW;
+END
 $$;
-COMMENT ON FUNCTION _uso_tasks.uso_run_chain(bigint) IS
-    'Internal: the task ids of a run and of the runs that caused it (caused_by_run_id), back to the first.';
-REVOKE EXECUTE ON FUNCTION _uso_tasks.uso_run_chain(bigint) FROM PUBLIC;
+COMMENT ON FUNCTION _uso_tasks.uso_run_retry_chain() IS
+    'Trigger: a retry run takes the chain (chain_root_run_id, chain_tasks) of the failed run it retries.';
+REVOKE EXECUTE ON FUNCTION _uso_tasks.uso_run_retry_chain() FROM PUBLIC;
+
+CREATE TRIGGER uso_run_retry_chain BEFORE INSERT ON @extschema@.uso_task_run
+    FOR EACH ROW WHEN (NEW.trigger = 'retry' AND NEW.chain_tasks IS NULL)
+    EXECUTE FUNCTION _uso_tasks.uso_run_retry_chain();
 
 CREATE FUNCTION _uso_tasks.uso_chains_pending() RETURNS void
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'uso_chains_pending';
@@ -295,22 +331,32 @@ CREATE FUNCTION _uso_tasks.uso_queue_followers(pred bigint, run_id bigint, outco
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
-    chain bigint[] := _uso_tasks.uso_run_chain(run_id);
+    root  bigint;
+    chain bigint[];
     db    name := (SELECT coalesce(p.database, current_database()) FROM @extschema@.uso_task p WHERE p.id = pred);
     f     @extschema@.uso_task;
     wake  boolean := false;
     later boolean := false;
 BEGIN
+    -- The chain of the followers' runs: the ended run's, with its task.
+    SELECT coalesce(r.chain_root_run_id, r.id), coalesce(r.chain_tasks, '{}'::bigint[]) OPERATOR(pg_catalog.||) r.task_id
+      INTO root, chain
+      FROM @extschema@.uso_task_run r WHERE r.id OPERATOR(pg_catalog.=) run_id;
+    IF NOT FOUND THEN
+        root := run_id;
+        chain := ARRAY[pred];
+    END IF;
     FOR f IN SELECT * FROM @extschema@.uso_task x
              WHERE x.follows_task_id = pred AND x.follows_on = outcome AND x.enabled
                AND coalesce(x.database, current_database()) = db
              ORDER BY x.id LOOP
         PERFORM FROM @extschema@.uso_task x WHERE x.id = f.id FOR KEY SHARE SKIP LOCKED;
         IF FOUND THEN
-            wake := _uso_tasks.uso_queue_follower(f, run_id, chain) OR wake;
+            wake := _uso_tasks.uso_queue_follower(f, run_id, root, chain) OR wake;
         ELSE
-            INSERT INTO @extschema@.uso_chain_pending (caused_by_run_id, task_id, predecessor_id)
-            VALUES (run_id, f.id, pred) ON CONFLICT DO NOTHING;
+            INSERT INTO @extschema@.uso_chain_pending (caused_by_run_id, task_id, predecessor_id,
+                                                       chain_root_run_id, chain_tasks)
+            VALUES (run_id, f.id, pred, root, chain) ON CONFLICT DO NOTHING;
             later := true;
         END IF;
     END LOOP;
@@ -346,8 +392,8 @@ BEGIN
             CONTINUE;
         END IF;
         IF f.id IS NOT NULL AND f.enabled AND f.follows_task_id = p.predecessor_id THEN
-            wake := _uso_tasks.uso_queue_follower(f, p.caused_by_run_id,
-                                                  _uso_tasks.uso_run_chain(p.caused_by_run_id)) OR wake;
+            wake := _uso_tasks.uso_queue_follower(f, p.caused_by_run_id, p.chain_root_run_id,
+                                                  p.chain_tasks) OR wake;
         END IF;
         DELETE FROM @extschema@.uso_chain_pending x
          WHERE x.caused_by_run_id = p.caused_by_run_id AND x.task_id = p.task_id;

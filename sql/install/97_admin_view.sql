@@ -13,6 +13,7 @@ SELECT t.name,
            WHEN NOT t.enabled THEN 'disabled'
            WHEN cur.id IS NOT NULL THEN 'running'
            WHEN t.follows_on IS NOT NULL AND t.follows_task_id IS NULL THEN 'missing'
+           WHEN t.database IS NOT NULL AND db.datname IS NULL THEN 'missing'
            WHEN (t.database IS NULL OR t.database = pg_catalog.current_database())
                 AND @extschema@.uso_command_missing(t.command) IS NOT NULL THEN 'missing'
            WHEN last.status IN ('failed', 'timed_out') THEN 'failing'
@@ -40,14 +41,23 @@ SELECT t.name,
            WHEN t.follows_on IS NOT NULL AND t.follows_task_id IS NULL THEN
                pg_catalog.format('task "%s", which it follows, was deleted or moved to another database',
                                  @extschema@.uso_schedule_follows(t.schedule))
+           WHEN t.database IS NOT NULL AND db.datname IS NULL THEN
+               CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_database d
+                                  WHERE d.datname OPERATOR(pg_catalog.=) t.database) THEN
+                   pg_catalog.format('database "%s", which it runs in, was dropped; the database of that '
+                                     'name now is another one, and the task does not run in it', t.database::text)
+               ELSE pg_catalog.format('database "%s", which it runs in, was dropped', t.database::text) END
            WHEN (t.database IS NULL OR t.database = pg_catalog.current_database()) THEN
                @extschema@.uso_command_missing(t.command)
        END AS status_detail,
        CASE WHEN last.trigger = 'chain' AND last.caused_by_run_id IS NOT NULL
             THEN pg_catalog.format('after %s run %s', @extschema@.uso_schedule_follows(t.schedule),
                                    last.caused_by_run_id)
-            ELSE last.trigger END AS last_trigger
+            ELSE last.trigger END AS last_trigger,
+       -- The database it runs in by its name now: a rename is followed.
+       CASE WHEN t.database IS NULL THEN pg_catalog.current_database() ELSE db.datname END::text AS database
 FROM @extschema@.uso_task t
+LEFT JOIN pg_catalog.pg_database db ON db.oid OPERATOR(pg_catalog.=) t.database_oid
 LEFT JOIN LATERAL (
     SELECT r.id FROM @extschema@.uso_task_run r
     WHERE r.task_id = t.id AND r.status = 'running' LIMIT 1) cur ON true
@@ -78,7 +88,7 @@ COMMENT ON COLUMN @extschema@.uso_background_tasks.description IS 'What it does.
 COMMENT ON COLUMN @extschema@.uso_background_tasks.schedule IS 'The schedule as written.';
 COMMENT ON COLUMN @extschema@.uso_background_tasks.frequency IS 'The schedule in plain English.';
 COMMENT ON COLUMN @extschema@.uso_background_tasks.retry_after IS 'After a failure the next run comes no later than this.';
-COMMENT ON COLUMN @extschema@.uso_background_tasks.status IS 'idle, running, disabled, failing (last run failed) or missing (its function, or the task it follows, does not exist: status_detail says which).';
+COMMENT ON COLUMN @extschema@.uso_background_tasks.status IS 'idle, running, disabled, failing (last run failed) or missing (its function, the task it follows, or the database it runs in does not exist: status_detail says which).';
 COMMENT ON COLUMN @extschema@.uso_background_tasks.last_run_at IS 'Start of the last run.';
 COMMENT ON COLUMN @extschema@.uso_background_tasks.last_status IS 'Outcome of the last finished run: succeeded, succeeded with warnings (it logged warnings, e.g. skipped items), failed, timed_out or cancelled.';
 COMMENT ON COLUMN @extschema@.uso_background_tasks.last_duration IS 'How long the last finished run took.';
@@ -91,7 +101,8 @@ COMMENT ON COLUMN @extschema@.uso_background_tasks.warnings IS 'How many warning
 COMMENT ON COLUMN @extschema@.uso_background_tasks.next_once_at IS 'When the next one-off run (uso_run_at) is due, if one is waiting.';
 COMMENT ON COLUMN @extschema@.uso_background_tasks.builtin IS 'Registered by CREATE EXTENSION (the task pack, housekeeping).';
 COMMENT ON COLUMN @extschema@.uso_background_tasks.alert_mail_to IS 'Who this task''s failure alerts go to, besides uso_tasks.alert_mail_to.';
-COMMENT ON COLUMN @extschema@.uso_background_tasks.status_detail IS 'Why the status is missing: the function the command calls, or the task it follows, that no longer exists; NULL otherwise.';
+COMMENT ON COLUMN @extschema@.uso_background_tasks.status_detail IS 'Why the status is missing: the function the command calls, the task it follows, or the database it runs in, that no longer exists; NULL otherwise.';
+COMMENT ON COLUMN @extschema@.uso_background_tasks.database IS 'The database it runs in, by its name now (a renamed database shows its new name); NULL when that database was dropped.';
 COMMENT ON COLUMN @extschema@.uso_background_tasks.last_trigger IS 'Why the last finished run ran: schedule, manual, retry, catchup, once, startup, or for a follower "after <task> run <id>".';
 
 GRANT SELECT ON @extschema@.uso_background_tasks TO PUBLIC;

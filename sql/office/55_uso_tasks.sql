@@ -33,16 +33,25 @@ CREATE FUNCTION uso.local_instant(d date, t time) RETURNS timestamptz
 COMMENT ON FUNCTION uso.local_instant(date, time) IS
     'The instant of local time t on local date d in the facility time zone.';
 
--- The registered task's config with the caller's settings laid over it.
+-- The running task's own config (the engine hands it over by the run's task
+-- id: a task renamed, and another one created under its old name, must not
+-- feed that one's settings to the pack's code, which runs as the superuser).
+-- Outside a run (tests, a DBA calling the function by hand) the pack's own
+-- row of that name: rows only CREATE EXTENSION writes (builtin, extension).
 CREATE FUNCTION uso.task_config(task text, config jsonb) RETURNS jsonb
     LANGUAGE sql STABLE
     SET search_path = pg_catalog, pg_temp
     AS $$
-        SELECT coalesce((SELECT t.config FROM @extschema@.uso_task t WHERE t.name = task), '{}')
-               || coalesce(config, '{}')
+        SELECT coalesce(CASE WHEN @extschema@.uso_current_run() IS NOT NULL
+                             THEN @extschema@.uso_task_config()
+                             ELSE (SELECT t.config FROM @extschema@.uso_task t
+                                    WHERE t.name OPERATOR(pg_catalog.=) task AND t.builtin
+                                      AND t.extension OPERATOR(pg_catalog.=) 'uso_office'::name) END,
+                        '{}'::jsonb)
+               OPERATOR(pg_catalog.||) coalesce(config, '{}'::jsonb)
     $$;
 COMMENT ON FUNCTION uso.task_config(text, jsonb) IS
-    'Settings of a USO task: its registered config (uso_task.config) overlaid with the config argument.';
+    'Settings of a USO task, overlaid with the config argument: inside a run the running task''s own config (uso_task_config(), by its id, never by name); outside a run the config of the pack''s own task of that name.';
 
 -- Reads an interval setting, with a clear error naming the key when it is bad.
 CREATE FUNCTION uso.config_interval(cfg jsonb, key text, dflt interval) RETURNS interval

@@ -57,6 +57,8 @@ CREATE TABLE @extschema@.uso_task (
     follows_on    text,
     -- 98_schedule_grid.sql: the anchor of an interval schedule's grid.
     schedule_anchor timestamptz,
+    -- 96b_task_database.sql: the OID of the database a task names.
+    database_oid  oid,
     CONSTRAINT uso_task_name_key UNIQUE (name),
     CONSTRAINT uso_task_name_check CHECK (name <> '' AND pg_catalog.length(name) <= 200),
     CONSTRAINT uso_task_command_check CHECK (command <> ''),
@@ -105,6 +107,9 @@ CREATE TABLE @extschema@.uso_task_run (
     progress        real,
     command_tag     text,
     caused_by_run_id bigint,
+    -- 96_chains.sql: the chain a chain run belongs to (no role writes them).
+    chain_root_run_id bigint,
+    chain_tasks     bigint[],
     -- trigger in (schedule, manual, retry, catchup, once, startup, chain); status in
     -- (queued, running, succeeded, failed, timed_out, cancelled, skipped);
     -- attempt >= 1; progress between 0 and 1; finished_at set exactly when
@@ -203,6 +208,8 @@ CREATE TABLE @extschema@.uso_chain_pending (
     task_id          bigint NOT NULL,
     predecessor_id   bigint NOT NULL,
     since            timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    chain_root_run_id bigint NOT NULL,
+    chain_tasks      bigint[] NOT NULL,
     PRIMARY KEY (caused_by_run_id, task_id)
 );
 

@@ -3,6 +3,10 @@
 -- uso_tasks 0.1 -> 0.2: rows (after the code of 0.2, whose triggers check them).
 -- What 0.1 stored as the default is "this database".
 UPDATE @extschema@.uso_task SET database = NULL WHERE database OPERATOR(pg_catalog.=) pg_catalog.current_database();
+-- A task naming another database is bound to the database of that name now
+-- (issue 21 part 3); a name that names none stays unbound: status missing.
+UPDATE @extschema@.uso_task t SET database_oid = d.oid
+  FROM pg_catalog.pg_database d WHERE d.datname OPERATOR(pg_catalog.=) t.database;
 -- Housekeeping is registered by uso_tasks (the pack's tasks: by uso_office).
 UPDATE @extschema@.uso_task SET extension = 'uso_tasks'
  WHERE builtin AND name OPERATOR(pg_catalog.=) 'uso_housekeeping';

@@ -56,6 +56,7 @@ ALTER TABLE @extschema@.uso_task
     ADD COLUMN follows_task_id bigint,
     ADD COLUMN follows_on text,
     ADD COLUMN schedule_anchor timestamptz,
+    ADD COLUMN database_oid oid,
     ADD CONSTRAINT uso_task_record_runs_check CHECK (record_runs IN ('all', 'failures')),
     ADD CONSTRAINT uso_task_alert_mail_to_check
         CHECK (alert_mail_to <> '' AND pg_catalog.length(alert_mail_to) <= 1000
@@ -80,7 +81,9 @@ ALTER TABLE @extschema@.uso_task_run
     DROP CONSTRAINT uso_task_run_finished_check,
     ADD CONSTRAINT uso_task_run_row_check
         CHECK (_uso_tasks.uso_run_row_ok(trigger, status, attempt, progress, finished_at)),
-    ADD COLUMN caused_by_run_id bigint;
+    ADD COLUMN caused_by_run_id bigint,
+    ADD COLUMN chain_root_run_id bigint,
+    ADD COLUMN chain_tasks bigint[];
 
 -- Tables new in 0.2 (as in sql/schema/uso_tasks.sql).
 -- Counters survive retention purges and record_runs = 'failures': they are
@@ -143,6 +146,8 @@ CREATE TABLE @extschema@.uso_chain_pending (
     task_id          bigint NOT NULL,
     predecessor_id   bigint NOT NULL,
     since            timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    chain_root_run_id bigint NOT NULL,
+    chain_tasks      bigint[] NOT NULL,
     PRIMARY KEY (caused_by_run_id, task_id)
 );
 ALTER TABLE @extschema@.uso_task_stats ENABLE ROW LEVEL SECURITY;

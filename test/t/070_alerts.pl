@@ -47,14 +47,9 @@ while (time < $deadline && $out !~ /Asynchronous notification/)
 }
 like($out, qr/Asynchronous notification "uso_task_events" with payload "(.*)" received/, 'NOTIFY on uso_task_events');
 my ($payload) = $out =~ /with payload "(.*)" received/;
-like($payload, qr/"task": "flaky"/, 'payload: task');
-like($payload, qr/"run_id": $run\b/, 'payload: run_id');
-like($payload, qr/"status": "failed"/, 'payload: status');
-like($payload, qr/"sqlstate": "22012"/, 'payload: sqlstate');
-like($payload, qr/"database": "postgres"/, 'payload: database');
-like($payload, qr/"message": "division by zero"/, 'payload: message');
-like($payload, qr/"finished_at": "/, 'payload: finished_at');
-like($payload, qr/"task_id": \d+/, 'payload: task_id');
+# Only ids: every role may LISTEN (t/112_notify_payload.pl); the details
+# are read through the views.
+like($payload, qr/^\{"run_id": $run, "task_id": \d+\}$/, 'payload: run_id and task_id only');
 
 # ---------------------------------------------------------------- LOG line
 ok(uso_poll_log($node, qr/LOG:  uso_tasks: task "flaky" in database "postgres", run $run: failed, SQLSTATE 22012: division by zero/),
@@ -191,7 +186,7 @@ while (time < $deadline && $out !~ /"run_id": $ok2\b/)
 {
 	$out .= $listener->query('SELECT 1');
 }
-like($out, qr/payload "[^"]*"task": "hot"[^\n]*"run_id": $ok2\b[^\n]*"status": "succeeded"/,
+like($out, qr/payload "\{"run_id": $ok2, "task_id": \d+\}"/,
 	'notify_events = all: the success is announced, from the run\'s own transaction');
 
 $listener->quit;
