@@ -323,3 +323,17 @@ StoreQueuePendingFollowers(void)
 	SchedEndCatalogWork();
 	return left;
 }
+
+/*
+ * Count the run ends queued in uso_run_outcome into uso_task_stats and
+ * decide their alerts (uso_fold_outcomes, sql/install/95_operations.sql), in
+ * a transaction of its own: the run ends themselves never write a shared
+ * row.  The fold waits for no lock (another fold running makes it a no-op).
+ */
+void
+StoreFoldOutcomes(void)
+{
+	SchedBeginCatalogWork();
+	SchedExec(psprintf("SELECT %s.uso_fold_outcomes()", SchedSchema), 0, NULL, NULL, NULL);
+	SchedEndCatalogWork();
+}
