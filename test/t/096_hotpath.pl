@@ -174,6 +174,33 @@ is(query(q{SELECT string_agg(state, ',' ORDER BY task) FROM uso_alerts WHERE tas
 like(query(q{SELECT last_error FROM uso_alerts WHERE task = 'c3'}), qr/uso_tasks\.alert_max_per_role/,
 	'and says why');
 
+# ------------------------------------------------ a reload never moves a task back
+# Its owner's open transaction holds the row (FOR NO KEY UPDATE): runs are
+# still queued (they only need a key-share lock), their next_run_at writes
+# wait.  An edit of another task reloads every task; the row's next_run_at
+# is behind, and must not bring back a slot that already ran, even once
+# the rows that would have stopped it are gone.
+query(q{SELECT uso_schedule('steady', '1 seconds', 'SELECT 1'); SELECT uso_schedule('other', '@manual', 'SELECT 1')});
+my $steady = q{SELECT count(*) FROM uso_task_run r JOIN uso_task t ON t.id = r.task_id WHERE t.name = 'steady'};
+uso_wait_for($node, "SELECT ($steady) >= 1", 'steady runs');
+my $locker = $node->background_psql('postgres');
+$locker->query_safe(q{BEGIN; SELECT 1 FROM uso_task WHERE name = 'steady' FOR NO KEY UPDATE});
+my $n0 = query($steady);
+uso_wait_for($node, "SELECT ($steady) >= $n0 + 3", 'it keeps running while its row is locked');
+my $last_slot = query(q{SELECT max(scheduled_for) FROM uso_task_run r JOIN uso_task t ON t.id = r.task_id
+	WHERE t.name = 'steady' AND r.finished_at IS NOT NULL});
+query(q{DELETE FROM uso_task_run r USING uso_task t WHERE t.id = r.task_id AND t.name = 'steady' AND r.finished_at IS NOT NULL});
+query(q{SELECT uso_alter_task('other', command => 'SELECT 2')});
+uso_wait_for($node, qq{SELECT count(*) > 0 FROM uso_task_run r JOIN uso_task t ON t.id = r.task_id
+	WHERE t.name = 'steady' AND r.scheduled_for > '$last_slot'}, 'steady goes on after the reload');
+is(query(qq{SELECT count(*) FROM uso_task_run r JOIN uso_task t ON t.id = r.task_id
+	WHERE t.name = 'steady' AND r.scheduled_for <= '$last_slot'}), '0', 'no slot that already ran is run again');
+$locker->query_safe('ROLLBACK');
+$locker->quit;
+uso_wait_for($node, qq{SELECT last_run_at > '$last_slot' FROM uso_task WHERE name = 'steady'},
+	'its row catches up once the lock goes');
+query(q{SELECT uso_alter_task('steady', enabled => false)});
+
 # ------------------------------------------------ @reboot survives an ERROR in the first iteration
 query(q{SELECT uso_schedule('boot', '@reboot', 'SELECT 1')});
 query(q{CREATE SEQUENCE boot_once;
