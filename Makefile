@@ -18,19 +18,34 @@ EXTVERSION   = 0.2
 MODULE_big   = uso_tasks
 OBJS         = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 # 0.1 is released: its install script was generated once from commit f5434e7
-# and is never edited or regenerated.  Every schema change since then ships in
-# an update script (sql/uso_tasks--<from>--<to>.sql, for the pack
-# sql/uso_office--<from>--<to>.sql), and test/t/090_upgrade.pl checks that an
-# upgraded catalog equals a fresh install.  uso_office--0.1.sql is the
-# adopting version: it takes over the pack that uso_tasks 0.1 installed.
-DATA         = sql/uso_tasks--0.1.sql sql/uso_office--0.1.sql \
-               $(wildcard sql/uso_tasks--*--*.sql sql/uso_office--*--*.sql)
-# The current versions' install scripts are assembled from their parts in
-# file-name order, so each part (catalog, API, views, cron layer; the pack's
-# model, tasks, registration) stays one file.
-DATA_built   = sql/uso_tasks--$(EXTVERSION).sql sql/uso_office--$(EXTVERSION).sql
+# and is never edited or regenerated.  uso_office--0.1.sql is the adopting
+# version: it takes over the pack that uso_tasks 0.1 installed.
+DATA         = sql/uso_tasks--0.1.sql sql/uso_office--0.1.sql
+# The current version's scripts are generated from three kinds of parts:
+#   sql/schema/<ext>.sql     tables, sequences, types, indexes, table privileges:
+#                            install only, each table in its current shape;
+#   sql/install/*.sql, sql/office/*.sql
+#                            the code (functions, views, triggers, policies,
+#                            comments, grants on them): run in full by the
+#                            install script and by every update script;
+#   sql/builtin/<ext>.sql    the built-in tasks a fresh install registers.
+# The install script is schema + code (file-name order) + builtin.  An update
+# script <ext>--<from>--$(EXTVERSION).sql (sql/updates/assemble) is the
+# hand-written schema deltas of each step from <from> on
+# (sql/updates/<ext>--X--Y.sql), sql/updates/drop_code.sql (drops the old
+# code objects: functions, views, triggers, policies, event triggers), the
+# code parts, then each step's optional data part (sql/updates/<ext>--X--Y.post.sql,
+# e.g. the built-in tasks X lacks).  test/t/090_upgrade.pl checks that an
+# upgraded catalog equals a fresh install.
 INSTALL_PARTS = $(sort $(wildcard sql/install/*.sql))
 OFFICE_PARTS = $(sort $(wildcard sql/office/*.sql))
+# The versions an update starts from: the first version of each step.
+TASKS_FROM   = $(sort $(foreach f,$(filter-out %.post.sql,$(wildcard sql/updates/uso_tasks--*--*.sql)),$(word 2,$(subst --, ,$(notdir $(f))))))
+OFFICE_FROM  = $(sort $(foreach f,$(filter-out %.post.sql,$(wildcard sql/updates/uso_office--*--*.sql)),$(word 2,$(subst --, ,$(notdir $(f))))))
+TASKS_UPDATES = $(foreach v,$(TASKS_FROM),sql/uso_tasks--$(v)--$(EXTVERSION).sql)
+OFFICE_UPDATES = $(foreach v,$(OFFICE_FROM),sql/uso_office--$(v)--$(EXTVERSION).sql)
+DATA_built   = sql/uso_tasks--$(EXTVERSION).sql sql/uso_office--$(EXTVERSION).sql \
+               $(TASKS_UPDATES) $(OFFICE_UPDATES)
 REGRESS      = $(basename $(notdir $(sort $(filter-out sql/uso_tasks--% sql/uso_office--%,$(wildcard sql/*.sql)))))
 REGRESS_OPTS = --load-extension=uso_tasks --load-extension=uso_office
 
@@ -56,10 +71,16 @@ endif
 # Every object depends on every header: a struct change rebuilds all.
 $(OBJS): $(wildcard src/*.h)
 
-sql/uso_tasks--$(EXTVERSION).sql: $(INSTALL_PARTS)
+sql/uso_tasks--$(EXTVERSION).sql: sql/schema/uso_tasks.sql $(INSTALL_PARTS) sql/builtin/uso_tasks.sql
 	cat $^ > $@
-sql/uso_office--$(EXTVERSION).sql: $(OFFICE_PARTS)
+sql/uso_office--$(EXTVERSION).sql: sql/schema/uso_office.sql $(OFFICE_PARTS) sql/builtin/uso_office.sql
 	cat $^ > $@
+$(TASKS_UPDATES): sql/uso_tasks--%--$(EXTVERSION).sql: sql/updates/assemble sql/updates/drop_code.sql \
+		$(wildcard sql/updates/uso_tasks--*.sql) $(INSTALL_PARTS)
+	sh sql/updates/assemble uso_tasks $* $(EXTVERSION) $(INSTALL_PARTS) > $@
+$(OFFICE_UPDATES): sql/uso_office--%--$(EXTVERSION).sql: sql/updates/assemble sql/updates/drop_code.sql \
+		$(wildcard sql/updates/uso_office--*.sql) $(OFFICE_PARTS)
+	sh sql/updates/assemble uso_office $* $(EXTVERSION) $(OFFICE_PARTS) > $@
 
 # The simulation is built from the state module's own sources, outside the
 # server: the same files the extension links (see test/sim/sim.c).

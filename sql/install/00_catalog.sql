@@ -1,5 +1,4 @@
 -- uso_tasks: catalog (tasks, runs, log lines).
-\echo Use "CREATE EXTENSION uso_tasks" to load this file. \quit
 
 CREATE FUNCTION @extschema@.uso_assert_preloaded() RETURNS void
     LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'uso_assert_preloaded';
@@ -16,45 +15,6 @@ BEGIN
 END
 $$;
 
-CREATE TABLE @extschema@.uso_task (
-    id            bigserial PRIMARY KEY,
-    name          text NOT NULL,
-    description   text,
-    category      text,
-    schedule      text NOT NULL,
-    command       text NOT NULL,
-    config        jsonb NOT NULL DEFAULT '{}',
-    database      name,
-    username      name NOT NULL DEFAULT CURRENT_USER,
-    enabled       boolean NOT NULL DEFAULT true,
-    timezone      text,
-    timeout       interval,
-    max_retries   integer NOT NULL DEFAULT 0,
-    retry_delay   interval NOT NULL DEFAULT '1 minute',
-    retry_after   interval NOT NULL DEFAULT '1 day',
-    keep_runs     integer NOT NULL DEFAULT 100,
-    overlap       text NOT NULL DEFAULT 'skip',
-    misfire       text NOT NULL DEFAULT 'run_once',
-    created_at    timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    builtin       boolean NOT NULL DEFAULT false,
-    last_run_at   timestamptz,
-    next_run_at   timestamptz,
-    CONSTRAINT uso_task_name_key UNIQUE (name),
-    CONSTRAINT uso_task_name_check CHECK (name <> '' AND pg_catalog.length(name) <= 200),
-    CONSTRAINT uso_task_command_check CHECK (command <> ''),
-    CONSTRAINT uso_task_config_check CHECK (pg_catalog.jsonb_typeof(config) = 'object'),
-    CONSTRAINT uso_task_timeout_check CHECK (timeout >= '0'::interval),
-    CONSTRAINT uso_task_max_retries_check CHECK (max_retries BETWEEN 0 AND 100),
-    CONSTRAINT uso_task_retry_delay_check CHECK (retry_delay >= '0'::interval),
-    CONSTRAINT uso_task_retry_after_check CHECK (retry_after > '0'::interval),
-    CONSTRAINT uso_task_keep_runs_check CHECK (keep_runs BETWEEN 1 AND 1000000),
-    CONSTRAINT uso_task_overlap_check CHECK (overlap IN ('skip', 'queue', 'parallel')),
-    CONSTRAINT uso_task_misfire_check CHECK (misfire IN ('run_once', 'skip'))
-);
--- No index on next_run_at: the scheduler keeps due times in memory, and its
--- per-run writes of next_run_at/last_run_at stay HOT updates (fillfactor).
-ALTER TABLE @extschema@.uso_task SET (fillfactor = 80);
-CREATE INDEX uso_task_username_idx ON @extschema@.uso_task (username);
 
 COMMENT ON TABLE @extschema@.uso_task IS 'One row per named background task: what runs, when, as whom.';
 COMMENT ON COLUMN @extschema@.uso_task.id IS 'Task id (also the jobid of the pg_cron compatibility layer).';
@@ -80,44 +40,7 @@ COMMENT ON COLUMN @extschema@.uso_task.builtin IS 'Registered by CREATE EXTENSIO
 COMMENT ON COLUMN @extschema@.uso_task.last_run_at IS 'Start of the most recent run (interval schedules count from schedule_anchor, or from this when it is NULL).';
 COMMENT ON COLUMN @extschema@.uso_task.next_run_at IS 'When the scheduler will start it next; NULL when never (disabled, @reboot).';
 
-CREATE FUNCTION @extschema@.uso_run_row_ok(text, text, integer, real, timestamptz) RETURNS boolean
-    LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'uso_run_row_ok';
-COMMENT ON FUNCTION @extschema@.uso_run_row_ok(text, text, integer, real, timestamptz) IS
-    'Internal: the check constraint of uso_task_run (trigger, status, attempt, progress, finished_at).';
 
-CREATE TABLE @extschema@.uso_task_run (
-    id              bigserial PRIMARY KEY,
-    task_id         bigint NOT NULL REFERENCES @extschema@.uso_task (id) ON DELETE CASCADE,
-    trigger         text NOT NULL,
-    scheduled_for   timestamptz,
-    queued_at       timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
-    started_at      timestamptz,
-    finished_at     timestamptz,
-    status          text NOT NULL DEFAULT 'queued',
-    attempt         integer NOT NULL DEFAULT 1,
-    pid             integer,
-    return_message  text,
-    sqlstate        text,
-    error_detail    text,
-    error_hint      text,
-    error_context   text,
-    progress        real,
-    command_tag     text,
-    caused_by_run_id bigint,
-    -- trigger in (schedule, manual, retry, catchup, once, startup, chain); status in
-    -- (queued, running, succeeded, failed, timed_out, cancelled, skipped);
-    -- attempt >= 1; progress between 0 and 1; finished_at set exactly when
-    -- the status is not queued or running.  One C call (src/run_check.c):
-    -- the SQL form of these five checks is compiled again by every write.
-    CONSTRAINT uso_task_run_row_check
-        CHECK (@extschema@.uso_run_row_ok(trigger, status, attempt, progress, finished_at))
-);
--- A scheduled slot is run at most once, even across crashes and restarts.
-CREATE UNIQUE INDEX uso_task_run_slot_key ON @extschema@.uso_task_run (task_id, scheduled_for)
-    WHERE trigger IN ('schedule', 'catchup');
-CREATE INDEX uso_task_run_task_idx ON @extschema@.uso_task_run (task_id, id DESC);
-CREATE INDEX uso_task_run_open_idx ON @extschema@.uso_task_run (status) WHERE finished_at IS NULL;
-CREATE INDEX uso_task_run_finished_idx ON @extschema@.uso_task_run (finished_at);
 
 COMMENT ON TABLE @extschema@.uso_task_run IS 'One row per run of a task: trigger, timing, outcome, error.';
 COMMENT ON COLUMN @extschema@.uso_task_run.id IS 'Run id, as returned by uso_run_now().';
@@ -139,16 +62,6 @@ COMMENT ON COLUMN @extschema@.uso_task_run.progress IS 'Fraction done (0..1) rep
 COMMENT ON COLUMN @extschema@.uso_task_run.caused_by_run_id IS 'For trigger chain: the run of the followed task whose end queued this one (it may have been purged since).';
 COMMENT ON COLUMN @extschema@.uso_task_run.command_tag IS 'Command tag of the last statement of a successful run, e.g. INSERT 0 1 or SELECT 1.';
 
-CREATE TABLE @extschema@.uso_task_log (
-    run_id     bigint NOT NULL REFERENCES @extschema@.uso_task_run (id) ON DELETE CASCADE,
-    seq        integer NOT NULL,
-    logged_at  timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
-    level      text NOT NULL,
-    message    text NOT NULL,
-    PRIMARY KEY (run_id, seq),
-    CONSTRAINT uso_task_log_level_check
-        CHECK (level IN ('DEBUG', 'LOG', 'INFO', 'NOTICE', 'WARNING', 'ERROR'))
-);
 COMMENT ON TABLE @extschema@.uso_task_log IS 'Lines a run emitted (RAISE NOTICE/INFO/WARNING) and the engine''s own.';
 COMMENT ON COLUMN @extschema@.uso_task_log.run_id IS 'The run that emitted the line.';
 COMMENT ON COLUMN @extschema@.uso_task_log.seq IS 'Order of the line within its run, from 1.';
@@ -156,16 +69,6 @@ COMMENT ON COLUMN @extschema@.uso_task_log.logged_at IS 'When it was emitted.';
 COMMENT ON COLUMN @extschema@.uso_task_log.level IS 'NOTICE, INFO, WARNING, ... as raised.';
 COMMENT ON COLUMN @extschema@.uso_task_log.message IS 'The text of the line.';
 
--- pg_dump keeps user tasks and their history.  Built-in tasks are left out:
--- CREATE EXTENSION on restore registers them again (with new ids).
-SELECT pg_catalog.pg_extension_config_dump('@extschema@.uso_task', 'WHERE NOT builtin');
-SELECT pg_catalog.pg_extension_config_dump('@extschema@.uso_task_id_seq', '');
-SELECT pg_catalog.pg_extension_config_dump('@extschema@.uso_task_run',
-    'WHERE task_id IN (SELECT t.id FROM @extschema@.uso_task t WHERE NOT t.builtin)');
-SELECT pg_catalog.pg_extension_config_dump('@extschema@.uso_task_run_id_seq', '');
-SELECT pg_catalog.pg_extension_config_dump('@extschema@.uso_task_log',
-    'WHERE run_id IN (SELECT r.id FROM @extschema@.uso_task_run r '
-    'JOIN @extschema@.uso_task t ON t.id = r.task_id WHERE NOT t.builtin)');
 
 -- Row-level security: a role sees its own tasks and runs; uso_admin sees all.
 -- Writes, through the uso_* functions or directly, are checked by the
@@ -229,14 +132,10 @@ $$;
 COMMENT ON FUNCTION @extschema@.uso_check_label(text, text) IS
     'Raises 22023 when a task name or category contains control, bidirectional control or zero-width characters (naming the first and its position).';
 
-ALTER TABLE @extschema@.uso_task ENABLE ROW LEVEL SECURITY;
 CREATE POLICY uso_task_visible ON @extschema@.uso_task
     USING (username = CURRENT_USER OR @extschema@.uso_is_admin());
-ALTER TABLE @extschema@.uso_task_run ENABLE ROW LEVEL SECURITY;
 CREATE POLICY uso_task_run_visible ON @extschema@.uso_task_run
     USING (EXISTS (SELECT FROM @extschema@.uso_task t WHERE t.id = task_id));
-ALTER TABLE @extschema@.uso_task_log ENABLE ROW LEVEL SECURITY;
 CREATE POLICY uso_task_log_visible ON @extschema@.uso_task_log
     USING (EXISTS (SELECT FROM @extschema@.uso_task_run r WHERE r.id = run_id));
 
-GRANT SELECT ON @extschema@.uso_task, @extschema@.uso_task_run, @extschema@.uso_task_log TO PUBLIC;

@@ -271,17 +271,6 @@ CREATE TRIGGER uso_task_validate
     ON @extschema@.uso_task
     FOR EACH ROW EXECUTE FUNCTION @extschema@.uso_task_check();
 
--- Writes are open to every role: the trigger and row-level security decide.
--- Scheduler state (id, created_at, last_run_at, next_run_at) is not writable.
-GRANT INSERT (name, description, category, schedule, command, config, database, username,
-              enabled, timezone, timeout, max_retries, retry_delay, retry_after, keep_runs,
-              overlap, misfire),
-      UPDATE (name, description, category, schedule, command, config, database, username,
-              enabled, timezone, timeout, max_retries, retry_delay, retry_after, keep_runs,
-              overlap, misfire),
-      DELETE
-    ON @extschema@.uso_task TO PUBLIC;
-GRANT USAGE ON SEQUENCE @extschema@.uso_task_id_seq TO PUBLIC;
 
 -- A schedule that can never fire (30 February) is a mistake in the API;
 -- pg_cron accepts it, so the cron layer and direct writes only warn (trigger).

@@ -82,4 +82,3 @@ CREATE TRIGGER uso_task_changed
     ON @extschema@.uso_task
     FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.uso_task_changed();
 
-SELECT @extschema@.uso_scheduler_start();

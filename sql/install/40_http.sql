@@ -12,11 +12,6 @@ BEGIN
 END
 $$;
 
-CREATE TYPE @extschema@.uso_http_response AS (
-    status  integer,
-    headers jsonb,
-    body    text
-);
 COMMENT ON TYPE @extschema@.uso_http_response IS
     'Result of uso_http_get / uso_http_post: the final response after redirects.';
 COMMENT ON COLUMN @extschema@.uso_http_response.status IS

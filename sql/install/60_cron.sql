@@ -15,10 +15,8 @@
 -- Jobs created by cron.schedule(schedule, command) have no name in pg_cron.
 -- They get one here (cron_job_<jobid>, so they show on admin pages) and this
 -- flag makes cron.job show jobname NULL for them, as pg_cron does.
-ALTER TABLE @extschema@.uso_task ADD COLUMN cron_unnamed boolean NOT NULL DEFAULT false;
 COMMENT ON COLUMN @extschema@.uso_task.cron_unnamed IS
     'Created by cron.schedule(schedule, command) without a name: cron.job shows jobname NULL; the name is generated (cron_job_<id>).';
-GRANT INSERT (cron_unnamed) ON @extschema@.uso_task TO PUBLIC;
 
 CREATE FUNCTION @extschema@.uso_task_cron_name() RETURNS trigger
 LANGUAGE plpgsql SECURITY INVOKER
@@ -47,7 +45,6 @@ CREATE TRIGGER uso_task_cron_name
 -- (DELETE FROM cron.job_run_details WHERE end_time < now() - interval '7 days').
 -- The FOR ALL policy of 00_catalog.sql already limits DELETE to the runs of
 -- tasks the role can see; this one keeps runs still in use by a worker.
-GRANT DELETE ON @extschema@.uso_task_run TO PUBLIC;
 CREATE POLICY uso_task_run_delete_finished ON @extschema@.uso_task_run
     AS RESTRICTIVE FOR DELETE USING (finished_at IS NOT NULL);
 
@@ -388,15 +385,23 @@ BEGIN
             RAISE NOTICE 'the pg_cron compatibility layer is already installed';
             RETURN;
         END IF;
-        RAISE EXCEPTION 'schema "cron" already exists'
-            USING ERRCODE = 'duplicate_schema',
-                  HINT = 'Drop or rename it first; the pg_cron compatibility layer needs schema cron.';
+        -- An update (sql/updates/drop_code.sql) dropped the layer's views
+        -- and functions and kept its schema, with the grants a DBA gave on it.
+        IF NOT EXISTS (SELECT FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'uso_tasks'
+                       WHERE d.classid = 'pg_namespace'::regclass AND d.deptype = 'e'
+                         AND d.objid = (SELECT n.oid FROM pg_namespace n WHERE n.nspname = 'cron')) THEN
+            RAISE EXCEPTION 'schema "cron" already exists'
+                USING ERRCODE = 'duplicate_schema',
+                      HINT = 'Drop or rename it first; the pg_cron compatibility layer needs schema cron.';
+        END IF;
+    ELSE
+        EXECUTE $ddl$
+CREATE SCHEMA cron;
+COMMENT ON SCHEMA cron IS 'pg_cron compatibility layer of uso_tasks: pg_cron''s tables and functions over uso_task.';
+$ddl$;
     END IF;
 
     EXECUTE $ddl$
-CREATE SCHEMA cron;
-COMMENT ON SCHEMA cron IS 'pg_cron compatibility layer of uso_tasks: pg_cron''s tables and functions over uso_task.';
-
 CREATE VIEW cron.job WITH (security_invoker = true) AS
 SELECT t.id AS jobid,
        t.schedule,
@@ -508,11 +513,17 @@ COMMENT ON FUNCTION @extschema@.uso_install_cron_compat() IS
     'Installs the pg_cron compatibility layer (schema cron). Call it after DROP EXTENSION pg_cron; superuser only.';
 REVOKE ALL ON FUNCTION @extschema@.uso_install_cron_compat() FROM PUBLIC;
 
--- Install it now, unless pg_cron (or anything else) already owns schema cron.
--- A WARNING, not a NOTICE: CREATE EXTENSION hides its script's notices.
+-- Install it now (or again, in an update), unless pg_cron (or anything else)
+-- owns schema cron.  A WARNING, not a NOTICE: CREATE EXTENSION hides its
+-- script's notices.
 DO $$
 BEGIN
-    IF EXISTS (SELECT FROM pg_catalog.pg_namespace WHERE nspname = 'cron') THEN
+    IF EXISTS (SELECT FROM pg_catalog.pg_namespace n WHERE n.nspname = 'cron'
+                  AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend d
+                                   WHERE d.classid = 'pg_catalog.pg_namespace'::pg_catalog.regclass
+                                     AND d.objid = n.oid AND d.deptype = 'e'
+                                     AND d.refobjid = (SELECT e.oid FROM pg_catalog.pg_extension e
+                                                        WHERE e.extname = 'uso_tasks'))) THEN
         RAISE WARNING 'schema "cron" already exists (pg_cron?): the pg_cron compatibility layer of uso_tasks was not installed'
             USING HINT = 'To move over: SELECT @extschema@.uso_import_pg_cron(); then DROP EXTENSION pg_cron; '
                          'then SELECT @extschema@.uso_install_cron_compat();';

@@ -79,7 +79,3 @@ BEGIN
 END
 $$;
 
-INSERT INTO @extschema@.uso_task (name, category, schedule, command, description) VALUES
-('uso_housekeeping', 'uso_tasks', '17 * * * *', 'CALL @extschema@.uso_purge_runs_batched()',
- 'Log Cleanup: deletes finished runs and their log lines older than uso_tasks.run_retention '
- '(default 30 days) and beyond each task''s keep_runs, in batches that never hold up the scheduler.');

@@ -5,9 +5,6 @@
 -- this event trigger deletes those rows, with their runs and log lines, when
 -- that extension is dropped.  Users' tasks (extension NULL) are never touched.
 
--- Added here, after the columns of 60_cron.sql, in the same order as the
--- 0.1--0.2 update script adds it.
-ALTER TABLE @extschema@.uso_task ADD COLUMN extension name;
 COMMENT ON COLUMN @extschema@.uso_task.extension IS 'The extension that registered the task (uso_tasks, uso_office); DROP EXTENSION deletes its tasks and their history. NULL for users'' tasks.';
 
 CREATE FUNCTION @extschema@.uso_extension_dropped() RETURNS event_trigger

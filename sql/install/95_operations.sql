@@ -11,48 +11,9 @@
 -- queue in batches, off the run's path (uso_fold_outcomes): a run end writes
 -- no row that another run end or another role's lock can hold up.
 
--- New task columns come last (ALTER TABLE appends, as the update script does).
-ALTER TABLE @extschema@.uso_task ADD COLUMN alert_mail_to text;
-ALTER TABLE @extschema@.uso_task ADD COLUMN record_runs text NOT NULL DEFAULT 'all';
-ALTER TABLE @extschema@.uso_task ADD CONSTRAINT uso_task_record_runs_check
-    CHECK (record_runs IN ('all', 'failures'));
-ALTER TABLE @extschema@.uso_task ADD CONSTRAINT uso_task_alert_mail_to_check
-    CHECK (alert_mail_to <> '' AND pg_catalog.length(alert_mail_to) <= 1000
-           AND alert_mail_to !~ '[[:cntrl:]]');
 COMMENT ON COLUMN @extschema@.uso_task.alert_mail_to IS 'Comma-separated addresses mailed when a run of the task fails for good, it goes missing or recovers (besides uso_tasks.alert_mail_to).';
 COMMENT ON COLUMN @extschema@.uso_task.record_runs IS 'all: every run is kept as a row; failures: of the successful runs only the last is kept (counts and statistics in uso_task_stats stay complete).';
-GRANT INSERT (alert_mail_to, record_runs), UPDATE (alert_mail_to, record_runs)
-    ON @extschema@.uso_task TO PUBLIC;
 
--- Counters survive retention purges and record_runs = 'failures': they are
--- kept here, one row per task, folded in batches from uso_run_outcome by
--- uso_fold_outcomes() (the scheduler, uso_deliver_alerts), never by a run's
--- own transaction: no row here is written by every run end.  No foreign key:
--- its check would lock the task row, and a role holding its own task row
--- would stall the fold for everyone; a deleted task's row is removed by the
--- fold (and hidden by the policy until then).
-CREATE TABLE @extschema@.uso_task_stats (
-    task_id           bigint PRIMARY KEY,
-    runs_succeeded    bigint NOT NULL DEFAULT 0,
-    runs_failed       bigint NOT NULL DEFAULT 0,
-    runs_timed_out    bigint NOT NULL DEFAULT 0,
-    runs_cancelled    bigint NOT NULL DEFAULT 0,
-    runs_skipped      bigint NOT NULL DEFAULT 0,
-    last_status       text,
-    last_finished_at  timestamptz,
-    last_success_at   timestamptz,
-    last_failure_at   timestamptz,
-    duration_count    bigint NOT NULL DEFAULT 0,
-    duration_sum      float8 NOT NULL DEFAULT 0,
-    lateness_count    bigint NOT NULL DEFAULT 0,
-    lateness_sum      float8 NOT NULL DEFAULT 0,
-    recent_durations  float8[] NOT NULL DEFAULT '{}',
-    recent_lateness   float8[] NOT NULL DEFAULT '{}',
-    failing           boolean NOT NULL DEFAULT false,
-    alerted           boolean NOT NULL DEFAULT false,
-    missing_alerted   boolean NOT NULL DEFAULT false,
-    alert_last_at     timestamptz
-) WITH (fillfactor = 70);
 COMMENT ON TABLE @extschema@.uso_task_stats IS 'Per-task run counters and statistics, kept when runs are purged (retention, record_runs = failures).';
 COMMENT ON COLUMN @extschema@.uso_task_stats.task_id IS 'The task.';
 COMMENT ON COLUMN @extschema@.uso_task_stats.runs_succeeded IS 'Runs that succeeded, ever (since the task or this table was created).';
@@ -74,27 +35,9 @@ COMMENT ON COLUMN @extschema@.uso_task_stats.failing IS 'The last failed, timed-
 COMMENT ON COLUMN @extschema@.uso_task_stats.alerted IS 'A failure was announced and no success since: the next success is announced as recovered.';
 COMMENT ON COLUMN @extschema@.uso_task_stats.missing_alerted IS 'Announced as missing (its command calls a function that does not exist).';
 COMMENT ON COLUMN @extschema@.uso_task_stats.alert_last_at IS 'Start of the current alert interval: mail and webhook calls before alert_last_at + uso_tasks.alert_interval are gathered into one.';
-ALTER TABLE @extschema@.uso_task_stats ENABLE ROW LEVEL SECURITY;
 CREATE POLICY uso_task_stats_visible ON @extschema@.uso_task_stats
     USING (EXISTS (SELECT FROM @extschema@.uso_task t WHERE t.id = task_id));
-GRANT SELECT ON @extschema@.uso_task_stats TO PUBLIC;
 
--- Run ends to fold into uso_task_stats and the alert decisions: one row
--- inserted by the transaction that records the end (so it is there exactly
--- when the end committed), deleted by the fold that counts it.  Append-only
--- and without an index, so a run end touches no row or index page that
--- another run end needs.
-CREATE TABLE @extschema@.uso_run_outcome (
-    run_id          bigint NOT NULL,
-    task_id         bigint NOT NULL,
-    status          text NOT NULL,
-    final           boolean NOT NULL,
-    scheduled_for   timestamptz,
-    started_at      timestamptz,
-    finished_at     timestamptz NOT NULL,
-    message         text,
-    sqlstate        text
-);
 COMMENT ON TABLE @extschema@.uso_run_outcome IS 'Internal: run ends not yet counted in uso_task_stats (uso_fold_outcomes() folds and deletes them).';
 COMMENT ON COLUMN @extschema@.uso_run_outcome.run_id IS 'The run.';
 COMMENT ON COLUMN @extschema@.uso_run_outcome.task_id IS 'Its task.';
@@ -105,54 +48,9 @@ COMMENT ON COLUMN @extschema@.uso_run_outcome.started_at IS 'When it started.';
 COMMENT ON COLUMN @extschema@.uso_run_outcome.finished_at IS 'When it ended.';
 COMMENT ON COLUMN @extschema@.uso_run_outcome.message IS 'Its message (cut to 1000 characters), for the alert.';
 COMMENT ON COLUMN @extschema@.uso_run_outcome.sqlstate IS 'Its SQLSTATE, for the alert.';
-ALTER TABLE @extschema@.uso_run_outcome ENABLE ROW LEVEL SECURITY;
-REVOKE ALL ON @extschema@.uso_run_outcome FROM PUBLIC;
-
--- One fold at a time: a fold takes this row's lock or, when another fold
--- has it, does nothing (the next one counts what is left).  No role but the
--- extension's owner can lock it (no privilege on it is granted).
-CREATE TABLE @extschema@.uso_fold_state (
-    folded_at timestamptz
-);
 COMMENT ON TABLE @extschema@.uso_fold_state IS 'Internal: one row, locked by the fold of uso_run_outcome that runs; when the last fold ended.';
 COMMENT ON COLUMN @extschema@.uso_fold_state.folded_at IS 'When the last fold ended.';
-ALTER TABLE @extschema@.uso_fold_state ENABLE ROW LEVEL SECURITY;
-REVOKE ALL ON @extschema@.uso_fold_state FROM PUBLIC;
-INSERT INTO @extschema@.uso_fold_state VALUES (NULL);
 
--- The outbox: an alert is a row written in the transaction that records the
--- run, delivered later by uso_deliver_alerts() (a built-in task), so neither
--- the scheduler nor a run ever waits for a mail server.  Rows are kept after
--- delivery, as the record of what was sent; the task may be gone by then.
-CREATE TABLE @extschema@.uso_alert_outbox (
-    id              bigserial PRIMARY KEY,
-    task_id         bigint NOT NULL,
-    task_name       text NOT NULL,
-    username        name NOT NULL,
-    run_id          bigint,
-    event           text NOT NULL,
-    channel         text NOT NULL,
-    recipient       text NOT NULL,
-    payload         jsonb NOT NULL,
-    created_at      timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
-    deliver_after   timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
-    more_failures   integer NOT NULL DEFAULT 0,
-    more_since      timestamptz,
-    attempts        integer NOT NULL DEFAULT 0,
-    last_attempt_at timestamptz,
-    last_error      text,
-    sent_at         timestamptz,
-    claimed_by      integer,
-    claimed_at      timestamptz,
-    suppressed      boolean NOT NULL DEFAULT false,
-    CONSTRAINT uso_alert_outbox_event_check
-        CHECK (event IN ('failed', 'timed_out', 'missing', 'recovered')),
-    CONSTRAINT uso_alert_outbox_channel_check CHECK (channel IN ('mail', 'webhook'))
-);
-CREATE INDEX uso_alert_outbox_pending_idx ON @extschema@.uso_alert_outbox (deliver_after)
-    WHERE sent_at IS NULL;
-CREATE INDEX uso_alert_outbox_task_idx ON @extschema@.uso_alert_outbox (task_id, id DESC);
-CREATE INDEX uso_alert_outbox_username_idx ON @extschema@.uso_alert_outbox (username, created_at);
 COMMENT ON TABLE @extschema@.uso_alert_outbox IS 'Alerts to deliver (mail, webhook) and delivered: written with the run''s record, sent by uso_deliver_alerts().';
 COMMENT ON COLUMN @extschema@.uso_alert_outbox.id IS 'Alert id.';
 COMMENT ON COLUMN @extschema@.uso_alert_outbox.task_id IS 'The task (it may have been deleted since).';
@@ -174,10 +72,8 @@ COMMENT ON COLUMN @extschema@.uso_alert_outbox.sent_at IS 'When it was delivered
 COMMENT ON COLUMN @extschema@.uso_alert_outbox.claimed_by IS 'Process id of the delivery sending it now; a claim whose process is gone is taken over.';
 COMMENT ON COLUMN @extschema@.uso_alert_outbox.claimed_at IS 'When that delivery claimed it.';
 COMMENT ON COLUMN @extschema@.uso_alert_outbox.suppressed IS 'Not sent: the owner''s tasks had raised uso_tasks.alert_max_per_role alerts within uso_tasks.alert_interval (last_error says so).';
-ALTER TABLE @extschema@.uso_alert_outbox ENABLE ROW LEVEL SECURITY;
 CREATE POLICY uso_alert_outbox_visible ON @extschema@.uso_alert_outbox
     FOR SELECT USING (username = CURRENT_USER OR @extschema@.uso_is_admin());
-REVOKE ALL ON @extschema@.uso_alert_outbox FROM PUBLIC;
 
 CREATE VIEW @extschema@.uso_alerts WITH (security_invoker = true) AS
 SELECT o.id, o.task_name AS task, o.task_id, o.run_id, o.event, o.channel, o.recipient,
@@ -207,7 +103,6 @@ COMMENT ON COLUMN @extschema@.uso_alerts.more_failures IS 'Further failures gath
 COMMENT ON COLUMN @extschema@.uso_alerts.more_since IS 'When the first of them happened.';
 COMMENT ON COLUMN @extschema@.uso_alerts.payload IS 'The event as JSON.';
 GRANT SELECT ON @extschema@.uso_alerts TO PUBLIC;
-GRANT SELECT ON @extschema@.uso_alert_outbox TO PUBLIC;
 
 CREATE FUNCTION @extschema@.uso_log_run(database text, task text, run_id bigint, status text,
     sqlstate text, message text, duration float8) RETURNS void
@@ -776,10 +671,6 @@ COMMENT ON PROCEDURE @extschema@.uso_deliver_alerts(integer, integer) IS
     'Counts the run ends not yet counted and announces tasks gone missing, then sends up to max_alerts due alerts of the outbox (mail, webhook), in the order of their events, committing before each send so that no lock is held while it waits; a failed delivery is retried with backoff. sent: how many went out. The built-in task uso_deliver_alerts calls it every 10 seconds.';
 REVOKE EXECUTE ON PROCEDURE @extschema@.uso_deliver_alerts(integer, integer) FROM PUBLIC;
 
-INSERT INTO @extschema@.uso_task (name, category, schedule, command, description, record_runs) VALUES
-('uso_deliver_alerts', 'uso_tasks', '10 seconds', 'CALL @extschema@.uso_deliver_alerts()',
- 'Alert delivery: counts run ends into uso_task_stats, sends the mails and webhook calls of failed, missing and recovered tasks '
- '(uso_alerts), retrying a mail server that is down.', 'failures');
 
 -- Scheduler status: read from shared memory (src/status.c).
 CREATE FUNCTION @extschema@.uso_scheduler_status_raw(

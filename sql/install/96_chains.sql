@@ -13,15 +13,6 @@
 -- The queued run is the follower's own: its owner, timeout, retries,
 -- overlap policy and history.
 
--- New task columns come last (ALTER TABLE appends, as the update script does).
-ALTER TABLE @extschema@.uso_task ADD COLUMN follows_task_id bigint;
-ALTER TABLE @extschema@.uso_task ADD COLUMN follows_on text;
-ALTER TABLE @extschema@.uso_task ADD CONSTRAINT uso_task_follows_on_check
-    CHECK (follows_on IN ('success', 'failure'));
--- No foreign key: a follower of a built-in task must survive pg_dump, which
--- leaves built-in rows out (they are registered again, maybe under other ids).
-CREATE INDEX uso_task_follows_idx ON @extschema@.uso_task (follows_task_id)
-    WHERE follows_task_id IS NOT NULL;
 COMMENT ON COLUMN @extschema@.uso_task.follows_task_id IS
     'For a schedule ''after <task>'': the id of the task it follows (kept across renames); NULL when that task was deleted (the follower shows status missing).';
 COMMENT ON COLUMN @extschema@.uso_task.follows_on IS
@@ -209,15 +200,9 @@ CREATE TRIGGER uso_task_followed_changed
 -- transaction stall another role's run, or the scheduler, which writes some
 -- outcomes itself.  So the outcome is kept here, in the same transaction,
 -- and the scheduler queues the run once the row is free (uso_queue_pending_followers).
--- No foreign key, for the same reason; no role reads or writes it.
-CREATE TABLE @extschema@.uso_chain_pending (
-    caused_by_run_id bigint NOT NULL,
-    task_id          bigint NOT NULL,
-    predecessor_id   bigint NOT NULL,
-    since            timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
-    PRIMARY KEY (caused_by_run_id, task_id)
-);
-ALTER TABLE @extschema@.uso_chain_pending ENABLE ROW LEVEL SECURITY;
+-- The table is in sql/schema/uso_tasks.sql (no foreign key: a follower of a
+-- built-in task must survive pg_dump, which leaves built-in rows out); no role
+-- reads or writes it.
 COMMENT ON TABLE @extschema@.uso_chain_pending IS
     'Internal: runs of followers still to queue, because the follower''s row was locked when the run they follow ended; the scheduler queues them when the lock goes.';
 COMMENT ON COLUMN @extschema@.uso_chain_pending.caused_by_run_id IS 'The run whose end triggers the follower.';

@@ -3,9 +3,8 @@
 -- uso_next_runs previews with): the scheduler keeps the anchor here, so
 -- month steps keep the anchor's day of month (01-31 -> 02-28 -> 03-31) and
 -- neither a pause nor a restart moves the slots (docs/schedule.md).
--- A column of its own, appended last (as the update script does).
+-- The column, schedule_anchor, is in sql/schema/uso_tasks.sql.
 
-ALTER TABLE @extschema@.uso_task ADD COLUMN schedule_anchor timestamptz;
 COMMENT ON COLUMN @extschema@.uso_task.schedule_anchor IS 'Interval schedules: the instant their slots count from (anchor + k * interval): the slot of the first run, or the start of the latest manual or one-off run; NULL means last_run_at. Written by the scheduler; a change of schedule or time zone resets it.';
 
 -- A separate trigger, after uso_task_validate (triggers fire in name order):

@@ -70,6 +70,10 @@ is($u->(q{SELECT count(*) FROM ticks}), '0', 'the scheduler ran nothing under a 
 # The pack's tasks would change schema uso once scheduling resumes: paused
 # until the rows are compared.
 $u->(q{UPDATE uso_task SET enabled = false WHERE builtin AND name <> 'uso_housekeeping'});
+# What a DBA set: the schedule of a built-in task (0.2 changes its default),
+# and a table privilege narrowed as the README's "Security" section shows.
+$u->(q{UPDATE uso_task SET schedule = 'T01:00' WHERE name = 'NotifyProjects';
+	REVOKE DELETE ON uso_task FROM PUBLIC});
 my $maxrun = $u->(q{SELECT max(id) FROM uso_task_run});
 my $before = uso_kept_rows($node, 'upgraded', $maxrun);
 
@@ -90,6 +94,15 @@ my $hk = $u->(q{SELECT uso_run_now('uso_housekeeping')});
 is($u->("SELECT uso_wait($hk, '60 s')"), 'succeeded', 'uso_run_now works again');
 my $logged = () = slurp_file($node->logfile) =~ /$waits/g;
 is($logged, 1, 'the wait was logged once');
+is($u->(q{SELECT schedule FROM uso_task WHERE name = 'NotifyProjects'}), 'T01:00',
+	'the update keeps the schedule a DBA set on a built-in task');
+is($u->(q{SELECT schedule FROM uso_task WHERE name = 'CreateCallProjects'}), 'T00:15',
+	'and moves one still at 0.1\'s default to 0.2\'s');
+is($u->(q{SELECT has_table_privilege('alice', 'uso_task', 'DELETE')}), 'f',
+	'and keeps a table privilege the DBA revoked');
+is($u->(q{SELECT has_table_privilege('alice', 'uso_task', 'SELECT')}), 't', 'and the ones it did not');
+# Back to the defaults, for the comparison with a fresh install.
+$u->(q{UPDATE uso_task SET schedule = 'T00:30' WHERE name = 'NotifyProjects'; GRANT DELETE ON uso_task TO PUBLIC});
 $u->(q{SELECT uso_disable('tick'); UPDATE uso_task SET enabled = true WHERE builtin});
 
 # -- the upgraded catalog equals a fresh install of both
@@ -100,7 +113,7 @@ my @diff = uso_catalog_diff($a, $b, 'upgraded', 'fresh');
 my $n = scalar keys %$b;
 ok($n > 500, "the snapshot covers $n objects and sub-objects of both extensions");
 is(scalar(@diff), 0, "upgraded catalog equals a fresh install ($n objects compared)")
-  or diag(join("\n", 'The update scripts (sql/uso_tasks--0.1--0.2.sql, sql/uso_office--0.1--0.2.sql) miss:', @diff));
+  or diag(join("\n", 'The update scripts (sql/updates/: the deltas, drop_code.sql) miss:', @diff));
 note("catalog comparison: $n objects compared, " . scalar(@diff) . ' differences');
 
 # -- the split: the engine alone, and DROP EXTENSION uso_office

@@ -7,8 +7,10 @@
 # What is compared, for every member object of either extension:
 #   - the object itself: which extension it belongs to, its owner, comment,
 #     privileges (ACL) and initial privileges (pg_init_privs);
-#   - tables: every column (position among live columns, type, NOT NULL,
-#     default, identity/generated, collation, comment, column privileges),
+#   - tables: every column by name (type, NOT NULL, default,
+#     identity/generated, collation, comment, column privileges; not its
+#     position: sql/schema/ defines a table in its current shape, an update
+#     appends the columns it adds, and no query of ours depends on the order),
 #     constraints, indexes, triggers, policies, row-level security flags,
 #     storage options (fillfactor) and whether pg_dump keeps its rows
 #     (extconfig and its condition);
@@ -39,8 +41,7 @@ WITH ext AS (
     SELECT m.*, c.oid AS reloid FROM member m JOIN pg_class c ON c.oid = m.objid
      WHERE m.classid = 'pg_class'::regclass
 ), col AS (
-    SELECT r.identity AS relname, r.reloid, a.*,
-           row_number() OVER (PARTITION BY a.attrelid ORDER BY a.attnum) AS pos
+    SELECT r.identity AS relname, r.reloid, a.*
       FROM rel r JOIN pg_attribute a ON a.attrelid = r.reloid AND a.attnum > 0 AND NOT a.attisdropped
 )
 SELECT key, val FROM (
@@ -76,7 +77,7 @@ SELECT key, val FROM (
       FROM rel r JOIN pg_class c ON c.oid = r.reloid
     UNION ALL
     SELECT 'column ' || col.relname || '.' || quote_ident(col.attname),
-           concat_ws(' | ', 'position ' || col.pos, 'type ' || format_type(col.atttypid, col.atttypmod),
+           concat_ws(' | ', 'type ' || format_type(col.atttypid, col.atttypmod),
                      CASE WHEN col.attnotnull THEN 'not null' END,
                      'default ' || pg_get_expr(ad.adbin, ad.adrelid),
                      NULLIF('identity ' || col.attidentity::text, 'identity '),

@@ -1,3 +1,22 @@
+-- The pack registers its tasks under their seed names: say which ones are
+-- taken rather than fail on uso_task_name_key.
+DO $$
+DECLARE
+    taken text := (SELECT pg_catalog.string_agg(t.name, ', ' ORDER BY t.name) FROM @extschema@.uso_task t
+                    WHERE t.name IN ('AdvanceReviewWorkflow', 'CreateCycles', 'CycleStateManager', 'RemindReviewers',
+                                     'StartReviews', 'AutoSignOff', 'CreateCallProjects', 'CreateNonCallProjects',
+                                     'NotifyProjects', 'FetchBioSync', 'UpdateMetrics', 'FetchCitations',
+                                     'UpdatePublications', 'CleanRegistrations', 'NotifyNewInstitutions', 'SyncUsers',
+                                     'DeliverNotifications'));
+BEGIN
+    IF taken IS NOT NULL THEN
+        RAISE EXCEPTION 'uso_office registers its tasks under names that are taken: %', taken
+            USING ERRCODE = 'unique_violation',
+                  HINT = 'Rename or unschedule those tasks (uso_alter_task(name, new_name => ...)), then create the extension.';
+    END IF;
+END
+$$;
+
 -- uso_office: the USO task pack, part 5: the 17 tasks registered under their
 -- seed 000 names, with USO's own schedule strings (ISO 8601 durations and
 -- times of day), the seed's descriptions and the app they belong to. The
@@ -75,3 +94,24 @@ FROM (VALUES
  '{"max_attempts": 5, "backoff": "1 minute", "batch": 100, "stop_after_failures": 3}',
  'Sends the notification outbox by e-mail through SMTP, retrying failed messages with backoff, never sending one twice.')
 ) AS v (name, category, schedule, command, config, description);
+
+-- uso_office: the role the pack's tasks run as.  By default the role running
+-- CREATE EXTENSION uso_office (a superuser: the extension needs one).  A DBA
+-- who wants them to run with less names another role first:
+--     SET uso_office.task_owner = 'uso_office_runner';   -- a role with LOGIN
+--     CREATE EXTENSION uso_office;
+-- That role gets what the tasks need: the schema uso and its tables and
+-- sequences.  The tasks are then that role's, under the usual rules: only it
+-- or a superuser may change what they execute.
+DO $$
+DECLARE
+    owner name := (SELECT t.username FROM @extschema@.uso_task t
+                    WHERE t.extension = 'uso_office' LIMIT 1);
+BEGIN
+    IF owner IS NOT NULL AND NOT (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = owner) THEN
+        EXECUTE pg_catalog.format('GRANT USAGE ON SCHEMA uso TO %I', owner);
+        EXECUTE pg_catalog.format('GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA uso TO %I', owner);
+        EXECUTE pg_catalog.format('GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA uso TO %I', owner);
+    END IF;
+END
+$$;
