@@ -51,7 +51,7 @@ COMMENT ON COLUMN @extschema@.uso_run_outcome.sqlstate IS 'Its SQLSTATE, for the
 COMMENT ON TABLE @extschema@.uso_fold_state IS 'Internal: one row, locked by the fold of uso_run_outcome that runs; when the last fold ended.';
 COMMENT ON COLUMN @extschema@.uso_fold_state.folded_at IS 'When the last fold ended.';
 
-COMMENT ON TABLE @extschema@.uso_alert_outbox IS 'Alerts to deliver (mail, webhook) and delivered: written with the run''s record, sent by uso_deliver_alerts().';
+COMMENT ON TABLE @extschema@.uso_alert_outbox IS 'Alerts to deliver (mail, webhook) and delivered: written by the fold of the run ends, sent by the procedure uso_deliver_alerts.';
 COMMENT ON COLUMN @extschema@.uso_alert_outbox.id IS 'Alert id.';
 COMMENT ON COLUMN @extschema@.uso_alert_outbox.task_id IS 'The task (it may have been deleted since).';
 COMMENT ON COLUMN @extschema@.uso_alert_outbox.task_name IS 'Its name when the alert was raised.';

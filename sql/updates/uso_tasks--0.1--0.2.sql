@@ -102,10 +102,11 @@ CREATE TABLE @extschema@.uso_task_stats (
     alert_last_at     timestamptz
 ) WITH (fillfactor = 70);
 
--- The outbox: an alert is a row written in the transaction that records the
--- run, delivered later by uso_deliver_alerts() (a built-in task), so neither
--- the scheduler nor a run ever waits for a mail server.  Rows are kept after
--- delivery, as the record of what was sent; the task may be gone by then.
+-- The outbox: an alert is a row written by the fold of the run ends
+-- (uso_fold_outcomes), delivered later by the procedure uso_deliver_alerts
+-- (a built-in task), so neither the scheduler nor a run ever waits for a
+-- mail server.  Rows are kept after delivery, as the record of what was
+-- sent; the task may be gone by then.
 CREATE TABLE @extschema@.uso_alert_outbox (
     id              bigserial PRIMARY KEY,
     task_id         bigint NOT NULL,
