@@ -75,6 +75,7 @@ extern void StoreQueueRemoteFinish(int64 run_id, UsoRunOutcome outcome,
 								   const char *tag, const char *message);
 extern bool StoreFlush(SchedDecisions *d, StoreFlushResult *res);
 extern bool StoreHasDeferred(void);
+extern bool StoreHasDeferredTrigger(const char *trigger);
 
 /* ---------- sched_sql.c ---------- */
 

@@ -438,11 +438,12 @@ SchedulerLoop(void)
 			proc_exit(0);
 		/*
 		 * This start's @reboot runs are decided once: done only when they
-		 * are committed.  An ERROR before (the process exits, and is started
-		 * again) decides them again, replacing a queued one already written
-		 * (StoreCloseInterrupted), so none is lost and none runs twice.
+		 * are committed (none waits for its task row's lock).  An ERROR
+		 * before (the process exits, and is started again) decides them
+		 * again, replacing a queued one already written
+		 * (StoreCloseInterrupted), so none is lost.
 		 */
-		if (reboot_unwritten && !StoreHasDeferred())
+		if (reboot_unwritten && !StoreHasDeferredTrigger("startup"))
 		{
 			MySchedSlot->reboot_done = true;
 			reboot_unwritten = false;
