@@ -34,7 +34,8 @@ DATA         = sql/uso_tasks--0.1.sql sql/uso_office--0.1.sql
 # hand-written schema deltas of each step from <from> on
 # (sql/updates/<ext>--X--Y.sql), sql/updates/drop_code.sql (drops the old
 # code objects: functions, views, triggers, policies, event triggers), the
-# code parts, then each step's optional data part (sql/updates/<ext>--X--Y.post.sql,
+# code parts, sql/updates/restore_grants.sql (privileges a DBA changed on
+# them), then each step's optional data part (sql/updates/<ext>--X--Y.post.sql,
 # e.g. the built-in tasks X lacks).  test/t/090_upgrade.pl checks that an
 # upgraded catalog equals a fresh install.
 INSTALL_PARTS = $(sort $(wildcard sql/install/*.sql))
@@ -75,10 +76,10 @@ sql/uso_tasks--$(EXTVERSION).sql: sql/schema/uso_tasks.sql $(INSTALL_PARTS) sql/
 	cat $^ > $@
 sql/uso_office--$(EXTVERSION).sql: sql/schema/uso_office.sql $(OFFICE_PARTS) sql/builtin/uso_office.sql
 	cat $^ > $@
-$(TASKS_UPDATES): sql/uso_tasks--%--$(EXTVERSION).sql: sql/updates/assemble sql/updates/drop_code.sql \
+$(TASKS_UPDATES): sql/uso_tasks--%--$(EXTVERSION).sql: sql/updates/assemble sql/updates/drop_code.sql sql/updates/restore_grants.sql \
 		$(wildcard sql/updates/uso_tasks--*.sql) $(INSTALL_PARTS)
 	sh sql/updates/assemble uso_tasks $* $(EXTVERSION) $(INSTALL_PARTS) > $@
-$(OFFICE_UPDATES): sql/uso_office--%--$(EXTVERSION).sql: sql/updates/assemble sql/updates/drop_code.sql \
+$(OFFICE_UPDATES): sql/uso_office--%--$(EXTVERSION).sql: sql/updates/assemble sql/updates/drop_code.sql sql/updates/restore_grants.sql \
 		$(wildcard sql/updates/uso_office--*.sql) $(OFFICE_PARTS)
 	sh sql/updates/assemble uso_office $* $(EXTVERSION) $(OFFICE_PARTS) > $@
 

@@ -210,7 +210,7 @@ SELECT try(s) FROM unnest(ARRAY[
     $q$SELECT uso_bench_schedule('* * * * *', 0)$q$,
     $q$SELECT uso_bench_schedule('* * * * *', -1)$q$,
     $q$SELECT uso_bench_schedule('nonsense', 10)$q$,
-    $q$SELECT uso_task_changed()$q$
+    $q$SELECT _uso_tasks.uso_task_changed()$q$
 ]) s;
 
 -- as an unprivileged role: privileges are checked before anything else

@@ -77,7 +77,7 @@ SELECT t.name, r.return_message FROM uso_task_run r JOIN uso_task t ON t.id = r.
 SELECT message FROM uso_task_log;
 SELECT task, status, return_message FROM uso_task_runs;
 SELECT name, owner, last_status, last_log FROM uso_background_tasks;
-SELECT uso_is_admin();
+SELECT _uso_tasks.uso_is_admin();
 -- bob's task and run do not exist for her
 SELECT sec_try($$SELECT uso_run_now('sec_bob_task')$$);
 SELECT sec_try($$SELECT uso_run_at('sec_bob_task', '2030-01-01')$$);
@@ -128,7 +128,7 @@ ROLLBACK;
 
 -- a member of uso_admin sees and manages every task and run
 SET ROLE sec_admin;
-SELECT uso_is_admin();
+SELECT _uso_tasks.uso_is_admin();
 SELECT name, owner FROM uso_background_tasks WHERE name LIKE 'sec\_%' ORDER BY name;
 SELECT task, return_message FROM uso_task_runs WHERE task LIKE 'sec\_%' ORDER BY task;
 SELECT count(*) AS log_lines FROM uso_task_log l JOIN uso_task_run r ON r.id = l.run_id
@@ -247,31 +247,31 @@ INSERT INTO uso_task (name, schedule, command, username)
 VALUES ('sec_alice_cron', '@manual', 'SELECT 1', 'sec_alice');
 SET ROLE sec_alice;
 SELECT s AS direct_call, sec_try(s) AS outcome FROM unnest(ARRAY[
-    $$SELECT uso_cron_schedule(NULL, '@daily', 'SELECT 1', NULL, NULL, true, false)$$,
-    $$SELECT uso_cron_schedule('sec_c1', '@daily', 'SELECT 1', NULL, NULL, true, true)$$,
-    $$SELECT uso_cron_schedule('sec_c2', '@daily', 'SELECT 1', current_database(), NULL, true, true)$$,
-    $$SELECT uso_cron_schedule('sec_c3', '@daily', 'SELECT 1', NULL, NULL, false, true)$$,
-    $$SELECT uso_cron_alter_job((SELECT id FROM uso_task WHERE name = 'sec_alice_cron'), '@weekly', NULL, NULL, NULL, NULL)$$
+    $$SELECT _uso_tasks.uso_cron_schedule(NULL, '@daily', 'SELECT 1', NULL, NULL, true, false)$$,
+    $$SELECT _uso_tasks.uso_cron_schedule('sec_c1', '@daily', 'SELECT 1', NULL, NULL, true, true)$$,
+    $$SELECT _uso_tasks.uso_cron_schedule('sec_c2', '@daily', 'SELECT 1', current_database(), NULL, true, true)$$,
+    $$SELECT _uso_tasks.uso_cron_schedule('sec_c3', '@daily', 'SELECT 1', NULL, NULL, false, true)$$,
+    $$SELECT _uso_tasks.uso_cron_alter_job((SELECT id FROM uso_task WHERE name = 'sec_alice_cron'), '@weekly', NULL, NULL, NULL, NULL)$$
 ]) s;
 RESET ROLE;
 BEGIN;
 GRANT USAGE ON SCHEMA cron TO sec_alice;
 SET ROLE sec_alice;
 SELECT s AS direct_call_with_usage, sec_try(s) AS outcome FROM unnest(ARRAY[
-    $$SELECT uso_cron_schedule(NULL, '@daily', 'SELECT 1', NULL, NULL, true, false) > 0$$,
-    $$SELECT uso_cron_schedule('sec_c1', '@daily', 'SELECT 1', NULL, NULL, true, true) > 0$$,
-    $$SELECT uso_cron_schedule('sec_c2', '@daily', 'SELECT 1', current_database(), NULL, true, true)$$,
-    $$SELECT uso_cron_schedule('sec_c3', '@daily', 'SELECT 1', NULL, NULL, false, true)$$,
-    $$SELECT uso_cron_alter_job((SELECT id FROM uso_task WHERE name = 'sec_alice_cron'), '@weekly', NULL, NULL, NULL, NULL)$$
+    $$SELECT _uso_tasks.uso_cron_schedule(NULL, '@daily', 'SELECT 1', NULL, NULL, true, false) > 0$$,
+    $$SELECT _uso_tasks.uso_cron_schedule('sec_c1', '@daily', 'SELECT 1', NULL, NULL, true, true) > 0$$,
+    $$SELECT _uso_tasks.uso_cron_schedule('sec_c2', '@daily', 'SELECT 1', current_database(), NULL, true, true)$$,
+    $$SELECT _uso_tasks.uso_cron_schedule('sec_c3', '@daily', 'SELECT 1', NULL, NULL, false, true)$$,
+    $$SELECT _uso_tasks.uso_cron_alter_job((SELECT id FROM uso_task WHERE name = 'sec_alice_cron'), '@weekly', NULL, NULL, NULL, NULL)$$
 ]) s;
 RESET ROLE;
 GRANT EXECUTE ON FUNCTION cron.alter_job(bigint, text, text, text, text, boolean),
     cron.schedule_in_database(text, text, text, text, text, boolean) TO sec_alice;
 SET ROLE sec_alice;
 SELECT s AS direct_call_with_grants, sec_try(s) AS outcome FROM unnest(ARRAY[
-    $$SELECT uso_cron_schedule('sec_c2', '@daily', 'SELECT 1', current_database(), NULL, true, true) > 0$$,
-    $$SELECT uso_cron_schedule('sec_c3', '@daily', 'SELECT 1', NULL, NULL, false, true) > 0$$,
-    $$SELECT uso_cron_alter_job((SELECT id FROM uso_task WHERE name = 'sec_alice_cron'), '@weekly', NULL, NULL, NULL, NULL)$$
+    $$SELECT _uso_tasks.uso_cron_schedule('sec_c2', '@daily', 'SELECT 1', current_database(), NULL, true, true) > 0$$,
+    $$SELECT _uso_tasks.uso_cron_schedule('sec_c3', '@daily', 'SELECT 1', NULL, NULL, false, true) > 0$$,
+    $$SELECT _uso_tasks.uso_cron_alter_job((SELECT id FROM uso_task WHERE name = 'sec_alice_cron'), '@weekly', NULL, NULL, NULL, NULL)$$
 ]) s;
 RESET ROLE;
 ROLLBACK;
@@ -323,7 +323,7 @@ SELECT what FROM sec_evil.calls;
 DELETE FROM sec_evil.calls;
 
 -- now every function of the extension, with her search_path
-SELECT uso_is_admin();
+SELECT _uso_tasks.uso_is_admin();
 SELECT name FROM uso_background_tasks;
 SELECT task FROM uso_task_runs;
 SELECT sec_try(format('SELECT uso_wait(%s), uso_cancel(%s)', :alice_run, :alice_run));

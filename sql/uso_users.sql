@@ -40,9 +40,10 @@ SELECT uso.notify_new_institutions(as_of => '2026-03-12 12:00');
 SELECT name, notified_at IS NOT NULL AS reported FROM uso.institution ORDER BY name;
 
 -- DeliverNotifications through a stand-in mailer (rolled back with the rest):
--- it records what it sends and refuses addresses at bounce.example
+-- it records what it sends and refuses addresses at bounce.example.  The
+-- pack calls the engine's private uso_send_mail (sql/install/41_private_calls.sql).
 CREATE TEMP TABLE mails (recipient text, subject text);
-CREATE OR REPLACE FUNCTION public.uso_send_mail(recipient text, subject text, body text, sender text DEFAULT NULL)
+CREATE OR REPLACE FUNCTION _uso_tasks.uso_send_mail(recipient text, subject text, body text, sender text)
     RETURNS text LANGUAGE plpgsql AS $$
 BEGIN
     IF recipient LIKE '%@bounce.example' THEN

@@ -68,8 +68,9 @@ ErrorIsInternal(int sqlerrcode)
 }
 
 /*
- * The body of the calling API function: same schema, the given name, the
- * same argument types.  Looked up once per call site.
+ * The body of the calling API function: in the private schema, the given
+ * name, the same argument types (the API function's own schema is one other
+ * roles may create in).  Looked up once per call site.
  */
 static ApiBody *
 LookupBody(FunctionCallInfo fcinfo, const char *body_name)
@@ -77,7 +78,6 @@ LookupBody(FunctionCallInfo fcinfo, const char *body_name)
 	ApiBody    *body = (ApiBody *) fcinfo->flinfo->fn_extra;
 	HeapTuple	tup;
 	Form_pg_proc proc;
-	char	   *nspname;
 	Oid			body_oid;
 
 	if (body != NULL)
@@ -87,8 +87,7 @@ LookupBody(FunctionCallInfo fcinfo, const char *body_name)
 	if (!HeapTupleIsValid(tup))
 		elog(ERROR, "cache lookup failed for function %u", fcinfo->flinfo->fn_oid);
 	proc = (Form_pg_proc) GETSTRUCT(tup);
-	nspname = get_namespace_name(proc->pronamespace);
-	body_oid = LookupFuncName(list_make2(makeString(nspname), makeString(pstrdup(body_name))),
+	body_oid = LookupFuncName(list_make2(makeString(pstrdup(USO_PRIVATE_SCHEMA)), makeString(pstrdup(body_name))),
 							  proc->pronargs, proc->proargtypes.values, false);
 	ReleaseSysCache(tup);
 

@@ -312,7 +312,7 @@ StoreQueuePendingFollowers(void)
 	int			left = 0;
 
 	SchedBeginCatalogWork();
-	SchedExec(psprintf("SELECT %s.uso_queue_pending_followers()", SchedSchema), 0, NULL, NULL, NULL);
+	SchedExec("SELECT " USO_PRIVATE_SCHEMA ".uso_queue_pending_followers()", 0, NULL, NULL, NULL);
 	if (SPI_processed == 1)
 	{
 		bool		isnull;
@@ -334,6 +334,6 @@ void
 StoreFoldOutcomes(void)
 {
 	SchedBeginCatalogWork();
-	SchedExec(psprintf("SELECT %s.uso_fold_outcomes()", SchedSchema), 0, NULL, NULL, NULL);
+	SchedExec("SELECT " USO_PRIVATE_SCHEMA ".uso_fold_outcomes()", 0, NULL, NULL, NULL);
 	SchedEndCatalogWork();
 }

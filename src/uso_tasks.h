@@ -8,6 +8,13 @@
 
 #include "postgres.h"
 
+/*
+ * The schema of the engine's internals (sql/schema/uso_tasks.sql): only the
+ * extension's owner may create in it, so a call into it cannot be captured
+ * by an overload another role planted (docs/security.md).
+ */
+#define USO_PRIVATE_SCHEMA "_uso_tasks"
+
 /* GUCs (uso_tasks.c) */
 extern char *uso_timezone;
 extern int	uso_max_workers;

@@ -1,10 +1,10 @@
 -- uso_tasks: catalog (tasks, runs, log lines).
 
-CREATE FUNCTION @extschema@.uso_assert_preloaded() RETURNS void
+CREATE FUNCTION _uso_tasks.uso_assert_preloaded() RETURNS void
     LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'uso_assert_preloaded';
-COMMENT ON FUNCTION @extschema@.uso_assert_preloaded() IS
+COMMENT ON FUNCTION _uso_tasks.uso_assert_preloaded() IS
     'Errors with a hint when uso_tasks is not in shared_preload_libraries.';
-SELECT @extschema@.uso_assert_preloaded();
+SELECT _uso_tasks.uso_assert_preloaded();
 
 -- Members see and manage every task and run (row-level security below).
 DO $$
@@ -73,28 +73,28 @@ COMMENT ON COLUMN @extschema@.uso_task_log.message IS 'The text of the line.';
 -- Row-level security: a role sees its own tasks and runs; uso_admin sees all.
 -- Writes, through the uso_* functions or directly, are checked by the
 -- uso_task_validate trigger (10_api.sql) and limited by these policies.
-CREATE FUNCTION @extschema@.uso_is_admin() RETURNS boolean
+CREATE FUNCTION _uso_tasks.uso_is_admin() RETURNS boolean
     LANGUAGE sql STABLE
     SET search_path = pg_catalog, pg_temp
     AS $$ SELECT pg_has_role(current_user, 'uso_admin', 'MEMBER')
              OR (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) $$;
-COMMENT ON FUNCTION @extschema@.uso_is_admin() IS
+COMMENT ON FUNCTION _uso_tasks.uso_is_admin() IS
     'True when the current role is a superuser or a member of uso_admin (sees and manages every task).';
 
 -- A value as error messages may quote it: a bad argument can be megabytes
 -- long, and an error that echoes it whole floods logs and clients.
-CREATE FUNCTION @extschema@.uso_shorten(value text, max_chars integer DEFAULT 100) RETURNS text
+CREATE FUNCTION _uso_tasks.uso_shorten(value text, max_chars integer DEFAULT 100) RETURNS text
     LANGUAGE sql IMMUTABLE
     SET search_path = pg_catalog, pg_temp
     AS $$ SELECT CASE WHEN length(value) <= max_chars THEN value
                       ELSE left(value, max_chars) || '...' END $$;
-COMMENT ON FUNCTION @extschema@.uso_shorten(text, integer) IS
+COMMENT ON FUNCTION _uso_tasks.uso_shorten(text, integer) IS
     'The value cut to max_chars characters with "..." added when longer: how error messages quote a value.';
 
 -- Names and categories are shown on admin pages, in logs and in psql:
 -- characters that are invisible or reorder the text around them would let
 -- one name pass for another.
-CREATE FUNCTION @extschema@.uso_check_label(what text, value text) RETURNS void
+CREATE FUNCTION _uso_tasks.uso_check_label(what text, value text) RETURNS void
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -129,11 +129,11 @@ BEGIN
     END IF;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.uso_check_label(text, text) IS
+COMMENT ON FUNCTION _uso_tasks.uso_check_label(text, text) IS
     'Raises 22023 when a task name or category contains control, bidirectional control or zero-width characters (naming the first and its position).';
 
 CREATE POLICY uso_task_visible ON @extschema@.uso_task
-    USING (username = CURRENT_USER OR @extschema@.uso_is_admin());
+    USING (username = CURRENT_USER OR _uso_tasks.uso_is_admin());
 CREATE POLICY uso_task_run_visible ON @extschema@.uso_task_run
     USING (EXISTS (SELECT FROM @extschema@.uso_task t WHERE t.id = task_id));
 CREATE POLICY uso_task_log_visible ON @extschema@.uso_task_log

@@ -13,7 +13,7 @@
 --     that (docs/api.md, "Who may change what");
 --   * an error leaves nothing changed (it aborts the statement).
 
-CREATE FUNCTION @extschema@.uso_task_check() RETURNS trigger
+CREATE FUNCTION _uso_tasks.uso_task_check() RETURNS trigger
 LANGUAGE plpgsql SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -69,7 +69,7 @@ BEGIN
            AND NOT EXISTS (SELECT FROM pg_roles r WHERE r.rolname = OLD.username
                            AND pg_has_role(current_user, r.oid, 'MEMBER')) THEN
             RAISE EXCEPTION 'only the owner of task "%" (role "%") or a superuser may change its %',
-                            @extschema@.uso_shorten(OLD.name), OLD.username, what
+                            _uso_tasks.uso_shorten(OLD.name), OLD.username, what
                 USING ERRCODE = 'insufficient_privilege',
                       DETAIL = format('You are role "%s", which may not SET ROLE to "%s". Members of uso_admin '
                                       'may run, cancel, enable, disable and reschedule every task, but not change '
@@ -104,7 +104,7 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'It has only white space.';
     END IF;
-    PERFORM @extschema@.uso_check_label('task name', NEW.name);
+    PERFORM _uso_tasks.uso_check_label('task name', NEW.name);
 
     IF NEW.description IS NOT NULL AND length(NEW.description) > 10000 THEN
         RAISE EXCEPTION 'description is too long'
@@ -116,18 +116,18 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = format('It has %s characters; at most 200 are allowed.', length(NEW.category));
     END IF;
-    PERFORM @extschema@.uso_check_label('category', NEW.category);
+    PERFORM _uso_tasks.uso_check_label('category', NEW.category);
 
     -- schedule: the grammar lives in C (05_schedule.sql); only re-parse on change.
     IF NEW.schedule IS NULL THEN
         RAISE EXCEPTION 'schedule must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     ELSIF ins OR NEW.schedule IS DISTINCT FROM OLD.schedule THEN
-        PERFORM @extschema@.uso_validate_schedule(NEW.schedule);
+        PERFORM _uso_tasks.uso_validate_schedule(NEW.schedule);
         -- uso_schedule and uso_alter_task refuse these; pg_cron accepts them,
         -- so its layer and direct writes get a warning.
-        IF @extschema@.uso_schedule_never_fires(NEW.schedule) IS NOT NULL THEN
-            RAISE WARNING 'schedule "%" never fires: %', @extschema@.uso_shorten(NEW.schedule),
-                @extschema@.uso_schedule_never_fires(NEW.schedule);
+        IF _uso_tasks.uso_schedule_never_fires(NEW.schedule) IS NOT NULL THEN
+            RAISE WARNING 'schedule "%" never fires: %', _uso_tasks.uso_shorten(NEW.schedule),
+                _uso_tasks.uso_schedule_never_fires(NEW.schedule);
         END IF;
     END IF;
 
@@ -140,7 +140,7 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'At most 1 MB is allowed; put long code into a function and call it.';
     END IF;
-    PERFORM @extschema@.uso_check_command(NEW.command) WHERE ins OR NEW.command IS DISTINCT FROM OLD.command;
+    PERFORM _uso_tasks.uso_check_command(NEW.command) WHERE ins OR NEW.command IS DISTINCT FROM OLD.command;
 
     IF NEW.config IS NULL THEN
         RAISE EXCEPTION 'config must not be NULL'
@@ -159,10 +159,10 @@ BEGIN
     IF NEW.timezone = '' THEN
         NEW.timezone := NULL;
     ELSIF NEW.timezone IS NOT NULL AND (ins OR NEW.timezone IS DISTINCT FROM OLD.timezone) THEN
-        IF @extschema@.uso_timezone_warning(NEW.timezone) IS NOT NULL THEN
-            RAISE WARNING '%', @extschema@.uso_timezone_warning(NEW.timezone);
+        IF _uso_tasks.uso_timezone_warning(NEW.timezone) IS NOT NULL THEN
+            RAISE WARNING '%', _uso_tasks.uso_timezone_warning(NEW.timezone);
         END IF;
-        NEW.timezone := @extschema@.uso_validate_timezone(NEW.timezone);
+        NEW.timezone := _uso_tasks.uso_validate_timezone(NEW.timezone);
     END IF;
 
     -- Intervals: bounds a DBA would still call sane (docs/api.md).
@@ -249,7 +249,7 @@ BEGIN
         IF NEW.enabled THEN
             -- A NULL time zone is resolved by the grammar (uso_tasks.timezone
             -- or the default), the same way the scheduler resolves it.
-            NEW.next_run_at := @extschema@.uso_schedule_next(NEW.schedule, now(), NEW.last_run_at,
+            NEW.next_run_at := _uso_tasks.uso_schedule_next(NEW.schedule, now(), NEW.last_run_at,
                                                              NEW.timezone);
         ELSE
             NEW.next_run_at := NULL;
@@ -258,7 +258,7 @@ BEGIN
     RETURN NEW;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.uso_task_check() IS
+COMMENT ON FUNCTION _uso_tasks.uso_task_check() IS
     'Trigger: validates a new or changed uso_task row (schedule, time zone, role, database, limits) and computes next_run_at.';
 
 -- Row triggers fire in name order: this one must come after uso_task_cron_name
@@ -269,31 +269,31 @@ CREATE TRIGGER uso_task_validate
         username, enabled, timezone, timeout, max_retries, retry_delay, retry_after, keep_runs,
         overlap, misfire
     ON @extschema@.uso_task
-    FOR EACH ROW EXECUTE FUNCTION @extschema@.uso_task_check();
+    FOR EACH ROW EXECUTE FUNCTION _uso_tasks.uso_task_check();
 
 
 -- A schedule that can never fire (30 February) is a mistake in the API;
 -- pg_cron accepts it, so the cron layer and direct writes only warn (trigger).
-CREATE FUNCTION @extschema@.uso_refuse_never_firing(schedule text) RETURNS void
+CREATE FUNCTION _uso_tasks.uso_refuse_never_firing(schedule text) RETURNS void
 LANGUAGE plpgsql STABLE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    why constant text := @extschema@.uso_schedule_never_fires(schedule);
+    why constant text := _uso_tasks.uso_schedule_never_fires(schedule);
 BEGIN
     IF why IS NOT NULL THEN
-        RAISE EXCEPTION 'schedule "%" never fires: %', @extschema@.uso_shorten(schedule), why
+        RAISE EXCEPTION 'schedule "%" never fires: %', _uso_tasks.uso_shorten(schedule), why
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Use a day every month named has, or $ for the last day of the month.';
     END IF;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.uso_refuse_never_firing(text) IS
+COMMENT ON FUNCTION _uso_tasks.uso_refuse_never_firing(text) IS
     'Internal (uso_schedule, uso_alter_task): 22023 for a schedule that can never fire, naming why.';
 
 -- uso_schedule: create a task, or replace the schedule and command of the
 -- caller's task of that name (other arguments: NULL keeps what is there).
-CREATE FUNCTION @extschema@.uso_schedule_body(
+CREATE FUNCTION _uso_tasks.uso_schedule_body(
     name text, schedule text, command text,
     description text DEFAULT NULL, category text DEFAULT NULL, config jsonb DEFAULT NULL,
     database text DEFAULT NULL, username text DEFAULT NULL, enabled boolean DEFAULT true,
@@ -319,8 +319,8 @@ BEGIN
     ELSIF uso_schedule_body.command IS NULL THEN
         RAISE EXCEPTION 'command must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    PERFORM @extschema@.uso_refuse_never_firing(uso_schedule_body.schedule);
-    PERFORM @extschema@.uso_warn_scheduler();
+    PERFORM _uso_tasks.uso_refuse_never_firing(uso_schedule_body.schedule);
+    PERFORM _uso_tasks.uso_warn_scheduler();
 
     FOR attempt IN 1..2 LOOP
         SELECT t.id INTO task_id FROM @extschema@.uso_task t
@@ -377,18 +377,18 @@ BEGIN
             -- A row we can see appeared meanwhile: go round and update it.
             -- A row we cannot see belongs to someone else.
             IF NOT EXISTS (SELECT FROM @extschema@.uso_task t WHERE t.name = uso_schedule_body.name) THEN
-                RAISE EXCEPTION 'task "%" belongs to another role', @extschema@.uso_shorten(uso_schedule_body.name)
+                RAISE EXCEPTION 'task "%" belongs to another role', _uso_tasks.uso_shorten(uso_schedule_body.name)
                     USING ERRCODE = 'insufficient_privilege',
                           DETAIL = 'Task names are unique across all roles.',
                           HINT = 'Choose another name.';
             END IF;
         END;
     END LOOP;
-    RAISE EXCEPTION 'task "%" is being changed concurrently', @extschema@.uso_shorten(uso_schedule_body.name)
+    RAISE EXCEPTION 'task "%" is being changed concurrently', _uso_tasks.uso_shorten(uso_schedule_body.name)
         USING ERRCODE = 'lock_not_available';
 END
 $$;
-COMMENT ON FUNCTION @extschema@.uso_schedule_body(text, text, text, text, text, jsonb, text, text, boolean, text, interval, integer, interval, interval, integer, text, text, text, text) IS
+COMMENT ON FUNCTION _uso_tasks.uso_schedule_body(text, text, text, text, text, jsonb, text, text, boolean, text, interval, integer, interval, interval, integer, text, text, text, text) IS
     'Internal: the work of uso_schedule, which calls it and reports its errors about the input without our internal context (api_errors.c).';
 
 CREATE FUNCTION @extschema@.uso_schedule(
@@ -407,7 +407,7 @@ COMMENT ON FUNCTION @extschema@.uso_schedule(text, text, text, text, text, jsonb
     'Creates the task, or updates the caller''s task of that name (NULL arguments keep the current value); returns the task id.';
 
 -- uso_task_id_by_name: the id of a task the caller can see, or a clear error.
-CREATE FUNCTION @extschema@.uso_task_id_by_name(name text, for_update boolean DEFAULT false)
+CREATE FUNCTION _uso_tasks.uso_task_id_by_name(name text, for_update boolean DEFAULT false)
 RETURNS bigint
 LANGUAGE plpgsql SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
@@ -424,15 +424,15 @@ BEGIN
         SELECT t.id INTO task_id FROM @extschema@.uso_task t WHERE t.name = uso_task_id_by_name.name;
     END IF;
     IF task_id IS NULL THEN
-        RAISE EXCEPTION 'task "%" does not exist', @extschema@.uso_shorten(uso_task_id_by_name.name) USING ERRCODE = 'undefined_object';
+        RAISE EXCEPTION 'task "%" does not exist', _uso_tasks.uso_shorten(uso_task_id_by_name.name) USING ERRCODE = 'undefined_object';
     END IF;
     RETURN task_id;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.uso_task_id_by_name(text, boolean) IS
+COMMENT ON FUNCTION _uso_tasks.uso_task_id_by_name(text, boolean) IS
     'The id of the named task, if the caller may see it; error 42704 otherwise.';
 
-CREATE FUNCTION @extschema@.uso_alter_task_body(
+CREATE FUNCTION _uso_tasks.uso_alter_task_body(
     name text, schedule text DEFAULT NULL, command text DEFAULT NULL,
     description text DEFAULT NULL, category text DEFAULT NULL, config jsonb DEFAULT NULL,
     database text DEFAULT NULL, username text DEFAULT NULL, enabled boolean DEFAULT NULL,
@@ -446,10 +446,10 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE
-    task_id bigint := @extschema@.uso_task_id_by_name(uso_alter_task_body.name, true);
+    task_id bigint := _uso_tasks.uso_task_id_by_name(uso_alter_task_body.name, true);
 BEGIN
     IF uso_alter_task_body.schedule IS NOT NULL THEN
-        PERFORM @extschema@.uso_refuse_never_firing(uso_alter_task_body.schedule);
+        PERFORM _uso_tasks.uso_refuse_never_firing(uso_alter_task_body.schedule);
     END IF;
     UPDATE @extschema@.uso_task t SET
         name        = coalesce(uso_alter_task_body.new_name, t.name),
@@ -473,12 +473,12 @@ BEGIN
         record_runs = coalesce(uso_alter_task_body.record_runs, t.record_runs)
     WHERE t.id = task_id;
 EXCEPTION WHEN unique_violation THEN
-    RAISE EXCEPTION 'task "%" already exists', @extschema@.uso_shorten(uso_alter_task_body.new_name)
+    RAISE EXCEPTION 'task "%" already exists', _uso_tasks.uso_shorten(uso_alter_task_body.new_name)
         USING ERRCODE = 'unique_violation',
               DETAIL = 'Task names are unique across all roles.';
 END
 $$;
-COMMENT ON FUNCTION @extschema@.uso_alter_task_body(text, text, text, text, text, jsonb, text, text, boolean, text, interval, integer, interval, interval, integer, text, text, text, text, text) IS
+COMMENT ON FUNCTION _uso_tasks.uso_alter_task_body(text, text, text, text, text, jsonb, text, text, boolean, text, interval, integer, interval, interval, integer, text, text, text, text, text) IS
     'Internal: the work of uso_alter_task, which calls it and reports its errors about the input without our internal context (api_errors.c).';
 
 CREATE FUNCTION @extschema@.uso_alter_task(
@@ -496,18 +496,18 @@ COMMENT ON FUNCTION @extschema@.uso_alter_task(text, text, text, text, text, jso
     text, interval, integer, interval, interval, integer, text, text, text, text, text) IS
     'Changes the given settings of a task (NULL keeps the current value; new_name renames it).';
 
-CREATE FUNCTION @extschema@.uso_unschedule_body(name text) RETURNS boolean
+CREATE FUNCTION _uso_tasks.uso_unschedule_body(name text) RETURNS boolean
 LANGUAGE plpgsql SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    task_id constant bigint := @extschema@.uso_task_id_by_name(uso_unschedule_body.name, true);
+    task_id constant bigint := _uso_tasks.uso_task_id_by_name(uso_unschedule_body.name, true);
 BEGIN
     DELETE FROM @extschema@.uso_task t WHERE t.id = task_id;
     RETURN true;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.uso_unschedule_body(text) IS
+COMMENT ON FUNCTION _uso_tasks.uso_unschedule_body(text) IS
     'Internal: the work of uso_unschedule, which calls it and reports its errors about the input without our internal context (api_errors.c).';
 
 CREATE FUNCTION @extschema@.uso_unschedule(name text) RETURNS boolean
@@ -516,17 +516,17 @@ AS 'MODULE_PATHNAME', 'uso_unschedule_api';
 COMMENT ON FUNCTION @extschema@.uso_unschedule(text) IS
     'Deletes a task and its run history; error 42704 when there is no such task.';
 
-CREATE FUNCTION @extschema@.uso_enable_body(name text) RETURNS void
+CREATE FUNCTION _uso_tasks.uso_enable_body(name text) RETURNS void
 LANGUAGE plpgsql SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    task_id constant bigint := @extschema@.uso_task_id_by_name(uso_enable_body.name, true);
+    task_id constant bigint := _uso_tasks.uso_task_id_by_name(uso_enable_body.name, true);
 BEGIN
     UPDATE @extschema@.uso_task t SET enabled = true WHERE t.id = task_id;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.uso_enable_body(text) IS
+COMMENT ON FUNCTION _uso_tasks.uso_enable_body(text) IS
     'Internal: the work of uso_enable, which calls it and reports its errors about the input without our internal context (api_errors.c).';
 
 CREATE FUNCTION @extschema@.uso_enable(name text) RETURNS void
@@ -535,17 +535,17 @@ AS 'MODULE_PATHNAME', 'uso_enable_api';
 COMMENT ON FUNCTION @extschema@.uso_enable(text) IS
     'Lets the scheduler run the task again; next_run_at is recomputed.';
 
-CREATE FUNCTION @extschema@.uso_disable_body(name text) RETURNS void
+CREATE FUNCTION _uso_tasks.uso_disable_body(name text) RETURNS void
 LANGUAGE plpgsql SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    task_id constant bigint := @extschema@.uso_task_id_by_name(uso_disable_body.name, true);
+    task_id constant bigint := _uso_tasks.uso_task_id_by_name(uso_disable_body.name, true);
 BEGIN
     UPDATE @extschema@.uso_task t SET enabled = false WHERE t.id = task_id;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.uso_disable_body(text) IS
+COMMENT ON FUNCTION _uso_tasks.uso_disable_body(text) IS
     'Internal: the work of uso_disable, which calls it and reports its errors about the input without our internal context (api_errors.c).';
 
 CREATE FUNCTION @extschema@.uso_disable(name text) RETURNS void

@@ -58,9 +58,9 @@ COMMENT ON FUNCTION @extschema@.uso_library_version() IS
 
 -- STABLE so that the admin view's WHERE uso_warn_scheduler() is checked once
 -- per query (a one-time filter), not once per row.
-CREATE FUNCTION @extschema@.uso_warn_scheduler() RETURNS boolean
+CREATE FUNCTION _uso_tasks.uso_warn_scheduler() RETURNS boolean
     LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'uso_warn_scheduler';
-COMMENT ON FUNCTION @extschema@.uso_warn_scheduler() IS
+COMMENT ON FUNCTION _uso_tasks.uso_warn_scheduler() IS
     'Raises a WARNING saying what to do when the library is not preloaded or this database''s scheduler is not running; returns true.';
 
 CREATE FUNCTION @extschema@.uso_scheduler_start() RETURNS void
@@ -69,9 +69,9 @@ COMMENT ON FUNCTION @extschema@.uso_scheduler_start() IS
     'Starts this database''s scheduler at commit (CREATE EXTENSION calls it).';
 REVOKE EXECUTE ON FUNCTION @extschema@.uso_scheduler_start() FROM PUBLIC;
 
-CREATE FUNCTION @extschema@.uso_task_changed() RETURNS trigger
+CREATE FUNCTION _uso_tasks.uso_task_changed() RETURNS trigger
     LANGUAGE c AS 'MODULE_PATHNAME', 'uso_task_changed';
-COMMENT ON FUNCTION @extschema@.uso_task_changed() IS
+COMMENT ON FUNCTION _uso_tasks.uso_task_changed() IS
     'Trigger: wakes the scheduler after commit so it reloads the tasks.';
 
 -- The scheduler's own writes (next_run_at, last_run_at) do not wake it.
@@ -80,5 +80,5 @@ CREATE TRIGGER uso_task_changed
         database, username, enabled, timezone, timeout, max_retries, retry_delay,
         retry_after, keep_runs, overlap, misfire
     ON @extschema@.uso_task
-    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.uso_task_changed();
+    FOR EACH STATEMENT EXECUTE FUNCTION _uso_tasks.uso_task_changed();
 

@@ -18,7 +18,7 @@
 COMMENT ON COLUMN @extschema@.uso_task.cron_unnamed IS
     'Created by cron.schedule(schedule, command) without a name: cron.job shows jobname NULL; the name is generated (cron_job_<id>).';
 
-CREATE FUNCTION @extschema@.uso_task_cron_name() RETURNS trigger
+CREATE FUNCTION _uso_tasks.uso_task_cron_name() RETURNS trigger
 LANGUAGE plpgsql SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -34,12 +34,12 @@ BEGIN
     RETURN NEW;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.uso_task_cron_name() IS
+COMMENT ON FUNCTION _uso_tasks.uso_task_cron_name() IS
     'Trigger: names unnamed pg_cron jobs cron_job_<id>; a renamed task is no longer unnamed.';
 -- Fires before uso_task_validate (row triggers fire in name order).
 CREATE TRIGGER uso_task_cron_name
     BEFORE INSERT OR UPDATE OF name ON @extschema@.uso_task
-    FOR EACH ROW EXECUTE FUNCTION @extschema@.uso_task_cron_name();
+    FOR EACH ROW EXECUTE FUNCTION _uso_tasks.uso_task_cron_name();
 
 -- pg_cron lets every role delete its own run history
 -- (DELETE FROM cron.job_run_details WHERE end_time < now() - interval '7 days').
@@ -51,7 +51,7 @@ CREATE POLICY uso_task_run_delete_finished ON @extschema@.uso_task_run
 ------------------------------------------------------------------------------
 -- Checks shared by the cron functions, with pg_cron's messages.
 
-CREATE FUNCTION @extschema@.uso_cron_check_schedule(schedule text) RETURNS void
+CREATE FUNCTION _uso_tasks.uso_cron_check_schedule(schedule text) RETURNS void
 LANGUAGE plpgsql SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -59,18 +59,18 @@ DECLARE
     why text;
 BEGIN
     -- pg_cron's grammar exactly (docs/cron.md lists what we refuse on purpose).
-    PERFORM @extschema@.uso_validate_cron_schedule(schedule);
+    PERFORM _uso_tasks.uso_validate_cron_schedule(schedule);
 EXCEPTION WHEN invalid_parameter_value THEN
     GET STACKED DIAGNOSTICS why = MESSAGE_TEXT;
-    RAISE EXCEPTION 'invalid schedule: %', @extschema@.uso_shorten(schedule)
+    RAISE EXCEPTION 'invalid schedule: %', _uso_tasks.uso_shorten(schedule)
         USING ERRCODE = 'invalid_parameter_value', DETAIL = why,
               HINT = 'Use cron format (e.g. 5 4 * * *), or interval format ''[1-59] seconds''';
 END
 $$;
-COMMENT ON FUNCTION @extschema@.uso_cron_check_schedule(text) IS
+COMMENT ON FUNCTION _uso_tasks.uso_cron_check_schedule(text) IS
     'Internal (pg_cron layer): raises pg_cron''s "invalid schedule" error for a schedule uso_tasks cannot parse.';
 
-CREATE FUNCTION @extschema@.uso_cron_check_role(username text) RETURNS void
+CREATE FUNCTION _uso_tasks.uso_cron_check_role(username text) RETURNS void
 LANGUAGE plpgsql SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -79,7 +79,7 @@ DECLARE
 BEGIN
     SELECT r.rolcanlogin INTO can_login FROM pg_roles r WHERE r.rolname = username;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'role "%" does not exist', @extschema@.uso_shorten(username)
+        RAISE EXCEPTION 'role "%" does not exist', _uso_tasks.uso_shorten(username)
             USING ERRCODE = 'undefined_object';
     ELSIF NOT can_login THEN
         RAISE EXCEPTION 'role "%" can not log in', username
@@ -88,16 +88,16 @@ BEGIN
     END IF;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.uso_cron_check_role(text) IS
+COMMENT ON FUNCTION _uso_tasks.uso_cron_check_role(text) IS
     'Internal (pg_cron layer): the role must exist and have LOGIN, with pg_cron''s messages.';
 
-CREATE FUNCTION @extschema@.uso_cron_check_database(database text, username text) RETURNS void
+CREATE FUNCTION _uso_tasks.uso_cron_check_database(database text, username text) RETURNS void
 LANGUAGE plpgsql SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_database d WHERE d.datname = database) THEN
-        RAISE EXCEPTION 'database "%" does not exist', @extschema@.uso_shorten(database)
+        RAISE EXCEPTION 'database "%" does not exist', _uso_tasks.uso_shorten(database)
             USING ERRCODE = 'invalid_catalog_name';
     END IF;
     IF NOT has_database_privilege(username, database, 'CONNECT') THEN
@@ -106,17 +106,17 @@ BEGIN
     END IF;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.uso_cron_check_database(text, text) IS
+COMMENT ON FUNCTION _uso_tasks.uso_cron_check_database(text, text) IS
     'Internal (pg_cron layer): the database must exist and the job''s role must have CONNECT on it.';
 
 -- Whether a job exists at all, whoever owns it: pg_cron answers "permission
 -- denied" rather than "not found" for another role's job, and this is the only
 -- way to tell the two apart under row-level security.  Reveals nothing more.
-CREATE FUNCTION @extschema@.uso_cron_job_exists(job_id bigint) RETURNS boolean
+CREATE FUNCTION _uso_tasks.uso_cron_job_exists(job_id bigint) RETURNS boolean
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT EXISTS (SELECT FROM @extschema@.uso_task t WHERE t.id = job_id) $$;
-COMMENT ON FUNCTION @extschema@.uso_cron_job_exists(bigint) IS
+COMMENT ON FUNCTION _uso_tasks.uso_cron_job_exists(bigint) IS
     'Internal (pg_cron layer): true when a task with this id exists, visible or not.';
 
 -- The internal functions below are what the SECURITY INVOKER cron.*
@@ -124,7 +124,7 @@ COMMENT ON FUNCTION @extschema@.uso_cron_job_exists(bigint) IS
 -- execute them: they cannot be REVOKEd from PUBLIC.  Instead each checks the
 -- caller's right to the cron.* function whose powers a call uses, so that
 -- calling one directly grants nothing pg_cron's own grants do not.
-CREATE FUNCTION @extschema@.uso_cron_may_call(func text) RETURNS boolean
+CREATE FUNCTION _uso_tasks.uso_cron_may_call(func text) RETURNS boolean
 LANGUAGE sql STABLE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -136,7 +136,7 @@ AS $$
                      AND has_function_privilege(current_user, p.oid, 'EXECUTE')
                      AND has_schema_privilege(current_user, p.pronamespace, 'USAGE'))
 $$;
-COMMENT ON FUNCTION @extschema@.uso_cron_may_call(text) IS
+COMMENT ON FUNCTION _uso_tasks.uso_cron_may_call(text) IS
     'Internal (pg_cron layer): whether the current role may call this cron.* function of uso_tasks (EXECUTE and USAGE on schema cron), or is superuser.';
 
 ------------------------------------------------------------------------------
@@ -144,7 +144,7 @@ COMMENT ON FUNCTION @extschema@.uso_cron_may_call(text) IS
 -- with named = false is the unnamed form; named jobs are upserted by (name,
 -- role), updating schedule, command and database as pg_cron does.
 
-CREATE FUNCTION @extschema@.uso_cron_schedule_body(job_name text, schedule text, command text,
+CREATE FUNCTION _uso_tasks.uso_cron_schedule_body(job_name text, schedule text, command text,
     database text, username text, active boolean, named boolean)
 RETURNS bigint
 LANGUAGE plpgsql SECURITY INVOKER
@@ -177,23 +177,23 @@ BEGIN
     ELSE
         via := 'cron.schedule(text,text)';
     END IF;
-    IF NOT @extschema@.uso_cron_may_call(via) THEN
+    IF NOT _uso_tasks.uso_cron_may_call(via) THEN
         RAISE EXCEPTION 'permission denied for function %', split_part(split_part(via, '(', 1), '.', 2)
             USING ERRCODE = 'insufficient_privilege',
                   DETAIL = format('This call does what %s does, which needs EXECUTE on it and USAGE on schema cron.',
                                   split_part(via, '(', 1)),
                   HINT = 'Call the cron.* function; a superuser grants it to the roles that need it.';
     END IF;
-    PERFORM @extschema@.uso_cron_check_schedule(uso_cron_schedule_body.schedule);
+    PERFORM _uso_tasks.uso_cron_check_schedule(uso_cron_schedule_body.schedule);
     IF uso_cron_schedule_body.username IS NOT NULL THEN
         IF NOT (SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = current_user) THEN
             RAISE EXCEPTION 'must be superuser to create a job for another role'
                 USING ERRCODE = 'insufficient_privilege';
         END IF;
-        PERFORM @extschema@.uso_cron_check_role(uso_cron_schedule_body.username);
+        PERFORM _uso_tasks.uso_cron_check_role(uso_cron_schedule_body.username);
         job_user := uso_cron_schedule_body.username;
     END IF;
-    PERFORM @extschema@.uso_cron_check_database(job_db, job_user);
+    PERFORM _uso_tasks.uso_cron_check_database(job_db, job_user);
 
     IF job_name IS NULL THEN
         INSERT INTO @extschema@.uso_task AS t
@@ -214,7 +214,7 @@ BEGIN
             WHERE t.id = job_id;
             RETURN job_id;
         ELSIF FOUND THEN
-            RAISE EXCEPTION 'job name "%" is already used by role "%"', @extschema@.uso_shorten(job_name), owner
+            RAISE EXCEPTION 'job name "%" is already used by role "%"', _uso_tasks.uso_shorten(job_name), owner
                 USING ERRCODE = 'unique_violation',
                       DETAIL = 'In uso_tasks job names are unique across all roles.';
         END IF;
@@ -231,27 +231,27 @@ BEGIN
                 RAISE;
             END IF;
             IF NOT EXISTS (SELECT FROM @extschema@.uso_task t WHERE t.name = job_name) THEN
-                RAISE EXCEPTION 'job name "%" is already used by another role', @extschema@.uso_shorten(job_name)
+                RAISE EXCEPTION 'job name "%" is already used by another role', _uso_tasks.uso_shorten(job_name)
                     USING ERRCODE = 'insufficient_privilege',
                           DETAIL = 'In uso_tasks job names are unique across all roles.';
             END IF;
         END;
     END LOOP;
-    RAISE EXCEPTION 'job "%" is being changed concurrently', @extschema@.uso_shorten(job_name) USING ERRCODE = 'lock_not_available';
+    RAISE EXCEPTION 'job "%" is being changed concurrently', _uso_tasks.uso_shorten(job_name) USING ERRCODE = 'lock_not_available';
 END
 $$;
-COMMENT ON FUNCTION @extschema@.uso_cron_schedule_body(text, text, text, text, text, boolean, boolean) IS
+COMMENT ON FUNCTION _uso_tasks.uso_cron_schedule_body(text, text, text, text, text, boolean, boolean) IS
     'Internal: the work of uso_cron_schedule (cron.schedule, cron.schedule_in_database), which calls it and reports its errors about the input without our internal context (api_errors.c).';
 
-CREATE FUNCTION @extschema@.uso_cron_schedule(job_name text, schedule text, command text,
+CREATE FUNCTION _uso_tasks.uso_cron_schedule(job_name text, schedule text, command text,
     database text, username text, active boolean, named boolean)
 RETURNS bigint
 LANGUAGE c SECURITY INVOKER
 AS 'MODULE_PATHNAME', 'uso_cron_schedule_api';
-COMMENT ON FUNCTION @extschema@.uso_cron_schedule(text, text, text, text, text, boolean, boolean) IS
+COMMENT ON FUNCTION _uso_tasks.uso_cron_schedule(text, text, text, text, text, boolean, boolean) IS
     'Internal (pg_cron layer): cron.schedule and cron.schedule_in_database.';
 
-CREATE FUNCTION @extschema@.uso_cron_unschedule_body(job_id bigint, job_name text, by_name boolean)
+CREATE FUNCTION _uso_tasks.uso_cron_unschedule_body(job_id bigint, job_name text, by_name boolean)
 RETURNS boolean
 LANGUAGE plpgsql SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
@@ -264,7 +264,7 @@ BEGIN
         -- pg_cron looks the name up among the caller's own jobs only.
         DELETE FROM @extschema@.uso_task t WHERE t.name = job_name AND t.username = current_user;
         IF NOT FOUND THEN
-            RAISE EXCEPTION 'could not find valid entry for job ''%''', @extschema@.uso_shorten(job_name)
+            RAISE EXCEPTION 'could not find valid entry for job ''%''', _uso_tasks.uso_shorten(job_name)
                 USING ERRCODE = 'undefined_object';
         END IF;
         RETURN true;
@@ -274,7 +274,7 @@ BEGIN
     END IF;
     DELETE FROM @extschema@.uso_task t WHERE t.id = job_id;
     IF NOT FOUND THEN
-        IF @extschema@.uso_cron_job_exists(job_id) THEN
+        IF _uso_tasks.uso_cron_job_exists(job_id) THEN
             RAISE EXCEPTION 'permission denied for table job' USING ERRCODE = 'insufficient_privilege';
         END IF;
         RAISE EXCEPTION 'could not find valid entry for job %', job_id USING ERRCODE = 'undefined_object';
@@ -282,17 +282,17 @@ BEGIN
     RETURN true;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.uso_cron_unschedule_body(bigint, text, boolean) IS
+COMMENT ON FUNCTION _uso_tasks.uso_cron_unschedule_body(bigint, text, boolean) IS
     'Internal: the work of uso_cron_unschedule (cron.unschedule), which calls it and reports its errors about the input without our internal context (api_errors.c).';
 
-CREATE FUNCTION @extschema@.uso_cron_unschedule(job_id bigint, job_name text, by_name boolean)
+CREATE FUNCTION _uso_tasks.uso_cron_unschedule(job_id bigint, job_name text, by_name boolean)
 RETURNS boolean
 LANGUAGE c SECURITY INVOKER
 AS 'MODULE_PATHNAME', 'uso_cron_unschedule_api';
-COMMENT ON FUNCTION @extschema@.uso_cron_unschedule(bigint, text, boolean) IS
+COMMENT ON FUNCTION _uso_tasks.uso_cron_unschedule(bigint, text, boolean) IS
     'Internal (pg_cron layer): cron.unschedule by id or by name.';
 
-CREATE FUNCTION @extschema@.uso_cron_alter_job_body(job_id bigint, schedule text, command text,
+CREATE FUNCTION _uso_tasks.uso_cron_alter_job_body(job_id bigint, schedule text, command text,
     database text, username text, active boolean)
 RETURNS void
 LANGUAGE plpgsql SECURITY INVOKER
@@ -303,7 +303,7 @@ DECLARE
     job_user text := current_user;
 BEGIN
     -- pg_cron's rule: cron.alter_job is for the roles granted it.
-    IF NOT @extschema@.uso_cron_may_call('cron.alter_job(bigint,text,text,text,text,boolean)') THEN
+    IF NOT _uso_tasks.uso_cron_may_call('cron.alter_job(bigint,text,text,text,text,boolean)') THEN
         RAISE EXCEPTION 'permission denied for function alter_job'
             USING ERRCODE = 'insufficient_privilege',
                   DETAIL = 'This call does what cron.alter_job does, which needs EXECUTE on it and USAGE on schema cron.',
@@ -316,14 +316,14 @@ BEGIN
         IF NOT (SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = current_user) THEN
             RAISE EXCEPTION 'must be superuser to alter username' USING ERRCODE = 'insufficient_privilege';
         END IF;
-        PERFORM @extschema@.uso_cron_check_role(uso_cron_alter_job_body.username);
+        PERFORM _uso_tasks.uso_cron_check_role(uso_cron_alter_job_body.username);
         job_user := uso_cron_alter_job_body.username;
     END IF;
     IF uso_cron_alter_job_body.database IS NOT NULL THEN
-        PERFORM @extschema@.uso_cron_check_database(uso_cron_alter_job_body.database, job_user);
+        PERFORM _uso_tasks.uso_cron_check_database(uso_cron_alter_job_body.database, job_user);
     END IF;
     IF uso_cron_alter_job_body.schedule IS NOT NULL THEN
-        PERFORM @extschema@.uso_cron_check_schedule(uso_cron_alter_job_body.schedule);
+        PERFORM _uso_tasks.uso_cron_check_schedule(uso_cron_alter_job_body.schedule);
     END IF;
     IF num_nonnulls(uso_cron_alter_job_body.schedule, uso_cron_alter_job_body.command, uso_cron_alter_job_body.database,
                     uso_cron_alter_job_body.username, uso_cron_alter_job_body.active) = 0 THEN
@@ -343,15 +343,15 @@ BEGIN
     END IF;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.uso_cron_alter_job_body(bigint, text, text, text, text, boolean) IS
+COMMENT ON FUNCTION _uso_tasks.uso_cron_alter_job_body(bigint, text, text, text, text, boolean) IS
     'Internal: the work of uso_cron_alter_job (cron.alter_job), which calls it and reports its errors about the input without our internal context (api_errors.c).';
 
-CREATE FUNCTION @extschema@.uso_cron_alter_job(job_id bigint, schedule text, command text,
+CREATE FUNCTION _uso_tasks.uso_cron_alter_job(job_id bigint, schedule text, command text,
     database text, username text, active boolean)
 RETURNS void
 LANGUAGE c SECURITY INVOKER
 AS 'MODULE_PATHNAME', 'uso_cron_alter_job_api';
-COMMENT ON FUNCTION @extschema@.uso_cron_alter_job(bigint, text, text, text, text, boolean) IS
+COMMENT ON FUNCTION _uso_tasks.uso_cron_alter_job(bigint, text, text, text, text, boolean) IS
     'Internal (pg_cron layer): cron.alter_job.';
 
 ------------------------------------------------------------------------------
@@ -458,35 +458,35 @@ GRANT SELECT, DELETE ON cron.job_run_details TO PUBLIC;
 
 CREATE FUNCTION cron.schedule(schedule text, command text) RETURNS bigint
 LANGUAGE sql SECURITY INVOKER SET search_path = pg_catalog, pg_temp
-AS $f$ SELECT @extschema@.uso_cron_schedule(NULL, schedule, command, NULL, NULL, true, false) $f$;
+AS $f$ SELECT _uso_tasks.uso_cron_schedule(NULL, schedule, command, NULL, NULL, true, false) $f$;
 COMMENT ON FUNCTION cron.schedule(text, text) IS 'schedule a pg_cron job';
 
 CREATE FUNCTION cron.schedule(job_name text, schedule text, command text) RETURNS bigint
 LANGUAGE sql SECURITY INVOKER SET search_path = pg_catalog, pg_temp
-AS $f$ SELECT @extschema@.uso_cron_schedule(job_name, schedule, command, NULL, NULL, true, true) $f$;
+AS $f$ SELECT _uso_tasks.uso_cron_schedule(job_name, schedule, command, NULL, NULL, true, true) $f$;
 COMMENT ON FUNCTION cron.schedule(text, text, text) IS 'schedule a pg_cron job';
 
 CREATE FUNCTION cron.schedule_in_database(job_name text, schedule text, command text, database text,
     username text DEFAULT NULL, active boolean DEFAULT 'true') RETURNS bigint
 LANGUAGE sql SECURITY INVOKER SET search_path = pg_catalog, pg_temp
-AS $f$ SELECT @extschema@.uso_cron_schedule(job_name, schedule, command, database, username, active, true) $f$;
+AS $f$ SELECT _uso_tasks.uso_cron_schedule(job_name, schedule, command, database, username, active, true) $f$;
 COMMENT ON FUNCTION cron.schedule_in_database(text, text, text, text, text, boolean) IS 'schedule a pg_cron job';
 REVOKE ALL ON FUNCTION cron.schedule_in_database(text, text, text, text, text, boolean) FROM PUBLIC;
 
 CREATE FUNCTION cron.unschedule(job_id bigint) RETURNS boolean
 LANGUAGE sql SECURITY INVOKER SET search_path = pg_catalog, pg_temp
-AS $f$ SELECT @extschema@.uso_cron_unschedule(job_id, NULL, false) $f$;
+AS $f$ SELECT _uso_tasks.uso_cron_unschedule(job_id, NULL, false) $f$;
 COMMENT ON FUNCTION cron.unschedule(bigint) IS 'unschedule a pg_cron job';
 
 CREATE FUNCTION cron.unschedule(job_name text) RETURNS boolean
 LANGUAGE sql SECURITY INVOKER SET search_path = pg_catalog, pg_temp
-AS $f$ SELECT @extschema@.uso_cron_unschedule(NULL, job_name, true) $f$;
+AS $f$ SELECT _uso_tasks.uso_cron_unschedule(NULL, job_name, true) $f$;
 COMMENT ON FUNCTION cron.unschedule(text) IS 'unschedule a pg_cron job';
 
 CREATE FUNCTION cron.alter_job(job_id bigint, schedule text DEFAULT NULL, command text DEFAULT NULL,
     database text DEFAULT NULL, username text DEFAULT NULL, active boolean DEFAULT NULL) RETURNS void
 LANGUAGE sql SECURITY INVOKER SET search_path = pg_catalog, pg_temp
-AS $f$ SELECT @extschema@.uso_cron_alter_job(job_id, schedule, command, database, username, active) $f$;
+AS $f$ SELECT _uso_tasks.uso_cron_alter_job(job_id, schedule, command, database, username, active) $f$;
 COMMENT ON FUNCTION cron.alter_job(bigint, text, text, text, text, boolean) IS
     'Alter the job identified by job_id. Any option left as NULL will not be modified.';
 REVOKE ALL ON FUNCTION cron.alter_job(bigint, text, text, text, text, boolean) FROM PUBLIC;

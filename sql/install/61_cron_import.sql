@@ -61,10 +61,12 @@ BEGIN
     END IF;
 
     -- pg_cron 1.4 has jobname of type name, 1.5+ text: read it as text.
-    FOR job IN EXECUTE
-        'SELECT jobid, schedule, command, nodename, nodeport, database, username, active,
-                jobname::text AS jobname
-         FROM cron.job ORDER BY jobid'
+    -- (A static query: planned when it runs, as a dynamic one would be, and
+    -- one pgspot can read; it fails to parse FOR ... IN EXECUTE.)
+    FOR job IN
+        SELECT j.jobid, j.schedule, j.command, j.nodename, j.nodeport, j.database, j.username, j.active,
+               j.jobname::text AS jobname
+          FROM cron.job j ORDER BY j.jobid
     LOOP
         task_name := coalesce(job.jobname, 'cron_job_' || job.jobid);
         SELECT t.name INTO existing FROM @extschema@.uso_task t WHERE t.id = job.jobid;
@@ -109,7 +111,7 @@ BEGIN
                 report := report || format('job %s ("%s") imported disabled: it ran on node %s:%s, not on this server',
                                            job.jobid, task_name, job.nodename, job.nodeport);
                 RAISE WARNING 'pg_cron job % ("%") ran on node %:%, not on this server: imported disabled',
-                              job.jobid, @extschema@.uso_shorten(task_name), job.nodename, job.nodeport
+                              job.jobid, _uso_tasks.uso_shorten(task_name), job.nodename, job.nodeport
                     USING DETAIL = 'uso_tasks runs every task in this server; enabled, the job would run here.',
                           HINT = format('Schedule it on %s with uso_tasks or pg_cron there, or, if that node is '
                                         'this server, SELECT @extschema@.uso_enable(%L). pg_cron keeps running it '

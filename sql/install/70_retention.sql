@@ -6,6 +6,15 @@
 -- and running runs are never touched. A role purges the runs of its own
 -- tasks; superusers and members of uso_admin purge every task's.
 
+CREATE FUNCTION _uso_tasks.uso_purge_runs_batch(older_than interval, batch_size integer)
+    RETURNS bigint
+    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'uso_purge_runs_batch';
+COMMENT ON FUNCTION _uso_tasks.uso_purge_runs_batch(interval, integer) IS
+'Deletes at most batch_size finished runs (with their log lines) that finished before '
+'now() - older_than (NULL = uso_tasks.run_retention) or lie beyond their task''s keep_runs '
+'newest; rows locked by others are skipped. Returns how many it deleted.';
+-- The same C function in the API (docs/retention.md); the engine calls the
+-- private one (docs/security.md, rule 19).
 CREATE FUNCTION @extschema@.uso_purge_runs_batch(older_than interval, batch_size integer)
     RETURNS bigint
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'uso_purge_runs_batch';
@@ -24,9 +33,9 @@ DECLARE
     n bigint;
 BEGIN
     LOOP
-        n := @extschema@.uso_purge_runs_batch(older_than, 10000);
+        n := _uso_tasks.uso_purge_runs_batch(older_than, 10000);
         total := total + n;
-        EXIT WHEN n = 0;
+        IF n = 0 THEN EXIT; END IF;
     END LOOP;
     RETURN total;
 END
@@ -50,10 +59,10 @@ DECLARE
     n bigint;
 BEGIN
     LOOP
-        n := @extschema@.uso_purge_runs_batch(older_than, batch_size);
+        n := _uso_tasks.uso_purge_runs_batch(older_than, batch_size);
         total := total OPERATOR(pg_catalog.+) n;
         COMMIT;
-        EXIT WHEN n OPERATOR(pg_catalog.=) 0;
+        IF n OPERATOR(pg_catalog.=) 0 THEN EXIT; END IF;
     END LOOP;
     RAISE NOTICE 'purged % runs', total;
 END

@@ -7,7 +7,7 @@
 
 COMMENT ON COLUMN @extschema@.uso_task.extension IS 'The extension that registered the task (uso_tasks, uso_office); DROP EXTENSION deletes its tasks and their history. NULL for users'' tasks.';
 
-CREATE FUNCTION @extschema@.uso_extension_dropped() RETURNS event_trigger
+CREATE FUNCTION _uso_tasks.uso_extension_dropped() RETURNS event_trigger
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -23,10 +23,10 @@ BEGIN
     END IF;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.uso_extension_dropped() IS
+COMMENT ON FUNCTION _uso_tasks.uso_extension_dropped() IS
     'Event trigger: deletes the tasks (with their runs and log lines) that a dropped extension registered.';
 
 CREATE EVENT TRIGGER uso_extension_dropped ON sql_drop
-    EXECUTE FUNCTION @extschema@.uso_extension_dropped();
+    EXECUTE FUNCTION _uso_tasks.uso_extension_dropped();
 COMMENT ON EVENT TRIGGER uso_extension_dropped IS
     'Deletes the tasks of a task pack (uso_task.extension) when its extension is dropped.';

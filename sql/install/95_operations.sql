@@ -73,7 +73,7 @@ COMMENT ON COLUMN @extschema@.uso_alert_outbox.claimed_by IS 'Process id of the 
 COMMENT ON COLUMN @extschema@.uso_alert_outbox.claimed_at IS 'When that delivery claimed it.';
 COMMENT ON COLUMN @extschema@.uso_alert_outbox.suppressed IS 'Not sent: the owner''s tasks had raised uso_tasks.alert_max_per_role alerts within uso_tasks.alert_interval (last_error says so).';
 CREATE POLICY uso_alert_outbox_visible ON @extschema@.uso_alert_outbox
-    FOR SELECT USING (username = CURRENT_USER OR @extschema@.uso_is_admin());
+    FOR SELECT USING (username = CURRENT_USER OR _uso_tasks.uso_is_admin());
 
 CREATE VIEW @extschema@.uso_alerts WITH (security_invoker = true) AS
 SELECT o.id, o.task_name AS task, o.task_id, o.run_id, o.event, o.channel, o.recipient,
@@ -104,41 +104,42 @@ COMMENT ON COLUMN @extschema@.uso_alerts.more_since IS 'When the first of them h
 COMMENT ON COLUMN @extschema@.uso_alerts.payload IS 'The event as JSON.';
 GRANT SELECT ON @extschema@.uso_alerts TO PUBLIC;
 
-CREATE FUNCTION @extschema@.uso_log_run(database text, task text, run_id bigint, status text,
+CREATE FUNCTION _uso_tasks.uso_log_run(database text, task text, run_id bigint, status text,
     sqlstate text, message text, duration float8) RETURNS void
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'uso_log_run';
-COMMENT ON FUNCTION @extschema@.uso_log_run(text, text, bigint, text, text, text, float8) IS
+COMMENT ON FUNCTION _uso_tasks.uso_log_run(text, text, bigint, text, text, text, float8) IS
     'Internal (run-end trigger): writes the LOG line of a finished run (uso_tasks.log_runs).';
-REVOKE EXECUTE ON FUNCTION @extschema@.uso_log_run(text, text, bigint, text, text, text, float8) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION _uso_tasks.uso_log_run(text, text, bigint, text, text, text, float8) FROM PUBLIC;
 
 -- A setting of the server, or its default when the library is not loaded in
 -- this session (a placeholder GUC has no default).
--- No SET clause, so that it is inlined (the run-end trigger calls it per run);
--- every name in it is qualified instead.
-CREATE FUNCTION @extschema@.uso_setting(name text, fallback text) RETURNS text
+-- A pinned search_path, though it stops the function from being inlined: a
+-- function without one runs its body under its caller's (pgspot PS005).
+CREATE FUNCTION _uso_tasks.uso_setting(name text, fallback text) RETURNS text
     LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
     AS $$ SELECT COALESCE(NULLIF(pg_catalog.current_setting(name, true), ''::pg_catalog.text), fallback) $$;
-COMMENT ON FUNCTION @extschema@.uso_setting(text, text) IS
+COMMENT ON FUNCTION _uso_tasks.uso_setting(text, text) IS
     'Internal: current_setting(name), or fallback when unset or empty.';
 
 -- The addresses of a comma-separated list, trimmed, empty ones dropped.
-CREATE FUNCTION @extschema@.uso_mail_list(list text) RETURNS text[]
+CREATE FUNCTION _uso_tasks.uso_mail_list(list text) RETURNS text[]
     LANGUAGE sql IMMUTABLE
     SET search_path = pg_catalog, pg_temp
     AS $$ SELECT coalesce(array_agg(btrim(a) ORDER BY n) FILTER (WHERE btrim(a) <> ''), '{}')
           FROM unnest(string_to_array(list, ',')) WITH ORDINALITY AS x(a, n) $$;
-COMMENT ON FUNCTION @extschema@.uso_mail_list(text) IS
+COMMENT ON FUNCTION _uso_tasks.uso_mail_list(text) IS
     'Internal: the addresses of a comma-separated list, trimmed, without empty ones.';
 
 -- A task's alert_mail_to names at most uso_tasks.alert_max_recipients
 -- addresses: one row must not turn an alert into a mass mailing.
-CREATE FUNCTION @extschema@.uso_task_check_alert_mail_to() RETURNS trigger
+CREATE FUNCTION _uso_tasks.uso_task_check_alert_mail_to() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
-    cap constant integer := @extschema@.uso_setting('uso_tasks.alert_max_recipients', '10')::integer;
-    n   constant integer := cardinality(@extschema@.uso_mail_list(NEW.alert_mail_to));
+    cap constant integer := _uso_tasks.uso_setting('uso_tasks.alert_max_recipients', '10')::integer;
+    n   constant integer := cardinality(_uso_tasks.uso_mail_list(NEW.alert_mail_to));
 BEGIN
     IF n > cap THEN
         RAISE EXCEPTION 'alert_mail_to names % addresses, more than the % allowed', n, cap
@@ -148,31 +149,31 @@ BEGIN
     RETURN NEW;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.uso_task_check_alert_mail_to() IS
+COMMENT ON FUNCTION _uso_tasks.uso_task_check_alert_mail_to() IS
     'Trigger: refuses an alert_mail_to with more addresses than uso_tasks.alert_max_recipients.';
 CREATE TRIGGER uso_task_check_alert_mail_to
     BEFORE INSERT OR UPDATE OF alert_mail_to ON @extschema@.uso_task
     FOR EACH ROW WHEN (NEW.alert_mail_to IS NOT NULL)
-    EXECUTE FUNCTION @extschema@.uso_task_check_alert_mail_to();
+    EXECUTE FUNCTION _uso_tasks.uso_task_check_alert_mail_to();
 
 -- Queue the mail and webhook alerts of an event, under the rate limits.
 -- Caller: uso_fold_outcomes, which holds the fold lock (so s is current and
 -- no other transaction writes it).  Never waits for a row lock: an alert
 -- being delivered is left alone and the event opens a new one.
-CREATE FUNCTION @extschema@.uso_queue_alert(t @extschema@.uso_task, s @extschema@.uso_task_stats,
+CREATE FUNCTION _uso_tasks.uso_queue_alert(t @extschema@.uso_task, s @extschema@.uso_task_stats,
     event text, run_id bigint, payload jsonb) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
-    cap      constant integer := @extschema@.uso_setting('uso_tasks.alert_max_recipients', '10')::integer;
-    own      constant text[] := @extschema@.uso_mail_list(t.alert_mail_to);
+    cap      constant integer := _uso_tasks.uso_setting('uso_tasks.alert_max_recipients', '10')::integer;
+    own      constant text[] := _uso_tasks.uso_mail_list(t.alert_mail_to);
     mail_to  text := nullif(array_to_string(
-                       @extschema@.uso_mail_list(@extschema@.uso_setting('uso_tasks.alert_mail_to', ''))
+                       _uso_tasks.uso_mail_list(_uso_tasks.uso_setting('uso_tasks.alert_mail_to', ''))
                        || own[1:cap], ', '), '');
-    hook     constant text := nullif(@extschema@.uso_setting('uso_tasks.alert_webhook_url', ''), '');
-    interval_ constant interval := @extschema@.uso_setting('uso_tasks.alert_interval', '900s')::interval;
-    per_role constant integer := @extschema@.uso_setting('uso_tasks.alert_max_per_role', '50')::integer;
+    hook     constant text := nullif(_uso_tasks.uso_setting('uso_tasks.alert_webhook_url', ''), '');
+    interval_ constant interval := _uso_tasks.uso_setting('uso_tasks.alert_interval', '900s')::interval;
+    per_role constant integer := _uso_tasks.uso_setting('uso_tasks.alert_max_per_role', '50')::integer;
     now_     constant timestamptz := clock_timestamp();
     failure  constant integer := (event IN ('failed', 'timed_out'))::integer;
     gather   constant boolean := s.alert_last_at IS NOT NULL AND now_ < s.alert_last_at + interval_;
@@ -185,9 +186,10 @@ BEGIN
     IF mail_to IS NULL AND hook IS NULL THEN
         RETURN;
     END IF;
-    FOREACH channel_ IN ARRAY ARRAY['mail', 'webhook'] LOOP
+    -- (FOR ... IN SELECT, not FOREACH: pgspot cannot parse FOREACH.)
+    FOR channel_ IN SELECT c FROM unnest(ARRAY['mail', 'webhook']) AS c LOOP
         target := CASE channel_ WHEN 'mail' THEN mail_to ELSE hook END;
-        CONTINUE WHEN target IS NULL;
+        IF target IS NULL THEN CONTINUE; END IF;
         -- Every kind is rate-limited: within an interval, events go into one
         -- alert per channel, sent at its end (which opens the next interval);
         -- it reports the latest event and counts the failures gathered.
@@ -227,12 +229,12 @@ BEGIN
     END IF;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.uso_queue_alert(@extschema@.uso_task, @extschema@.uso_task_stats, text, bigint, jsonb) IS
+COMMENT ON FUNCTION _uso_tasks.uso_queue_alert(@extschema@.uso_task, @extschema@.uso_task_stats, text, bigint, jsonb) IS
     'Internal: writes the outbox rows of an event (mail to uso_tasks.alert_mail_to and at most uso_tasks.alert_max_recipients of the task''s alert_mail_to, webhook to uso_tasks.alert_webhook_url), gathering the events within uso_tasks.alert_interval into one alert and marking suppressed those beyond uso_tasks.alert_max_per_role per owner.';
-REVOKE EXECUTE ON FUNCTION @extschema@.uso_queue_alert(@extschema@.uso_task, @extschema@.uso_task_stats, text, bigint, jsonb) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION _uso_tasks.uso_queue_alert(@extschema@.uso_task, @extschema@.uso_task_stats, text, bigint, jsonb) FROM PUBLIC;
 
 -- The event's JSON, as NOTIFY sends it and the webhook posts it.
-CREATE FUNCTION @extschema@.uso_event_payload(t @extschema@.uso_task, event text, run_id bigint,
+CREATE FUNCTION _uso_tasks.uso_event_payload(t @extschema@.uso_task, event text, run_id bigint,
     message text, sqlstate text, finished_at timestamptz) RETURNS jsonb
     LANGUAGE sql STABLE
     SET search_path = pg_catalog, pg_temp
@@ -240,16 +242,16 @@ CREATE FUNCTION @extschema@.uso_event_payload(t @extschema@.uso_task, event text
 SELECT jsonb_build_object('task', t.name, 'task_id', t.id, 'run_id', run_id, 'status', event,
                           'database', current_database(),
                           -- NOTIFY payloads are limited to 8000 bytes.
-                          'message', @extschema@.uso_shorten(message, 1000),
+                          'message', _uso_tasks.uso_shorten(message, 1000),
                           'sqlstate', sqlstate, 'finished_at', finished_at)
 $$;
-COMMENT ON FUNCTION @extschema@.uso_event_payload(@extschema@.uso_task, text, bigint, text, text, timestamptz) IS
+COMMENT ON FUNCTION _uso_tasks.uso_event_payload(@extschema@.uso_task, text, bigint, text, text, timestamptz) IS
     'Internal: the JSON of a task event (task, task_id, run_id, status, database, message, sqlstate, finished_at).';
 
 -- The run's own transaction writes its outcome row and what must commit with
 -- it (NOTIFY of a final failure, the LOG line, the followers' runs,
 -- record_runs); counting and alerting are the fold's.
-CREATE FUNCTION @extschema@.uso_run_ended() RETURNS trigger
+CREATE FUNCTION _uso_tasks.uso_run_ended() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     -- Its plans outlive the sizes they were made for (a long-lived executor):
@@ -260,8 +262,8 @@ CREATE FUNCTION @extschema@.uso_run_ended() RETURNS trigger
 DECLARE
     t          @extschema@.uso_task;
     final      boolean;
-    notify     constant text := @extschema@.uso_setting('uso_tasks.notify_events', 'failures');
-    log_runs   constant text := @extschema@.uso_setting('uso_tasks.log_runs', 'failures');
+    notify     constant text := _uso_tasks.uso_setting('uso_tasks.notify_events', 'failures');
+    log_runs   constant text := _uso_tasks.uso_setting('uso_tasks.log_runs', 'failures');
 BEGIN
     SELECT * INTO t FROM @extschema@.uso_task x WHERE x.id = NEW.task_id;
     IF NOT FOUND THEN
@@ -272,17 +274,17 @@ BEGIN
     INSERT INTO @extschema@.uso_run_outcome
         (run_id, task_id, status, final, scheduled_for, started_at, finished_at, message, sqlstate)
     VALUES (NEW.id, NEW.task_id, NEW.status, final, NEW.scheduled_for, NEW.started_at, NEW.finished_at,
-            @extschema@.uso_shorten(NEW.return_message, 1000), NEW.sqlstate);
+            _uso_tasks.uso_shorten(NEW.return_message, 1000), NEW.sqlstate);
 
     -- A recovery is announced by the fold, which knows whether a failure was.
     IF notify = 'all' OR (notify = 'failures' AND final) THEN
         PERFORM pg_notify('uso_task_events',
-            @extschema@.uso_event_payload(t, NEW.status, NEW.id, NEW.return_message, NEW.sqlstate,
+            _uso_tasks.uso_event_payload(t, NEW.status, NEW.id, NEW.return_message, NEW.sqlstate,
                                           NEW.finished_at)::text);
     END IF;
 
     IF log_runs = 'all' OR (log_runs = 'failures' AND NEW.status IN ('failed', 'timed_out', 'cancelled')) THEN
-        PERFORM @extschema@.uso_log_run(current_database(), t.name, NEW.id, NEW.status, NEW.sqlstate,
+        PERFORM _uso_tasks.uso_log_run(pg_catalog.current_database()::pg_catalog.text, t.name, NEW.id, NEW.status, NEW.sqlstate,
                                         NEW.return_message,
                                         extract(epoch FROM NEW.finished_at - NEW.started_at)::float8);
     END IF;
@@ -291,7 +293,7 @@ BEGIN
     -- that committed has queued them, whatever crashes next.
     IF (NEW.status = 'succeeded' OR final)
        AND EXISTS (SELECT FROM @extschema@.uso_task f WHERE f.follows_task_id = t.id) THEN
-        PERFORM @extschema@.uso_queue_followers(t.id, NEW.id, CASE WHEN final THEN 'failure' ELSE 'success' END);
+        PERFORM _uso_tasks.uso_queue_followers(t.id, NEW.id, CASE WHEN final THEN 'failure' ELSE 'success' END);
     END IF;
 
     -- record_runs = failures: the last success is the only one kept.
@@ -302,32 +304,32 @@ BEGIN
     RETURN NULL;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.uso_run_ended() IS
+COMMENT ON FUNCTION _uso_tasks.uso_run_ended() IS
     'Trigger: a run ended: records it for the fold (uso_run_outcome), announces a final failure (NOTIFY uso_task_events), writes its LOG line, queues the runs of the tasks that follow it, and applies record_runs.';
-REVOKE EXECUTE ON FUNCTION @extschema@.uso_run_ended() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION _uso_tasks.uso_run_ended() FROM PUBLIC;
 
 CREATE TRIGGER uso_run_ended AFTER UPDATE OF finished_at ON @extschema@.uso_task_run
     FOR EACH ROW WHEN (OLD.finished_at IS NULL AND NEW.finished_at IS NOT NULL)
-    EXECUTE FUNCTION @extschema@.uso_run_ended();
+    EXECUTE FUNCTION _uso_tasks.uso_run_ended();
 -- Runs recorded as already ended (skipped slots, tasks that cannot run).
 CREATE TRIGGER uso_run_ended_insert AFTER INSERT ON @extschema@.uso_task_run
     FOR EACH ROW WHEN (NEW.finished_at IS NOT NULL)
-    EXECUTE FUNCTION @extschema@.uso_run_ended();
+    EXECUTE FUNCTION _uso_tasks.uso_run_ended();
 
 -- uso_command_missing with the names looked up along path: the lookup runs
 -- nothing, and the path is this function's only (a SET clause restores it).
-CREATE FUNCTION @extschema@.uso_command_missing_in(command text, path text) RETURNS text
+CREATE FUNCTION _uso_tasks.uso_command_missing_in(command text, path text) RETURNS text
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
     AS $$
 BEGIN
     PERFORM pg_catalog.set_config('search_path', path, true);
-    RETURN @extschema@.uso_command_missing(command);
+    RETURN _uso_tasks.uso_command_missing(command);
 END
 $$;
-COMMENT ON FUNCTION @extschema@.uso_command_missing_in(text, text) IS
+COMMENT ON FUNCTION _uso_tasks.uso_command_missing_in(text, text) IS
     'Internal: uso_command_missing(command) with the names looked up along search_path path.';
-REVOKE EXECUTE ON FUNCTION @extschema@.uso_command_missing_in(text, text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION _uso_tasks.uso_command_missing_in(text, text) FROM PUBLIC;
 
 -- The fold: counts the run ends of uso_run_outcome into uso_task_stats (set
 -- based, one statement per batch) and decides their alerts, in the order the
@@ -335,7 +337,7 @@ REVOKE EXECUTE ON FUNCTION @extschema@.uso_command_missing_in(text, text) FROM P
 -- announces the tasks whose command calls a function that is not there and
 -- drops the counters of deleted tasks.  Called by the scheduler after run
 -- ends, and by uso_deliver_alerts.  Returns how many run ends it counted.
-CREATE FUNCTION @extschema@.uso_fold_outcomes(find_missing boolean DEFAULT false) RETURNS integer
+CREATE FUNCTION _uso_tasks.uso_fold_outcomes(find_missing boolean DEFAULT false) RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     SET jit = off
@@ -349,7 +351,7 @@ DECLARE
     c       record;
     event   text;
     payload jsonb;
-    notify  constant text := @extschema@.uso_setting('uso_tasks.notify_events', 'failures');
+    notify  constant text := _uso_tasks.uso_setting('uso_tasks.notify_events', 'failures');
 BEGIN
     -- The scheduler's fold gives way to a running one (the next counts what
     -- is left); uso_deliver_alerts' waits for it, so that its search for
@@ -368,7 +370,7 @@ BEGIN
              WHERE q.ctid = ANY (ARRAY(SELECT x.ctid FROM @extschema@.uso_run_outcome x LIMIT 20000))
             RETURNING q)
         SELECT array_agg(d.q) INTO batch FROM d;
-        EXIT WHEN batch IS NULL;
+        IF batch IS NULL THEN EXIT; END IF;
         total := total + cardinality(batch);
 
         INSERT INTO @extschema@.uso_task_stats (task_id)
@@ -435,17 +437,17 @@ BEGIN
                              OR u.task_id IN (SELECT v.task_id FROM unnest(batch) v WHERE v.final)))
                  ORDER BY u.task_id, u.finished_at, u.run_id LOOP
             SELECT * INTO s FROM @extschema@.uso_task_stats x WHERE x.task_id = e.task_id;
-            CONTINUE WHEN NOT FOUND OR (NOT e.final AND NOT s.alerted);
+            IF NOT FOUND OR (NOT e.final AND NOT s.alerted) THEN CONTINUE; END IF;
             SELECT * INTO t FROM @extschema@.uso_task x WHERE x.id = e.task_id;
-            CONTINUE WHEN NOT FOUND;
+            IF NOT FOUND THEN CONTINUE; END IF;
             event := CASE WHEN e.final THEN e.status ELSE 'recovered' END;
             UPDATE @extschema@.uso_task_stats x SET alerted = e.final WHERE x.task_id = e.task_id;
-            payload := @extschema@.uso_event_payload(t, event, e.run_id, e.message, e.sqlstate, e.finished_at);
+            payload := _uso_tasks.uso_event_payload(t, event, e.run_id, e.message, e.sqlstate, e.finished_at);
             -- A final failure was announced by its run's own transaction.
             IF event = 'recovered' AND notify <> 'none' THEN
                 PERFORM pg_notify('uso_task_events', payload::text);
             END IF;
-            PERFORM @extschema@.uso_queue_alert(t, s, event, e.run_id, payload);
+            PERFORM _uso_tasks.uso_queue_alert(t, s, event, e.run_id, payload);
         END LOOP;
     END LOOP;
 
@@ -457,7 +459,7 @@ BEGIN
         FOR c IN
             SELECT x AS task, m.missing FROM @extschema@.uso_task x
             LEFT JOIN @extschema@.uso_task_stats st ON st.task_id = x.id
-            CROSS JOIN LATERAL (SELECT @extschema@.uso_command_missing_in(x.command,
+            CROSS JOIN LATERAL (SELECT _uso_tasks.uso_command_missing_in(x.command,
                 (SELECT g.reset_val FROM pg_settings g WHERE g.name = 'search_path')) AS missing) m
             WHERE x.enabled AND NOT x.builtin
               AND coalesce(x.database, current_database()) = current_database()
@@ -466,13 +468,13 @@ BEGIN
             INSERT INTO @extschema@.uso_task_stats (task_id) VALUES (t.id) ON CONFLICT DO NOTHING;
             UPDATE @extschema@.uso_task_stats x SET missing_alerted = (c.missing IS NOT NULL)
              WHERE x.task_id = t.id RETURNING * INTO s;
-            CONTINUE WHEN c.missing IS NULL;
-            payload := @extschema@.uso_event_payload(t, 'missing', NULL,
+            IF c.missing IS NULL THEN CONTINUE; END IF;
+            payload := _uso_tasks.uso_event_payload(t, 'missing', NULL,
                 format('function %s does not exist', c.missing), '42883', clock_timestamp());
             IF notify <> 'none' THEN
                 PERFORM pg_notify('uso_task_events', payload::text);
             END IF;
-            PERFORM @extschema@.uso_queue_alert(t, s, 'missing', NULL, payload);
+            PERFORM _uso_tasks.uso_queue_alert(t, s, 'missing', NULL, payload);
         END LOOP;
         DELETE FROM @extschema@.uso_task_stats x
          WHERE NOT EXISTS (SELECT FROM @extschema@.uso_task y WHERE y.id = x.task_id);
@@ -481,21 +483,21 @@ BEGIN
     RETURN total;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.uso_fold_outcomes(boolean) IS
+COMMENT ON FUNCTION _uso_tasks.uso_fold_outcomes(boolean) IS
     'Internal: counts the run ends of uso_run_outcome into uso_task_stats and queues their alerts in the order the runs ended; with find_missing also announces tasks gone missing and drops the counters of deleted tasks, waiting for a running fold; without, does nothing while another fold runs. Returns the run ends counted.';
-REVOKE EXECUTE ON FUNCTION @extschema@.uso_fold_outcomes(boolean) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION _uso_tasks.uso_fold_outcomes(boolean) FROM PUBLIC;
 
 -- Delivery: the built-in task uso_deliver_alerts calls it every 10 seconds.
 -- It claims one alert at a time and commits before it sends, so no lock is
 -- held while a mail server or webhook takes its time (or never answers).
-CREATE FUNCTION @extschema@.uso_alert_body(o @extschema@.uso_alert_outbox) RETURNS text
+CREATE FUNCTION _uso_tasks.uso_alert_body(o @extschema@.uso_alert_outbox) RETURNS text
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
     r     @extschema@.uso_task_run;
     lines text;
-    link  constant text := nullif(@extschema@.uso_setting('uso_tasks.admin_url', ''), '');
+    link  constant text := nullif(_uso_tasks.uso_setting('uso_tasks.admin_url', ''), '');
     body  text;
 BEGIN
     SELECT * INTO r FROM @extschema@.uso_task_run x WHERE x.id = o.run_id;
@@ -524,7 +526,7 @@ BEGIN
     IF r.error_context IS NOT NULL THEN
         body := body || format(E'Context:\n%s\n', r.error_context);
     END IF;
-    SELECT string_agg(format('%s %s: %s', l.logged_at, l.level, @extschema@.uso_shorten(l.message, 500)),
+    SELECT string_agg(format('%s %s: %s', l.logged_at, l.level, _uso_tasks.uso_shorten(l.message, 500)),
                       E'\n' ORDER BY l.seq) INTO lines
     FROM (SELECT * FROM @extschema@.uso_task_log l WHERE l.run_id = o.run_id
           ORDER BY l.seq DESC LIMIT 20) l;
@@ -537,14 +539,14 @@ BEGIN
     RETURN body;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.uso_alert_body(@extschema@.uso_alert_outbox) IS
+COMMENT ON FUNCTION _uso_tasks.uso_alert_body(@extschema@.uso_alert_outbox) IS
     'Internal: the text of an alert mail (run id, times, message, SQLSTATE, context, last log lines, uso_tasks.admin_url link).';
 
 -- The oldest due alert that no live delivery holds and that no older unsent
 -- alert of its task and channel precedes (alerts go out in the order of
 -- their events, a retried one holding back the later ones), claimed for
 -- this session and counted as an attempt; NULL when there is none.
-CREATE FUNCTION @extschema@.uso_claim_alert(OUT id bigint, OUT channel text, OUT recipient text,
+CREATE FUNCTION _uso_tasks.uso_claim_alert(OUT id bigint, OUT channel text, OUT recipient text,
     OUT subject text, OUT body text)
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
@@ -580,20 +582,20 @@ BEGIN
         IF o.more_failures > 0 THEN
             subject := subject || format(' (%s more failures)', o.more_failures);
         END IF;
-        body := @extschema@.uso_alert_body(o);
+        body := _uso_tasks.uso_alert_body(o);
     ELSE
         body := (o.payload || jsonb_build_object('more_failures', o.more_failures,
                                                  'more_since', o.more_since))::text;
     END IF;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.uso_claim_alert() IS
+COMMENT ON FUNCTION _uso_tasks.uso_claim_alert() IS
     'Internal (uso_deliver_alerts): claims the next alert to send, in the order of the events, and returns its channel, recipient, subject and body; NULL id when none is due.';
-REVOKE EXECUTE ON FUNCTION @extschema@.uso_claim_alert() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION _uso_tasks.uso_claim_alert() FROM PUBLIC;
 
 -- Reads and locks nothing: called with no lock held, it may take as long as
 -- the mail server or webhook does.
-CREATE FUNCTION @extschema@.uso_send_alert(channel text, recipient text, subject text, body text)
+CREATE FUNCTION _uso_tasks.uso_send_alert(channel text, recipient text, subject text, body text)
     RETURNS text
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
@@ -602,39 +604,39 @@ DECLARE
     resp @extschema@.uso_http_response;
 BEGIN
     IF channel = 'mail' THEN
-        PERFORM @extschema@.uso_send_mail(recipient, subject, body);
+        PERFORM _uso_tasks.uso_send_mail(recipient, subject, body, NULL::text);
     ELSE
-        resp := @extschema@.uso_http_post(recipient, body);
+        resp := _uso_tasks.uso_http_post(recipient, body, 'application/json', NULL::jsonb, NULL::interval);
         IF resp.status NOT BETWEEN 200 AND 299 THEN
             RETURN format('webhook answered HTTP %s', resp.status);
         END IF;
     END IF;
     RETURN NULL;
 EXCEPTION WHEN OTHERS THEN
-    RETURN @extschema@.uso_shorten(SQLERRM, 500);
+    RETURN _uso_tasks.uso_shorten(SQLERRM, 500);
 END
 $$;
-COMMENT ON FUNCTION @extschema@.uso_send_alert(text, text, text, text) IS
+COMMENT ON FUNCTION _uso_tasks.uso_send_alert(text, text, text, text) IS
     'Internal (uso_deliver_alerts): sends one alert by mail or webhook; NULL when it went out, else why not.';
-REVOKE EXECUTE ON FUNCTION @extschema@.uso_send_alert(text, text, text, text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION _uso_tasks.uso_send_alert(text, text, text, text) FROM PUBLIC;
 
-CREATE FUNCTION @extschema@.uso_alert_done(alert bigint, error text) RETURNS void
+CREATE FUNCTION _uso_tasks.uso_alert_done(alert bigint, error text) RETURNS void
     LANGUAGE sql
     SET search_path = pg_catalog, pg_temp
     AS $$
 UPDATE @extschema@.uso_alert_outbox x
    SET claimed_by = NULL, claimed_at = NULL,
        sent_at = CASE WHEN error IS NULL THEN clock_timestamp() END,
-       last_error = coalesce(@extschema@.uso_shorten(error, 500), x.last_error),
+       last_error = coalesce(_uso_tasks.uso_shorten(error, 500), x.last_error),
        -- Kept and retried: 10 s, doubling, at most an hour apart.
        deliver_after = CASE WHEN error IS NULL THEN x.deliver_after
                             ELSE clock_timestamp() + least(interval '10 seconds'
                                      * power(2, least(x.attempts - 1, 20)), interval '1 hour') END
  WHERE x.id = alert AND x.claimed_by = pg_backend_pid()
 $$;
-COMMENT ON FUNCTION @extschema@.uso_alert_done(bigint, text) IS
+COMMENT ON FUNCTION _uso_tasks.uso_alert_done(bigint, text) IS
     'Internal (uso_deliver_alerts): records how sending a claimed alert went (sent, or the error and the next try).';
-REVOKE EXECUTE ON FUNCTION @extschema@.uso_alert_done(bigint, text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION _uso_tasks.uso_alert_done(bigint, text) FROM PUBLIC;
 
 -- A procedure, to commit between its steps: no SET clause (a procedure with
 -- one cannot commit), so every name and operator in it is qualified.
@@ -646,19 +648,19 @@ DECLARE
     err   text;
     tried integer := 0;
 BEGIN
-    IF NOT @extschema@.uso_is_admin() THEN
+    IF NOT _uso_tasks.uso_is_admin() THEN
         RAISE EXCEPTION 'only superusers and members of uso_admin may deliver alerts'
             USING ERRCODE = 'insufficient_privilege';
     END IF;
-    PERFORM @extschema@.uso_fold_outcomes(true);
+    PERFORM _uso_tasks.uso_fold_outcomes(true);
     COMMIT;
     sent := 0;
     WHILE tried OPERATOR(pg_catalog.<) max_alerts LOOP
-        SELECT * INTO c FROM @extschema@.uso_claim_alert();
-        EXIT WHEN c.id IS NULL;
+        SELECT * INTO c FROM _uso_tasks.uso_claim_alert();
+        IF c.id IS NULL THEN EXIT; END IF;
         COMMIT;
-        err := @extschema@.uso_send_alert(c.channel, c.recipient, c.subject, c.body);
-        PERFORM @extschema@.uso_alert_done(c.id, err);
+        err := _uso_tasks.uso_send_alert(c.channel, c.recipient, c.subject, c.body);
+        PERFORM _uso_tasks.uso_alert_done(c.id, err);
         COMMIT;
         tried := tried OPERATOR(pg_catalog.+) 1;
         IF err IS NULL THEN
@@ -673,13 +675,13 @@ REVOKE EXECUTE ON PROCEDURE @extschema@.uso_deliver_alerts(integer, integer) FRO
 
 
 -- Scheduler status: read from shared memory (src/status.c).
-CREATE FUNCTION @extschema@.uso_scheduler_status_raw(
+CREATE FUNCTION _uso_tasks.uso_scheduler_status_raw(
     OUT database name, OUT pid integer, OUT started_at timestamptz, OUT last_loop_at timestamptz,
     OUT tasks_loaded integer, OUT runs_queued integer, OUT runs_running integer,
     OUT workers_busy integer, OUT workers_idle integer, OUT next_wakeup timestamptz, OUT state text)
     RETURNS SETOF record
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'uso_scheduler_status';
-COMMENT ON FUNCTION @extschema@.uso_scheduler_status_raw() IS
+COMMENT ON FUNCTION _uso_tasks.uso_scheduler_status_raw() IS
     'The schedulers in shared memory, and this database''s even when it has none; read through uso_scheduler_status.';
 
 CREATE VIEW @extschema@.uso_scheduler_status AS
@@ -687,7 +689,7 @@ SELECT s.database, s.pid, s.started_at, s.last_loop_at,
        extract(epoch FROM clock_timestamp() - s.last_loop_at) AS heartbeat_age,
        s.tasks_loaded, s.runs_queued, s.runs_running, s.workers_busy, s.workers_idle,
        s.next_wakeup, s.state
-FROM @extschema@.uso_scheduler_status_raw() s;
+FROM _uso_tasks.uso_scheduler_status_raw() s;
 COMMENT ON VIEW @extschema@.uso_scheduler_status IS 'One row per database that has (or should have) a uso_tasks scheduler: its process, heartbeat, load and state.';
 COMMENT ON COLUMN @extschema@.uso_scheduler_status.database IS 'The database.';
 COMMENT ON COLUMN @extschema@.uso_scheduler_status.pid IS 'Process id of its scheduler; NULL when none runs.';
@@ -701,8 +703,8 @@ COMMENT ON COLUMN @extschema@.uso_scheduler_status.workers_busy IS 'Executor wor
 COMMENT ON COLUMN @extschema@.uso_scheduler_status.workers_idle IS 'Executor workers of this database waiting for work.';
 COMMENT ON COLUMN @extschema@.uso_scheduler_status.next_wakeup IS 'When the scheduler next wakes up by itself (a due run or the heartbeat).';
 COMMENT ON COLUMN @extschema@.uso_scheduler_status.state IS 'running, starting, or stopped: <reason>.';
-REVOKE EXECUTE ON FUNCTION @extschema@.uso_scheduler_status_raw() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION @extschema@.uso_scheduler_status_raw() TO uso_admin, pg_monitor;
+REVOKE EXECUTE ON FUNCTION _uso_tasks.uso_scheduler_status_raw() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION _uso_tasks.uso_scheduler_status_raw() TO uso_admin, pg_monitor;
 REVOKE ALL ON @extschema@.uso_scheduler_status FROM PUBLIC;
 GRANT SELECT ON @extschema@.uso_scheduler_status TO uso_admin, pg_monitor;
 

@@ -20,7 +20,7 @@ COMMENT ON COLUMN @extschema@.uso_task.follows_on IS
 
 -- The schedule text of a follower, quoting the name when it must be: blanks
 -- around it, a leading quote, or a last word "fails" would read otherwise.
-CREATE FUNCTION @extschema@.uso_after_schedule(task text, on_failure boolean) RETURNS text
+CREATE FUNCTION _uso_tasks.uso_after_schedule(task text, on_failure boolean) RETURNS text
     LANGUAGE sql IMMUTABLE STRICT
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -29,6 +29,13 @@ SELECT 'after '
                THEN '"' || replace(task, '"', '""') || '"' ELSE task END
        || CASE WHEN on_failure THEN ' fails' ELSE '' END
 $$;
+COMMENT ON FUNCTION _uso_tasks.uso_after_schedule(text, boolean) IS
+    'The schedule text that follows a task: ''after <task>'' or ''after <task> fails'', with the name in double quotes when it has surrounding blanks, begins with a quote or ends in the word fails.';
+-- The API's (docs/schedule.md); the engine calls the private one.
+CREATE FUNCTION @extschema@.uso_after_schedule(task text, on_failure boolean) RETURNS text
+    LANGUAGE sql IMMUTABLE STRICT
+    SET search_path = pg_catalog, pg_temp
+    AS $$ SELECT _uso_tasks.uso_after_schedule(task, on_failure) $$;
 COMMENT ON FUNCTION @extschema@.uso_after_schedule(text, boolean) IS
     'The schedule text that follows a task: ''after <task>'' or ''after <task> fails'', with the name in double quotes when it has surrounding blanks, begins with a quote or ends in the word fails.';
 
@@ -38,7 +45,7 @@ COMMENT ON FUNCTION @extschema@.uso_after_schedule(text, boolean) IS
 -- A cycle it cannot see (an admin linked its task to another role's), or one
 -- two transactions close at the same moment, is stopped when it runs: see
 -- uso_queue_followers.
-CREATE FUNCTION @extschema@.uso_follows_cycle(follower bigint, predecessor bigint) RETURNS bigint[]
+CREATE FUNCTION _uso_tasks.uso_follows_cycle(follower bigint, predecessor bigint) RETURNS bigint[]
     LANGUAGE plpgsql STABLE SECURITY INVOKER
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -58,7 +65,7 @@ BEGIN
     END LOOP;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.uso_follows_cycle(bigint, bigint) IS
+COMMENT ON FUNCTION _uso_tasks.uso_follows_cycle(bigint, bigint) IS
     'The task ids from predecessor back to follower when follower following predecessor would close a cycle among the tasks the caller can see, else NULL.';
 
 -- Resolves 'after X' when a schedule is written, as the caller (SECURITY
@@ -68,12 +75,12 @@ COMMENT ON FUNCTION @extschema@.uso_follows_cycle(bigint, bigint) IS
 -- as they were keeps the link (so an alter of another setting never fails
 -- here), except that a follower whose task is gone follows the task that
 -- has the name now, if the writer can see one.
-CREATE FUNCTION @extschema@.uso_task_follows() RETURNS trigger
+CREATE FUNCTION _uso_tasks.uso_task_follows() RETURNS trigger
     LANGUAGE plpgsql SECURITY INVOKER
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
-    pred_name text := @extschema@.uso_schedule_follows(NEW.schedule);
+    pred_name text := _uso_tasks.uso_schedule_follows(NEW.schedule);
     pred      @extschema@.uso_task;
     cycle     bigint[];
     shown     text;
@@ -108,17 +115,17 @@ BEGIN
     -- that name if it could be linked to it now, else it stays missing.
     IF same AND (NOT found_it
                  OR coalesce(pred.database, current_database()) <> coalesce(NEW.database, current_database())
-                 OR @extschema@.uso_follows_cycle(NEW.id, pred.id) IS NOT NULL) THEN
+                 OR _uso_tasks.uso_follows_cycle(NEW.id, pred.id) IS NOT NULL) THEN
         RETURN NEW;
     END IF;
     IF NOT found_it THEN
-        RAISE EXCEPTION 'task "%" does not exist', @extschema@.uso_shorten(pred_name)
+        RAISE EXCEPTION 'task "%" does not exist', _uso_tasks.uso_shorten(pred_name)
             USING ERRCODE = 'undefined_object',
-                  DETAIL = format('The schedule "%s" follows it.', @extschema@.uso_shorten(NEW.schedule)),
+                  DETAIL = format('The schedule "%s" follows it.', _uso_tasks.uso_shorten(NEW.schedule)),
                   HINT = 'A task can follow a task you can see: SELECT name FROM uso_background_tasks lists them.';
     END IF;
     IF coalesce(pred.database, current_database()) <> coalesce(NEW.database, current_database()) THEN
-        RAISE EXCEPTION 'task "%" runs in database "%", not in "%"', @extschema@.uso_shorten(pred_name),
+        RAISE EXCEPTION 'task "%" runs in database "%", not in "%"', _uso_tasks.uso_shorten(pred_name),
                         coalesce(pred.database, current_database()), coalesce(NEW.database, current_database())
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'A task can only follow a task of the same database.';
@@ -127,36 +134,36 @@ BEGIN
     -- changed): no new link, nothing to check.
     IF TG_OP = 'UPDATE' AND pred.id = OLD.follows_task_id THEN
         NEW.follows_task_id := pred.id;
-        NEW.follows_on := CASE WHEN @extschema@.uso_schedule_follows_failures(NEW.schedule)
+        NEW.follows_on := CASE WHEN _uso_tasks.uso_schedule_follows_failures(NEW.schedule)
                                THEN 'failure' ELSE 'success' END;
         RETURN NEW;
     END IF;
-    cycle := @extschema@.uso_follows_cycle(NEW.id, pred.id);
+    cycle := _uso_tasks.uso_follows_cycle(NEW.id, pred.id);
     IF cycle IS NOT NULL THEN
         -- 'A after B after A': every task of it is one the caller can see
-        SELECT string_agg(format('"%s"', CASE WHEN c.id = NEW.id THEN @extschema@.uso_shorten(NEW.name)
-                                              ELSE (SELECT @extschema@.uso_shorten(t.name)
+        SELECT string_agg(format('"%s"', CASE WHEN c.id = NEW.id THEN _uso_tasks.uso_shorten(NEW.name)
+                                              ELSE (SELECT _uso_tasks.uso_shorten(t.name)
                                                     FROM @extschema@.uso_task t WHERE t.id = c.id) END),
                           ' after ' ORDER BY c.n) INTO shown
         FROM unnest(cycle) WITH ORDINALITY AS c(id, n);
-        RAISE EXCEPTION 'schedule "%" would make a cycle: "%" after %', @extschema@.uso_shorten(NEW.schedule),
-                        @extschema@.uso_shorten(NEW.name), shown
+        RAISE EXCEPTION 'schedule "%" would make a cycle: "%" after %', _uso_tasks.uso_shorten(NEW.schedule),
+                        _uso_tasks.uso_shorten(NEW.name), shown
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'Each task in it would run after the one before it, for ever.',
                   HINT = 'Give one task of the cycle a clock schedule, or @manual.';
     END IF;
     NEW.follows_task_id := pred.id;
-    NEW.follows_on := CASE WHEN @extschema@.uso_schedule_follows_failures(NEW.schedule)
+    NEW.follows_on := CASE WHEN _uso_tasks.uso_schedule_follows_failures(NEW.schedule)
                            THEN 'failure' ELSE 'success' END;
     RETURN NEW;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.uso_task_follows() IS
+COMMENT ON FUNCTION _uso_tasks.uso_task_follows() IS
     'Trigger: resolves the task an ''after <task>'' schedule follows (it must exist, be visible to the caller, run in the same database and close no cycle) into follows_task_id and follows_on.';
 
 CREATE TRIGGER uso_task_validate_follows
     BEFORE INSERT OR UPDATE OF schedule, database ON @extschema@.uso_task
-    FOR EACH ROW EXECUTE FUNCTION @extschema@.uso_task_follows();
+    FOR EACH ROW EXECUTE FUNCTION _uso_tasks.uso_task_follows();
 
 -- A rename rewrites the followers' schedule text, so that what they show
 -- (schedule, frequency, cron.job) names the task they follow; a delete, or
@@ -164,7 +171,7 @@ CREATE TRIGGER uso_task_validate_follows
 -- missing).  Followers may belong to other roles: this runs as the owner,
 -- changes nothing but their schedule text and link, and the link itself
 -- stays (uso_task_follows: the same task, no check that could fail).
-CREATE FUNCTION @extschema@.uso_task_followed_changed() RETURNS trigger
+CREATE FUNCTION _uso_tasks.uso_task_followed_changed() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -180,19 +187,19 @@ BEGIN
     END IF;
     IF NEW.name IS DISTINCT FROM OLD.name THEN
         UPDATE @extschema@.uso_task f
-           SET schedule = @extschema@.uso_after_schedule(NEW.name, f.follows_on = 'failure')
+           SET schedule = _uso_tasks.uso_after_schedule(NEW.name, f.follows_on = 'failure')
          WHERE f.follows_task_id = NEW.id;
     END IF;
     RETURN NULL;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.uso_task_followed_changed() IS
+COMMENT ON FUNCTION _uso_tasks.uso_task_followed_changed() IS
     'Trigger: a followed task was renamed (its followers'' schedules name it anew), moved to another database or deleted (they follow nothing and show status missing).';
-REVOKE EXECUTE ON FUNCTION @extschema@.uso_task_followed_changed() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION _uso_tasks.uso_task_followed_changed() FROM PUBLIC;
 
 CREATE TRIGGER uso_task_followed_changed
     AFTER UPDATE OF name, database OR DELETE ON @extschema@.uso_task
-    FOR EACH ROW EXECUTE FUNCTION @extschema@.uso_task_followed_changed();
+    FOR EACH ROW EXECUTE FUNCTION _uso_tasks.uso_task_followed_changed();
 
 -- Outcomes whose followers' rows were locked when the outcome committed
 -- (an open transaction of their owner holds them).  Queueing a run takes a
@@ -210,11 +217,11 @@ COMMENT ON COLUMN @extschema@.uso_chain_pending.task_id IS 'The follower.';
 COMMENT ON COLUMN @extschema@.uso_chain_pending.predecessor_id IS 'The task of caused_by_run_id.';
 COMMENT ON COLUMN @extschema@.uso_chain_pending.since IS 'When the run ended.';
 
-CREATE FUNCTION @extschema@.uso_runs_queued() RETURNS void
+CREATE FUNCTION _uso_tasks.uso_runs_queued() RETURNS void
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'uso_runs_queued';
-COMMENT ON FUNCTION @extschema@.uso_runs_queued() IS
+COMMENT ON FUNCTION _uso_tasks.uso_runs_queued() IS
     'Internal: this database''s scheduler looks for queued runs once the transaction commits.';
-REVOKE EXECUTE ON FUNCTION @extschema@.uso_runs_queued() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION _uso_tasks.uso_runs_queued() FROM PUBLIC;
 
 -- One follower's run, caused by run run_id: queued, or skipped as its
 -- overlap policy says, or skipped when it already ran in the chain of runs
@@ -222,7 +229,7 @@ REVOKE EXECUTE ON FUNCTION @extschema@.uso_runs_queued() FROM PUBLIC;
 -- a cycle that the checks at creation could not see (one made through a
 -- task the writer cannot see, or by two transactions at once), and it goes
 -- round once, not for ever.  The caller holds a key-share lock on f's row.
-CREATE FUNCTION @extschema@.uso_queue_follower(f @extschema@.uso_task, run_id bigint, chain bigint[])
+CREATE FUNCTION _uso_tasks.uso_queue_follower(f @extschema@.uso_task, run_id bigint, chain bigint[])
     RETURNS boolean
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -250,13 +257,13 @@ BEGIN
     RETURN why IS NULL;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.uso_queue_follower(@extschema@.uso_task, bigint, bigint[]) IS
+COMMENT ON FUNCTION _uso_tasks.uso_queue_follower(@extschema@.uso_task, bigint, bigint[]) IS
     'Internal: records one chain run of follower f caused by run run_id: queued, or skipped by its overlap policy or because f already ran in the chain (a cycle). True when queued.';
-REVOKE EXECUTE ON FUNCTION @extschema@.uso_queue_follower(@extschema@.uso_task, bigint, bigint[]) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION _uso_tasks.uso_queue_follower(@extschema@.uso_task, bigint, bigint[]) FROM PUBLIC;
 
 -- The tasks of run run_id and the runs that caused it, back to the first
 -- (most runs have no cause: one index probe).
-CREATE FUNCTION @extschema@.uso_run_chain(run_id bigint) RETURNS bigint[]
+CREATE FUNCTION _uso_tasks.uso_run_chain(run_id bigint) RETURNS bigint[]
     LANGUAGE sql STABLE
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -268,27 +275,27 @@ WITH RECURSIVE c(id, task_id, caused_by, depth) AS (
     WHERE c.depth < 1000)
 SELECT coalesce(array_agg(c.task_id), '{}') FROM c
 $$;
-COMMENT ON FUNCTION @extschema@.uso_run_chain(bigint) IS
+COMMENT ON FUNCTION _uso_tasks.uso_run_chain(bigint) IS
     'Internal: the task ids of a run and of the runs that caused it (caused_by_run_id), back to the first.';
-REVOKE EXECUTE ON FUNCTION @extschema@.uso_run_chain(bigint) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION _uso_tasks.uso_run_chain(bigint) FROM PUBLIC;
 
-CREATE FUNCTION @extschema@.uso_chains_pending() RETURNS void
+CREATE FUNCTION _uso_tasks.uso_chains_pending() RETURNS void
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'uso_chains_pending';
-COMMENT ON FUNCTION @extschema@.uso_chains_pending() IS
+COMMENT ON FUNCTION _uso_tasks.uso_chains_pending() IS
     'Internal: this database''s scheduler queues the runs left in uso_chain_pending once the transaction commits.';
-REVOKE EXECUTE ON FUNCTION @extschema@.uso_chains_pending() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION _uso_tasks.uso_chains_pending() FROM PUBLIC;
 
 -- Called by uso_run_ended when a run of pred ended with outcome 'success'
 -- or (after its last retry) 'failure', in the transaction that records it:
 -- each enabled follower of the same database gets its run now, or, when
 -- its row is locked, a pending entry the scheduler turns into the run.
 -- Never waits for a lock.
-CREATE FUNCTION @extschema@.uso_queue_followers(pred bigint, run_id bigint, outcome text) RETURNS void
+CREATE FUNCTION _uso_tasks.uso_queue_followers(pred bigint, run_id bigint, outcome text) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
-    chain bigint[] := @extschema@.uso_run_chain(run_id);
+    chain bigint[] := _uso_tasks.uso_run_chain(run_id);
     db    name := (SELECT coalesce(p.database, current_database()) FROM @extschema@.uso_task p WHERE p.id = pred);
     f     @extschema@.uso_task;
     wake  boolean := false;
@@ -300,7 +307,7 @@ BEGIN
              ORDER BY x.id LOOP
         PERFORM FROM @extschema@.uso_task x WHERE x.id = f.id FOR KEY SHARE SKIP LOCKED;
         IF FOUND THEN
-            wake := @extschema@.uso_queue_follower(f, run_id, chain) OR wake;
+            wake := _uso_tasks.uso_queue_follower(f, run_id, chain) OR wake;
         ELSE
             INSERT INTO @extschema@.uso_chain_pending (caused_by_run_id, task_id, predecessor_id)
             VALUES (run_id, f.id, pred) ON CONFLICT DO NOTHING;
@@ -308,21 +315,21 @@ BEGIN
         END IF;
     END LOOP;
     IF wake THEN
-        PERFORM @extschema@.uso_runs_queued();
+        PERFORM _uso_tasks.uso_runs_queued();
     END IF;
     IF later THEN
-        PERFORM @extschema@.uso_chains_pending();
+        PERFORM _uso_tasks.uso_chains_pending();
     END IF;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.uso_queue_followers(bigint, bigint, text) IS
+COMMENT ON FUNCTION _uso_tasks.uso_queue_followers(bigint, bigint, text) IS
     'Internal: queues a chain run of each enabled follower of task pred in its database (follows_on = outcome), caused by run run_id; one whose row is locked is left in uso_chain_pending for the scheduler.';
-REVOKE EXECUTE ON FUNCTION @extschema@.uso_queue_followers(bigint, bigint, text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION _uso_tasks.uso_queue_followers(bigint, bigint, text) FROM PUBLIC;
 
 -- The scheduler's side of uso_chain_pending: queues the runs whose
 -- follower rows are free now (a follower deleted or disabled meanwhile gets
 -- none), skipping those still locked.  Returns how many are left.
-CREATE FUNCTION @extschema@.uso_queue_pending_followers() RETURNS integer
+CREATE FUNCTION _uso_tasks.uso_queue_pending_followers() RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -339,8 +346,8 @@ BEGIN
             CONTINUE;
         END IF;
         IF f.id IS NOT NULL AND f.enabled AND f.follows_task_id = p.predecessor_id THEN
-            wake := @extschema@.uso_queue_follower(f, p.caused_by_run_id,
-                                                  @extschema@.uso_run_chain(p.caused_by_run_id)) OR wake;
+            wake := _uso_tasks.uso_queue_follower(f, p.caused_by_run_id,
+                                                  _uso_tasks.uso_run_chain(p.caused_by_run_id)) OR wake;
         END IF;
         DELETE FROM @extschema@.uso_chain_pending x
          WHERE x.caused_by_run_id = p.caused_by_run_id AND x.task_id = p.task_id;
@@ -348,6 +355,6 @@ BEGIN
     RETURN left_;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.uso_queue_pending_followers() IS
+COMMENT ON FUNCTION _uso_tasks.uso_queue_pending_followers() IS
     'Internal, for the scheduler: queues the chain runs left in uso_chain_pending whose follower rows are no longer locked; returns how many are still waiting.';
-REVOKE EXECUTE ON FUNCTION @extschema@.uso_queue_pending_followers() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION _uso_tasks.uso_queue_pending_followers() FROM PUBLIC;

@@ -69,7 +69,7 @@ LEFT JOIN LATERAL (
            (SELECT pg_catalog.min(r.scheduled_for) FROM @extschema@.uso_task_run r
             WHERE r.task_id = t.id AND r.status = 'queued' AND r.trigger = 'once') AS once_at) nxt ON true
 -- Reading the page warns when no scheduler runs what it shows.
-WHERE @extschema@.uso_warn_scheduler();
+WHERE _uso_tasks.uso_warn_scheduler();
 COMMENT ON VIEW @extschema@.uso_background_tasks IS
     'The Background Tasks admin page: one row per task with status, frequency, last run, log and next run.';
 COMMENT ON COLUMN @extschema@.uso_background_tasks.name IS 'Task name.';

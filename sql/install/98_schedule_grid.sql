@@ -10,7 +10,7 @@ COMMENT ON COLUMN @extschema@.uso_task.schedule_anchor IS 'Interval schedules: t
 -- A separate trigger, after uso_task_validate (triggers fire in name order):
 -- that one computes next_run_at from last_run_at; this one resets the anchor
 -- when the schedule changes and puts a re-enabled task back on its grid.
-CREATE FUNCTION @extschema@.uso_task_grid() RETURNS trigger
+CREATE FUNCTION _uso_tasks.uso_task_grid() RETURNS trigger
 LANGUAGE plpgsql SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -19,17 +19,17 @@ BEGIN
         -- A new grid, from the last start, as uso_task_validate computed next_run_at.
         NEW.schedule_anchor := NULL;
     ELSIF NEW.enabled AND NOT OLD.enabled AND NEW.schedule_anchor IS NOT NULL THEN
-        NEW.next_run_at := @extschema@.uso_schedule_next(NEW.schedule, now(), NEW.schedule_anchor,
+        NEW.next_run_at := _uso_tasks.uso_schedule_next(NEW.schedule, now(), NEW.schedule_anchor,
                                                          NEW.timezone);
     END IF;
     RETURN NEW;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.uso_task_grid() IS
+COMMENT ON FUNCTION _uso_tasks.uso_task_grid() IS
     'Trigger: a change of schedule or time zone resets schedule_anchor; a re-enabled task gets next_run_at from its anchor (the same grid as before it was disabled).';
 
 CREATE TRIGGER uso_task_validate_grid
     BEFORE UPDATE OF schedule, timezone, enabled ON @extschema@.uso_task
-    FOR EACH ROW EXECUTE FUNCTION @extschema@.uso_task_grid();
+    FOR EACH ROW EXECUTE FUNCTION _uso_tasks.uso_task_grid();
 COMMENT ON TRIGGER uso_task_validate_grid ON @extschema@.uso_task IS
     'Keeps schedule_anchor with the schedule (uso_task_grid); fires after uso_task_validate.';

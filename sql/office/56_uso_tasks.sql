@@ -401,7 +401,7 @@ BEGIN
             CONTINUE;
         END IF;
         BEGIN
-            PERFORM @extschema@.uso_send_mail(m.recipient, m.subject, m.body, sender);
+            PERFORM _uso_tasks.uso_send_mail(m.recipient, m.subject, m.body, sender);
             UPDATE uso.notification
             SET status = 'sent', sent_at = clock_timestamp(), attempts = attempts + 1, last_error = NULL
             WHERE id = m.id;

@@ -41,7 +41,7 @@ COMMENT ON FUNCTION uso.url_path_encode(text) IS
 CREATE FUNCTION uso.http_json(url text, cfg jsonb) RETURNS jsonb
     LANGUAGE sql
     SET search_path = pg_catalog, pg_temp
-    AS $$ SELECT @extschema@.uso_http_get_json(url, cfg->'headers', uso.config_interval(cfg, 'timeout', NULL)) $$;
+    AS $$ SELECT _uso_tasks.uso_http_get_json(url, cfg->'headers', uso.config_interval(cfg, 'timeout', NULL)) $$;
 COMMENT ON FUNCTION uso.http_json(text, jsonb) IS
     'GET a JSON document with the task config''s headers and timeout (errors on non-2xx and malformed JSON).';
 
@@ -52,7 +52,7 @@ CREATE FUNCTION uso.http_text(url text, cfg jsonb) RETURNS text
 DECLARE
     r record;
 BEGIN
-    SELECT * INTO r FROM @extschema@.uso_http_get(url, cfg->'headers', uso.config_interval(cfg, 'timeout', NULL));
+    SELECT * INTO r FROM _uso_tasks.uso_http_get(url, cfg->'headers', uso.config_interval(cfg, 'timeout', NULL));
     IF r.status NOT BETWEEN 200 AND 299 THEN
         RAISE EXCEPTION 'GET % returned HTTP %', url, r.status
             USING ERRCODE = 'external_routine_exception';
@@ -302,8 +302,10 @@ BEGIN
                 IF code IS NULL OR code !~ '^[0-9][A-Z0-9]{3}$' THEN
                     RAISE EXCEPTION 'not a PDB id: %', left(e::text, 100);
                 END IF;
-                CONTINUE WHEN EXISTS (SELECT FROM uso.pdb_deposit d
-                                      WHERE d.pdb_code = code AND d.released IS NOT NULL AND d.title IS NOT NULL);
+                IF EXISTS (SELECT FROM uso.pdb_deposit d
+                           WHERE d.pdb_code = code AND d.released IS NOT NULL AND d.title IS NOT NULL) THEN
+                    CONTINUE;
+                END IF;
                 h := uso.http_json(pdb || '/core/entry/' || code, cfg);
                 IF jsonb_typeof(h) IS DISTINCT FROM 'object' THEN
                     RAISE EXCEPTION 'the PDB entry header is not an object';

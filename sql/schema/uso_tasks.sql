@@ -10,6 +10,16 @@
 \echo Use "CREATE EXTENSION uso_tasks" to load this file. \quit
 SET LOCAL search_path = pg_catalog, pg_temp;
 
+-- The engine's internals (trigger functions, the helpers its superuser and
+-- SECURITY DEFINER code calls, the bodies of the API functions) live in a
+-- schema of their own, which only the extension's owner may create in: no
+-- role can plant an overload there that a call of ours would pick.  The API
+-- stays in @extschema@ (docs/security.md, "The private schema").  USAGE for
+-- every role: the API functions run as their caller and call these.
+CREATE SCHEMA _uso_tasks;
+COMMENT ON SCHEMA _uso_tasks IS 'Internal objects of uso_tasks (trigger functions, helpers); not an API: they change without notice.';
+GRANT USAGE ON SCHEMA _uso_tasks TO PUBLIC;
+
 CREATE TABLE @extschema@.uso_task (
     id            bigserial PRIMARY KEY,
     name          text NOT NULL,
@@ -71,9 +81,9 @@ CREATE INDEX uso_task_username_idx ON @extschema@.uso_task (username);
 CREATE INDEX uso_task_follows_idx ON @extschema@.uso_task (follows_task_id)
     WHERE follows_task_id IS NOT NULL;
 
-CREATE FUNCTION @extschema@.uso_run_row_ok(text, text, integer, real, timestamptz) RETURNS boolean
+CREATE FUNCTION _uso_tasks.uso_run_row_ok(text, text, integer, real, timestamptz) RETURNS boolean
     LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'uso_run_row_ok';
-COMMENT ON FUNCTION @extschema@.uso_run_row_ok(text, text, integer, real, timestamptz) IS
+COMMENT ON FUNCTION _uso_tasks.uso_run_row_ok(text, text, integer, real, timestamptz) IS
     'Internal: the check constraint of uso_task_run (trigger, status, attempt, progress, finished_at).';
 
 CREATE TABLE @extschema@.uso_task_run (
@@ -101,7 +111,7 @@ CREATE TABLE @extschema@.uso_task_run (
     -- the status is not queued or running.  One C call (src/run_check.c):
     -- the SQL form of these five checks is compiled again by every write.
     CONSTRAINT uso_task_run_row_check
-        CHECK (@extschema@.uso_run_row_ok(trigger, status, attempt, progress, finished_at))
+        CHECK (_uso_tasks.uso_run_row_ok(trigger, status, attempt, progress, finished_at))
 );
 -- A scheduled slot is run at most once, even across crashes and restarts.
 CREATE UNIQUE INDEX uso_task_run_slot_key ON @extschema@.uso_task_run (task_id, scheduled_for)

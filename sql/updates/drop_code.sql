@@ -10,7 +10,8 @@
 -- Kept: the functions a table needs (a check constraint, a default, an index
 -- uses them), which belong to the schema part.  Nothing else may depend on
 -- what goes: a view or function of another role built on one of ours stops
--- the update with the list, before anything is dropped.
+-- the update with the list, before anything is dropped.  Privileges a DBA
+-- granted or revoked on a function or view are kept (restore_grants.sql).
 SET LOCAL search_path = pg_catalog, pg_temp;
 DO $drop$
 DECLARE
@@ -76,6 +77,29 @@ BEGIN
                            OR (r.ev_class IS NOT NULL
                                AND y.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
                                AND y.objid OPERATOR(pg_catalog.=) r.ev_class));
+    -- The privileges of the functions and views that go, and the extension's
+    -- own (pg_init_privs, or the default when none were recorded): what a DBA
+    -- granted or revoked since is given back after the code is created again
+    -- (sql/updates/restore_grants.sql).
+    CREATE TEMPORARY TABLE uso_update_acl ON COMMIT DROP AS
+    SELECT i.type, i.identity, a.acl,
+           COALESCE(ip.initprivs, pg_catalog.acldefault(a.kind, a.owner)) AS initprivs
+      FROM pg_temp.uso_update_drop x
+      CROSS JOIN LATERAL pg_catalog.pg_identify_object(x.classid, x.objid, 0) i
+      CROSS JOIN LATERAL (SELECT p.proacl AS acl, 'f'::pg_catalog."char" AS kind, p.proowner AS owner
+                            FROM pg_catalog.pg_proc p
+                           WHERE x.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+                             AND p.oid OPERATOR(pg_catalog.=) x.objid
+                          UNION ALL
+                          SELECT c.relacl, 'r'::pg_catalog."char", c.relowner
+                            FROM pg_catalog.pg_class c
+                           WHERE x.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+                             AND c.oid OPERATOR(pg_catalog.=) x.objid) a
+      LEFT JOIN pg_catalog.pg_init_privs ip ON ip.classoid OPERATOR(pg_catalog.=) x.classid
+                                           AND ip.objoid OPERATOR(pg_catalog.=) x.objid
+                                           AND ip.objsubid OPERATOR(pg_catalog.=) 0
+     WHERE a.acl IS NOT NULL;
+
     IF blockers IS NOT NULL THEN
         RAISE EXCEPTION 'ALTER EXTENSION @USO_EXTENSION@ UPDATE replaces its functions and views, and these depend on them: %', blockers
             USING ERRCODE = 'dependent_objects_still_exist',

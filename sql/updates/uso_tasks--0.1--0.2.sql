@@ -32,6 +32,17 @@ COMMENT ON FUNCTION @extschema@.uso_library_version() IS
 -- loaded by this script would come too late to run it after the script).
 SELECT @extschema@.uso_assert_preloaded();
 
+-- 0.2: the private schema (issue 21).
+-- The engine's internals (trigger functions, the helpers its superuser and
+-- SECURITY DEFINER code calls, the bodies of the API functions) live in a
+-- schema of their own, which only the extension's owner may create in: no
+-- role can plant an overload there that a call of ours would pick.  The API
+-- stays in @extschema@ (docs/security.md, "The private schema").  USAGE for
+-- every role: the API functions run as their caller and call these.
+CREATE SCHEMA _uso_tasks;
+COMMENT ON SCHEMA _uso_tasks IS 'Internal objects of uso_tasks (trigger functions, helpers); not an API: they change without notice.';
+GRANT USAGE ON SCHEMA _uso_tasks TO PUBLIC;
+
 ------------------------------------------------------------------------------
 -- uso_task: the columns 0.2 adds (in the order sql/schema/uso_tasks.sql
 -- defines them), a task created without a database belongs to the database
@@ -57,9 +68,9 @@ GRANT INSERT (alert_mail_to, record_runs), UPDATE (alert_mail_to, record_runs)
 
 -- uso_task_run: five SQL check constraints become one C call (issue 14:
 -- every write compiled the SQL ones again); the run a chain run follows.
-CREATE FUNCTION @extschema@.uso_run_row_ok(text, text, integer, real, timestamptz) RETURNS boolean
+CREATE FUNCTION _uso_tasks.uso_run_row_ok(text, text, integer, real, timestamptz) RETURNS boolean
     LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'uso_run_row_ok';
-COMMENT ON FUNCTION @extschema@.uso_run_row_ok(text, text, integer, real, timestamptz) IS
+COMMENT ON FUNCTION _uso_tasks.uso_run_row_ok(text, text, integer, real, timestamptz) IS
     'Internal: the check constraint of uso_task_run (trigger, status, attempt, progress, finished_at).';
 ALTER TABLE @extschema@.uso_task_run
     DROP CONSTRAINT uso_task_run_trigger_check,
@@ -68,7 +79,7 @@ ALTER TABLE @extschema@.uso_task_run
     DROP CONSTRAINT uso_task_run_progress_check,
     DROP CONSTRAINT uso_task_run_finished_check,
     ADD CONSTRAINT uso_task_run_row_check
-        CHECK (@extschema@.uso_run_row_ok(trigger, status, attempt, progress, finished_at)),
+        CHECK (_uso_tasks.uso_run_row_ok(trigger, status, attempt, progress, finished_at)),
     ADD COLUMN caused_by_run_id bigint;
 
 -- Tables new in 0.2 (as in sql/schema/uso_tasks.sql).

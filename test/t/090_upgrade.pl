@@ -74,6 +74,10 @@ $u->(q{UPDATE uso_task SET enabled = false WHERE builtin AND name <> 'uso_housek
 # and a table privilege narrowed as the README's "Security" section shows.
 $u->(q{UPDATE uso_task SET schedule = 'T01:00' WHERE name = 'NotifyProjects';
 	REVOKE DELETE ON uso_task FROM PUBLIC});
+# And privileges on a function and a view, which an update drops and creates
+# again (sql/updates/drop_code.sql): docs/cron.md has DBAs grant cron.alter_job.
+$u->(q{GRANT EXECUTE ON FUNCTION cron.alter_job(bigint, text, text, text, text, boolean) TO alice;
+	REVOKE SELECT ON uso_task_runs FROM PUBLIC});
 my $maxrun = $u->(q{SELECT max(id) FROM uso_task_run});
 my $before = uso_kept_rows($node, 'upgraded', $maxrun);
 
@@ -101,8 +105,15 @@ is($u->(q{SELECT schedule FROM uso_task WHERE name = 'CreateCallProjects'}), 'T0
 is($u->(q{SELECT has_table_privilege('alice', 'uso_task', 'DELETE')}), 'f',
 	'and keeps a table privilege the DBA revoked');
 is($u->(q{SELECT has_table_privilege('alice', 'uso_task', 'SELECT')}), 't', 'and the ones it did not');
-# Back to the defaults, for the comparison with a fresh install.
-$u->(q{UPDATE uso_task SET schedule = 'T00:30' WHERE name = 'NotifyProjects'; GRANT DELETE ON uso_task TO PUBLIC});
+is($u->(q{SELECT has_function_privilege('alice', 'cron.alter_job(bigint,text,text,text,text,boolean)', 'EXECUTE')}), 't',
+	'and the EXECUTE the DBA granted on a function it replaced');
+is($u->(q{SELECT has_table_privilege('alice', 'uso_task_runs', 'SELECT')}), 'f',
+	'and the SELECT the DBA revoked on a view it replaced');
+# Back to the defaults, for the comparison with a fresh install (which also
+# shows that the DBA's grants did not become the extension's: pg_init_privs).
+$u->(q{UPDATE uso_task SET schedule = 'T00:30' WHERE name = 'NotifyProjects'; GRANT DELETE ON uso_task TO PUBLIC;
+	REVOKE EXECUTE ON FUNCTION cron.alter_job(bigint, text, text, text, text, boolean) FROM alice;
+	GRANT SELECT ON uso_task_runs TO PUBLIC});
 $u->(q{SELECT uso_disable('tick'); UPDATE uso_task SET enabled = true WHERE builtin});
 
 # -- the upgraded catalog equals a fresh install of both
