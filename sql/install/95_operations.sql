@@ -655,7 +655,8 @@ BEGIN
     PERFORM _uso_tasks.uso_fold_outcomes(true);
     COMMIT;
     sent := 0;
-    WHILE tried OPERATOR(pg_catalog.<) max_alerts LOOP
+    LOOP
+        IF tried OPERATOR(pg_catalog.>=) max_alerts THEN EXIT; END IF;
         SELECT * INTO c FROM _uso_tasks.uso_claim_alert();
         IF c.id IS NULL THEN EXIT; END IF;
         COMMIT;
