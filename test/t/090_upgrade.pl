@@ -81,6 +81,16 @@ $u->(q{GRANT EXECUTE ON FUNCTION cron.alter_job(bigint, text, text, text, text, 
 my $maxrun = $u->(q{SELECT max(id) FROM uso_task_run});
 my $before = uso_kept_rows($node, 'upgraded', $maxrun);
 
+# -- a view of a role's own built on one of ours: the update, which replaces
+# our views, refuses with the list and changes nothing
+$node->safe_psql('upgraded', q{CREATE VIEW public.my_runs AS SELECT id FROM uso_task_runs},
+	extra_params => ['-U', 'alice']);
+($ret, $out, $err) = $node->psql('upgraded', 'ALTER EXTENSION uso_tasks UPDATE');
+like($err, qr/ERROR:  ALTER EXTENSION uso_tasks UPDATE replaces its functions and views, and these depend on them: view public\.my_runs/,
+	'a view built on ours stops the update, naming it');
+is($u->(q{SELECT extversion FROM pg_extension WHERE extname = 'uso_tasks'}), '0.1', 'and the catalog stays 0.1');
+$u->(q{DROP VIEW public.my_runs});
+
 # -- ALTER EXTENSION uso_tasks UPDATE while the scheduler runs (and waits)
 ($ret, $out, $err) = $node->psql('upgraded', 'ALTER EXTENSION uso_tasks UPDATE');
 is($ret, 0, 'ALTER EXTENSION uso_tasks UPDATE works on a 0.1 database with data');
