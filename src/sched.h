@@ -54,7 +54,7 @@ typedef struct StoreRunEnd
 } StoreRunEnd;
 
 extern int	StoreQueuePendingFollowers(void);
-extern void StoreFoldOutcomes(void);
+extern int	StoreFoldOutcomes(void);
 extern int	StoreReadRunEnds(int64 *run_ids, int n, StoreRunEnd **ends);
 
 /* ---------- the store: sched_flush.c (writes) ---------- */

@@ -54,6 +54,7 @@ static void SchedulerLoop(void);
  * run ends it without a worker); uso_deliver_alerts folds what is left too.
  */
 #define USO_FOLD_PERIOD_US	200000
+#define USO_FOLD_BATCH		20000	/* uso_fold_outcomes' batch */
 
 PGDLLEXPORT void uso_scheduler_main(Datum arg);
 
@@ -452,8 +453,8 @@ SchedulerLoop(void)
 		now = SchedNow();
 		if (fold_pending && (now - folded_at >= USO_FOLD_PERIOD_US || now < folded_at))
 		{
-			StoreFoldOutcomes();
-			fold_pending = false;
+			/* a full batch: more wait (USO_FOLD_BATCH rows per call) */
+			fold_pending = StoreFoldOutcomes() >= USO_FOLD_BATCH;
 			folded_at = now;
 			now = SchedNow();
 		}

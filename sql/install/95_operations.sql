@@ -336,7 +336,8 @@ REVOKE EXECUTE ON FUNCTION _uso_tasks.uso_command_missing_in(text, text) FROM PU
 -- runs ended, task by task.  With find_missing (uso_deliver_alerts) it also
 -- announces the tasks whose command calls a function that is not there and
 -- drops the counters of deleted tasks.  Called by the scheduler after run
--- ends, and by uso_deliver_alerts.  Returns how many run ends it counted.
+-- ends (one batch of at most 20,000 per call), and by uso_deliver_alerts
+-- (all of them).  Returns how many run ends it counted.
 CREATE FUNCTION _uso_tasks.uso_fold_outcomes(find_missing boolean DEFAULT false) RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -449,6 +450,9 @@ BEGIN
             END IF;
             PERFORM _uso_tasks.uso_queue_alert(t, s, event, e.run_id, payload);
         END LOOP;
+        -- The scheduler folds one batch per call, so that a backlog never
+        -- holds up its loop: it calls again while batches come back full.
+        IF NOT find_missing THEN EXIT; END IF;
     END LOOP;
 
     IF find_missing THEN
