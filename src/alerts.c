@@ -3,10 +3,10 @@
  *	  Settings of the operations features (alerts, log lines) and the LOG
  *	  line of a finished run.
  *
- * The events themselves are decided in SQL, by the trigger that sees every
- * run end (sql/install/95_operations.sql): it runs in the transaction that
- * records the run, so its NOTIFY and outbox row commit with that record
- * whoever writes it (executor, scheduler, uso_cancel()).
+ * The events themselves are decided in SQL (sql/install/95_operations.sql):
+ * the trigger that sees every run end queues it in the transaction that
+ * records the run, whoever writes it (executor, scheduler, uso_cancel()),
+ * and the fold counts the queue and decides the alerts, off the run's path.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -26,6 +26,8 @@ static char *uso_alert_mail_to = NULL;
 static char *uso_alert_webhook_url = NULL;
 static char *uso_admin_url = NULL;
 static int	uso_alert_interval_s = 900;
+static int	uso_alert_max_recipients = 10;
+static int	uso_alert_max_per_role = 50;
 
 static bool
 check_one_of(char **newval, const char *const *allowed)
@@ -72,9 +74,18 @@ UsoDefineOperationsSettings(void)
 							   NULL, &uso_admin_url, "", PGC_SUSET, 0,
 							   NULL, NULL, NULL);
 	DefineCustomIntVariable("uso_tasks.alert_interval",
-							"Least time between two alert mails (or webhook calls) about one task; failures meanwhile are gathered into the next.",
+							"Least time between two alert mails (or webhook calls) about one task; events meanwhile are gathered into the next.",
 							NULL, &uso_alert_interval_s, 900, 1, 7 * 86400,
 							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("uso_tasks.alert_max_recipients",
+							"Most addresses a task's alert_mail_to may name.",
+							"A longer list is refused when written; one written before is cut to this many when mailed.",
+							&uso_alert_max_recipients, 10, 1, 1000,
+							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("uso_tasks.alert_max_per_role",
+							"Most alerts the tasks of one owner raise per uso_tasks.alert_interval; later ones are kept as suppressed and not sent.",
+							NULL, &uso_alert_max_per_role, 50, 1, 1000000,
+							PGC_SUSET, 0, NULL, NULL, NULL);
 }
 
 static const char *

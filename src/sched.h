@@ -55,6 +55,7 @@ typedef struct StoreRunEnd
 } StoreRunEnd;
 
 extern int	StoreQueuePendingFollowers(void);
+extern int	StoreFoldOutcomes(void);
 extern int	StoreReadRunEnds(int64 *run_ids, int n, StoreRunEnd **ends);
 
 /* ---------- the store: sched_flush.c (writes) ---------- */
@@ -75,6 +76,7 @@ extern void StoreQueueRemoteFinish(int64 run_id, UsoRunOutcome outcome,
 								   const char *tag, const char *message);
 extern bool StoreFlush(SchedDecisions *d, StoreFlushResult *res);
 extern bool StoreHasDeferred(void);
+extern bool StoreHasDeferredTrigger(const char *trigger);
 
 /* ---------- sched_sql.c ---------- */
 

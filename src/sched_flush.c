@@ -422,6 +422,22 @@ StoreHasDeferred(void)
 	return DeferredNewRuns != NIL;
 }
 
+/* Whether a deferred new run has this trigger ("startup": an @reboot run). */
+bool
+StoreHasDeferredTrigger(const char *trigger)
+{
+	ListCell   *lc;
+
+	foreach(lc, DeferredNewRuns)
+	{
+		SchedNewRun *nr = lfirst(lc);
+
+		if (strcmp(nr->trigger, trigger) == 0)
+			return true;
+	}
+	return false;
+}
+
 /*
  * Write the decisions d (and the remote outcomes queued here) in one
  * transaction; what was written is in *res, allocated in the caller's

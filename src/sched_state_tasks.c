@@ -100,6 +100,7 @@ SchedStateTaskRow(SchedState *st, const SchedTaskRow *row, bool first,
 	STask	   *t = SchedMapGet(&st->tasks, row->id);
 	bool		changed = false;
 	bool		regrid = true;
+	bool		behind;
 	char		errbuf[USO_SCHEDULE_ERRBUF];
 
 	if (t == NULL)
@@ -118,6 +119,12 @@ SchedStateTaskRow(SchedState *st, const SchedTaskRow *row, bool first,
 		changed = regrid || t->enabled != row->enabled;
 		TaskFreeStrings(st, t);
 	}
+	/*
+	 * A task whose write is still to come (deferred by a row lock) is ahead
+	 * of its row: its slot and last start are the ones that count, or the
+	 * reload would decide a slot again and move last_run_at back.
+	 */
+	behind = t->dirty;
 	t->seen = true;
 	t->name = SchedStStrdup(st, row->name);
 	t->schedule_text = SchedStStrdup(st, row->schedule_text);
@@ -127,16 +134,16 @@ SchedStateTaskRow(SchedState *st, const SchedTaskRow *row, bool first,
 	t->tz = row->tz;
 	t->enabled = row->enabled;
 	t->schedule_ok = UsoScheduleParse(row->schedule_text, &t->schedule, errbuf);
-	t->last_start = row->last_start;
+	if (!behind || row->last_start > t->last_start)
+		t->last_start = row->last_start;
 
 	/*
 	 * The grid's anchor: the stored one, else (never written, or reset by a
 	 * change of schedule or time zone, uso_task_grid) the last start, which
-	 * is what next_run_at was computed from.  A task whose write is still
-	 * to come (deferred by a row lock) keeps its own while its schedule
-	 * stays: the row is behind.
+	 * is what next_run_at was computed from.  A task that is behind keeps
+	 * its own while its schedule stays.
 	 */
-	if (regrid || !t->dirty)
+	if (regrid || !behind)
 		t->anchor = row->anchor != DT_NOBEGIN ? row->anchor : row->last_start;
 	t->overlap = row->overlap;
 	t->misfire_skip = row->misfire_skip;
@@ -155,7 +162,8 @@ SchedStateTaskRow(SchedState *st, const SchedTaskRow *row, bool first,
 		snprintf(buf, sizeof(buf), "invalid schedule: %s", errbuf);
 		t->problem = SchedStStrdup(st, buf);
 	}
-	PlaceLoadedTask(st, t, changed, row->stored_next, first, reboot_pending, scheduling, now);
+	PlaceLoadedTask(st, t, changed, behind && !changed ? t->next_run : row->stored_next,
+					first, reboot_pending, scheduling, now);
 }
 
 void

@@ -422,3 +422,28 @@ StoreQueuePendingFollowers(void)
 	SchedEndCatalogWork();
 	return left;
 }
+
+/*
+ * Count the run ends queued in uso_run_outcome into uso_task_stats and
+ * decide their alerts (uso_fold_outcomes, sql/install/95_operations.sql), in
+ * a transaction of its own: the run ends themselves never write a shared
+ * row.  The fold waits for no lock (another fold running makes it a no-op).
+ * Returns how many run ends it counted: one batch at most.
+ */
+int
+StoreFoldOutcomes(void)
+{
+	int			n = 0;
+
+	SchedBeginCatalogWork();
+	SchedExec("SELECT " USO_PRIVATE_SCHEMA ".uso_fold_outcomes()", 0, NULL, NULL, NULL);
+	if (SPI_processed == 1)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		n = isnull ? 0 : DatumGetInt32(d);
+	}
+	SchedEndCatalogWork();
+	return n;
+}

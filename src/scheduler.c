@@ -52,6 +52,13 @@ static void SchedulerLoop(void);
 
 /* The shortest sleep after a busy iteration before a due time wakes it (sched loop). */
 #define USO_BUSY_PERIOD_US	1000
+/*
+ * Run ends are counted (uso_task_stats) and alerted in batches, at most this
+ * long after the scheduler saw a run end or a wake (uso_cancel of a queued
+ * run ends it without a worker); uso_deliver_alerts folds what is left too.
+ */
+#define USO_FOLD_PERIOD_US	200000
+#define USO_FOLD_BATCH		20000	/* uso_fold_outcomes' batch */
 
 PGDLLEXPORT void uso_scheduler_main(Datum arg);
 
@@ -276,8 +283,8 @@ FeedQueuedRuns(TimestampTz now)
 	SchedStateEndQueued(State, now);
 }
 
-/* What the pool saw end -> store (remote outcomes) and state. */
-static void
+/* What the pool saw end -> store (remote outcomes) and state.  Returns how many. */
+static int
 FeedPoolEvents(TimestampTz now)
 {
 	PoolEvent  *ev;
@@ -310,6 +317,7 @@ FeedPoolEvents(TimestampTz now)
 								   ev[i].sqlstate, ev[i].tag, ev[i].message);
 		SchedStateRunEnded(State, ev[i].run_id, ev[i].outcome, now);
 	}
+	return n;
 }
 
 /* State's decisions -> store; what was written -> state.  False: catalog gone. */
@@ -386,6 +394,9 @@ SchedulerLoop(void)
 {
 	bool		first = true;
 	bool		chains_pending = false;	/* entries left in uso_chain_pending */
+	bool		fold_pending = false;	/* run ends not yet folded */
+	bool		reboot_unwritten = false;	/* @reboot runs decided, not all committed */
+	TimestampTz folded_at = 0;
 	MemoryContext loop_cxt;
 
 	SchedContext = AllocSetContextCreate(TopMemoryContext, "uso_tasks scheduler",
@@ -473,12 +484,12 @@ SchedulerLoop(void)
 		}
 		if (runs_queued)
 			FeedQueuedRuns(now);
-		if (first)
-			MySchedSlot->reboot_done = true;
+		reboot_unwritten |= first && !MySchedSlot->reboot_done;
 		first = false;
 
 		iter_start = SchedNow();
-		FeedPoolEvents(iter_start);
+		if (FeedPoolEvents(iter_start) > 0)
+			fold_pending = true;
 		if (DatabasesChanged)
 		{
 			uint64		digest;
@@ -497,13 +508,35 @@ SchedulerLoop(void)
 			proc_exit(0);		/* the extension went away under us (DROP EXTENSION) */
 		waiting = Dispatch(&nplaced);
 		busy = busy || nplaced > 0;
+		fold_pending |= busy || runs_queued || catalog_changed;
 		/* What dispatching decided (closes, remote starts) is written now, not at some later wake. */
 		if (SchedStateHasDecisions(State) && !Flush())
 			proc_exit(0);
+		/*
+		 * This start's @reboot runs are decided once: done only when they
+		 * are committed (none waits for its task row's lock).  An ERROR
+		 * before (the process exits, and is started again) decides them
+		 * again, replacing a queued one already written
+		 * (StoreCloseInterrupted), so none is lost.
+		 */
+		if (reboot_unwritten && !StoreHasDeferredTrigger("startup"))
+		{
+			MySchedSlot->reboot_done = true;
+			reboot_unwritten = false;
+		}
 
 		now = SchedNow();
+		if (fold_pending && (now - folded_at >= USO_FOLD_PERIOD_US || now < folded_at))
+		{
+			/* a full batch: more wait (USO_FOLD_BATCH rows per call) */
+			fold_pending = StoreFoldOutcomes() >= USO_FOLD_BATCH;
+			folded_at = now;
+			now = SchedNow();
+		}
 		wake = SchedStateNextWake(State, uso_scheduler_enabled, now);
 		wake = Min(wake, PoolEnforceTimeouts(now));
+		if (fold_pending)
+			wake = Min(wake, folded_at + USO_FOLD_PERIOD_US);
 		/* Finishing workers wake us; retiring ones elsewhere and adopted ones do not. */
 		/*
 		 * Writes deferred by another transaction's row lock are retried soon:

@@ -8,8 +8,8 @@ INSERT INTO @extschema@.uso_task (name, category, schedule, command, description
  '(default 30 days) and beyond each task''s keep_runs, in batches that never hold up the scheduler.');
 
 INSERT INTO @extschema@.uso_task (name, category, schedule, command, description, record_runs) VALUES
-('uso_deliver_alerts', 'uso_tasks', '10 seconds', 'SELECT @extschema@.uso_deliver_alerts()',
- 'Alert delivery: sends the mails and webhook calls of failed, missing and recovered tasks '
+('uso_deliver_alerts', 'uso_tasks', '10 seconds', 'CALL _uso_tasks.uso_deliver_alerts(100, NULL)',
+ 'Alert delivery: counts run ends into uso_task_stats, sends the mails and webhook calls of failed, missing and recovered tasks '
  '(uso_alerts), retrying a mail server that is down.', 'failures');
 
 -- Every task registered by this script is built in: left out of pg_dump and

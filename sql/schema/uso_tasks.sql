@@ -148,9 +148,14 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.uso_task_log',
     'JOIN @extschema@.uso_task t ON t.id = r.task_id WHERE NOT t.builtin)');
 
 -- Counters survive retention purges and record_runs = 'failures': they are
--- kept here, one row per task, updated when a run ends.
+-- kept here, one row per task, folded in batches from uso_run_outcome by
+-- uso_fold_outcomes() (the scheduler, uso_deliver_alerts), never by a run's
+-- own transaction: no row here is written by every run end.  No foreign key:
+-- its check would lock the task row, and a role holding its own task row
+-- would stall the fold for everyone; a deleted task's row is removed by the
+-- fold (and hidden by the policy until then).
 CREATE TABLE @extschema@.uso_task_stats (
-    task_id           bigint PRIMARY KEY REFERENCES @extschema@.uso_task (id) ON DELETE CASCADE,
+    task_id           bigint PRIMARY KEY,
     runs_succeeded    bigint NOT NULL DEFAULT 0,
     runs_failed       bigint NOT NULL DEFAULT 0,
     runs_timed_out    bigint NOT NULL DEFAULT 0,
@@ -172,10 +177,11 @@ CREATE TABLE @extschema@.uso_task_stats (
     alert_last_at     timestamptz
 ) WITH (fillfactor = 70);
 
--- The outbox: an alert is a row written in the transaction that records the
--- run, delivered later by uso_deliver_alerts() (a built-in task), so neither
--- the scheduler nor a run ever waits for a mail server.  Rows are kept after
--- delivery, as the record of what was sent; the task may be gone by then.
+-- The outbox: an alert is a row written by the fold of the run ends
+-- (uso_fold_outcomes), delivered later by the procedure uso_deliver_alerts
+-- (a built-in task), so neither the scheduler nor a run ever waits for a
+-- mail server.  Rows are kept after delivery, as the record of what was
+-- sent; the task may be gone by then.
 CREATE TABLE @extschema@.uso_alert_outbox (
     id              bigserial PRIMARY KEY,
     task_id         bigint NOT NULL,
@@ -194,6 +200,9 @@ CREATE TABLE @extschema@.uso_alert_outbox (
     last_attempt_at timestamptz,
     last_error      text,
     sent_at         timestamptz,
+    claimed_by      integer,
+    claimed_at      timestamptz,
+    suppressed      boolean NOT NULL DEFAULT false,
     CONSTRAINT uso_alert_outbox_event_check
         CHECK (event IN ('failed', 'timed_out', 'missing', 'recovered')),
     CONSTRAINT uso_alert_outbox_channel_check CHECK (channel IN ('mail', 'webhook'))
@@ -201,6 +210,32 @@ CREATE TABLE @extschema@.uso_alert_outbox (
 CREATE INDEX uso_alert_outbox_pending_idx ON @extschema@.uso_alert_outbox (deliver_after)
     WHERE sent_at IS NULL;
 CREATE INDEX uso_alert_outbox_task_idx ON @extschema@.uso_alert_outbox (task_id, id DESC);
+CREATE INDEX uso_alert_outbox_username_idx ON @extschema@.uso_alert_outbox (username, created_at);
+
+-- Run ends to fold into uso_task_stats and the alert decisions: one row
+-- inserted by the transaction that records the end (so it is there exactly
+-- when the end committed), deleted by the fold that counts it.  Append-only
+-- and without an index, so a run end touches no row or index page that
+-- another run end needs.
+CREATE TABLE @extschema@.uso_run_outcome (
+    run_id          bigint NOT NULL,
+    task_id         bigint NOT NULL,
+    status          text NOT NULL,
+    final           boolean NOT NULL,
+    scheduled_for   timestamptz,
+    started_at      timestamptz,
+    finished_at     timestamptz NOT NULL,
+    message         text,
+    sqlstate        text
+);
+
+-- One fold at a time: a fold takes this row's lock or, when another fold
+-- has it, does nothing (the next one counts what is left).  No role but the
+-- extension's owner can lock it (no privilege on it is granted).
+CREATE TABLE @extschema@.uso_fold_state (
+    folded_at timestamptz
+);
+INSERT INTO @extschema@.uso_fold_state VALUES (NULL);
 
 -- 96_chains.sql: no foreign key, for the same reason as follows_task_id.
 CREATE TABLE @extschema@.uso_chain_pending (
@@ -225,6 +260,8 @@ ALTER TABLE @extschema@.uso_task_run ENABLE ROW LEVEL SECURITY;
 ALTER TABLE @extschema@.uso_task_log ENABLE ROW LEVEL SECURITY;
 ALTER TABLE @extschema@.uso_task_stats ENABLE ROW LEVEL SECURITY;
 ALTER TABLE @extschema@.uso_alert_outbox ENABLE ROW LEVEL SECURITY;
+ALTER TABLE @extschema@.uso_run_outcome ENABLE ROW LEVEL SECURITY;
+ALTER TABLE @extschema@.uso_fold_state ENABLE ROW LEVEL SECURITY;
 ALTER TABLE @extschema@.uso_chain_pending ENABLE ROW LEVEL SECURITY;
 
 GRANT SELECT ON @extschema@.uso_task, @extschema@.uso_task_run, @extschema@.uso_task_log TO PUBLIC;
@@ -245,3 +282,4 @@ GRANT DELETE ON @extschema@.uso_task_run TO PUBLIC;
 GRANT SELECT ON @extschema@.uso_task_stats TO PUBLIC;
 REVOKE ALL ON @extschema@.uso_alert_outbox FROM PUBLIC;
 GRANT SELECT ON @extschema@.uso_alert_outbox TO PUBLIC;
+REVOKE ALL ON @extschema@.uso_run_outcome, @extschema@.uso_fold_state FROM PUBLIC;

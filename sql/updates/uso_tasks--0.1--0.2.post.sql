@@ -20,8 +20,8 @@ UPDATE @extschema@.uso_task SET command = 'CALL _uso_tasks.uso_purge_runs_batche
 -- negative id, builtin, registered by uso_tasks.
 INSERT INTO @extschema@.uso_task (id, builtin, extension, name, category, schedule, command, description, record_runs)
 SELECT least(pg_catalog.min(t.id), 0) - 1, true, 'uso_tasks', 'uso_deliver_alerts', 'uso_tasks', '10 seconds',
-       'SELECT @extschema@.uso_deliver_alerts()',
- 'Alert delivery: sends the mails and webhook calls of failed, missing and recovered tasks '
+       'CALL _uso_tasks.uso_deliver_alerts(100, NULL)',
+ 'Alert delivery: counts run ends into uso_task_stats, sends the mails and webhook calls of failed, missing and recovered tasks '
  '(uso_alerts), retrying a mail server that is down.', 'failures'
 FROM @extschema@.uso_task t;
 

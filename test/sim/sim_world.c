@@ -266,7 +266,13 @@ Flush(void)
 			continue;			/* the task is gone: the foreign key */
 		if (slotted && SlotTaken(t, nr->scheduled_for))
 		{
-			W.conflicts++;		/* ON CONFLICT DO NOTHING */
+			/*
+			 * ON CONFLICT DO NOTHING keeps the row, but a slot decided twice
+			 * runs twice once the first row is gone (deleted, record_runs).
+			 */
+			W.conflicts++;
+			Violation("task %lld: slot %lld decided twice", (long long) t->id,
+					  (long long) nr->scheduled_for);
 			continue;
 		}
 		if (getenv("SIM_TRACE") && atoll(getenv("SIM_TRACE")) == t->id)
