@@ -15,7 +15,9 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
 #include "catalog/pg_type.h"
+#include "funcapi.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -115,5 +117,15 @@ uso_deliver_alerts(PG_FUNCTION_ARGS)
 			sent++;
 	}
 	SPI_finish();
-	PG_RETURN_INT32(sent);
+
+	/* A procedure's output parameters come back as one record (here: sent). */
+	{
+		TupleDesc	desc = CreateTemplateTupleDesc(1);
+		Datum		value = Int32GetDatum(sent);
+		bool		isnull = false;
+
+		TupleDescInitEntry(desc, (AttrNumber) 1, "sent", INT4OID, -1, 0);
+		desc = BlessTupleDesc(desc);
+		PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, &value, &isnull)));
+	}
 }
