@@ -106,7 +106,7 @@ COMMENT ON COLUMN @extschema@.uso_alert_outbox.username IS 'Its owner then: who 
 COMMENT ON COLUMN @extschema@.uso_alert_outbox.run_id IS 'The run (the last one, for an alert that gathers several failures); NULL for missing.';
 COMMENT ON COLUMN @extschema@.uso_alert_outbox.event IS 'failed, timed_out (after the last retry), missing, recovered.';
 COMMENT ON COLUMN @extschema@.uso_alert_outbox.channel IS 'mail or webhook.';
-COMMENT ON COLUMN @extschema@.uso_alert_outbox.recipient IS 'Comma-separated addresses (mail) or the URL (webhook).';
+COMMENT ON COLUMN @extschema@.uso_alert_outbox.recipient IS 'Comma-separated addresses (mail), or the webhook URL redacted (scheme, host, port): delivery posts to the current uso_tasks.alert_webhook_url.';
 COMMENT ON COLUMN @extschema@.uso_alert_outbox.payload IS 'The event (task, task_id, run_id, status, database, message, sqlstate, finished_at): the webhook''s body; NOTIFY uso_task_events carries only its ids.';
 COMMENT ON COLUMN @extschema@.uso_alert_outbox.created_at IS 'When the event happened.';
 COMMENT ON COLUMN @extschema@.uso_alert_outbox.deliver_after IS 'Not sent before: the end of the alert interval for gathered failures, or the next retry after a failed delivery.';
@@ -244,7 +244,9 @@ BEGIN
     END IF;
     -- (FOR ... IN SELECT, not FOREACH: pgspot cannot parse FOREACH.)
     FOR channel_ IN SELECT c FROM unnest(ARRAY['mail', 'webhook']) AS c LOOP
-        target := CASE channel_ WHEN 'mail' THEN mail_to ELSE hook END;
+        -- The webhook URL is the superuser's secret, and the task's owner reads
+        -- the outbox: the row keeps it redacted, delivery posts to the setting.
+        target := CASE channel_ WHEN 'mail' THEN mail_to ELSE _uso_tasks.uso_redact_url(hook) END;
         IF target IS NULL THEN CONTINUE; END IF;
         -- Every kind is rate-limited: within an interval, events go into one
         -- alert per channel, sent at its end (which opens the next interval);
@@ -637,7 +639,9 @@ BEGIN
      WHERE x.id = o.id;
     id := o.id;
     channel := o.channel;
-    recipient := o.recipient;
+    recipient := CASE WHEN o.channel = 'webhook'
+                      THEN nullif(_uso_tasks.uso_setting('uso_tasks.alert_webhook_url', ''), '')
+                      ELSE o.recipient END;
     IF o.channel = 'mail' THEN
         subject := format('[uso_tasks] %s %s', o.task_name,
                           CASE o.event WHEN 'timed_out' THEN 'timed out'
@@ -667,6 +671,10 @@ CREATE FUNCTION _uso_tasks.uso_send_alert(channel text, recipient text, subject 
 DECLARE
     resp @extschema@.uso_http_response;
 BEGIN
+    IF recipient IS NULL THEN
+        RETURN format('uso_tasks.%s is not set any more: the alert is kept and tried again',
+                      CASE channel WHEN 'mail' THEN 'alert_mail_to' ELSE 'alert_webhook_url' END);
+    END IF;
     IF channel = 'mail' THEN
         PERFORM _uso_tasks.uso_send_mail(recipient, subject, body, NULL::text);
     ELSE

@@ -138,6 +138,10 @@ alert_for($b);
 # uso_alerts shows the webhook URL redacted (its path may hold a token: issue 21).
 is(query("SELECT channel || ' ' || recipient FROM uso_alerts WHERE run_id = $b"), "webhook $http->{url}/...",
 	'a webhook alert, and no mail without recipients');
+# The outbox, which the task's owner may read, never holds the secret URL:
+# delivery posts to the setting (issue 21).
+is(query("SELECT recipient FROM uso_alert_outbox WHERE run_id = $b"), "$http->{url}/...",
+	'the outbox keeps the webhook URL redacted too');
 query("CALL uso_deliver_alerts()");
 my @reqs = grep { ($_->{path} // '') =~ m{/_echo} } UsoFixtures::requests($http);
 is(scalar @reqs, 1, 'the webhook was called once');
