@@ -18,6 +18,7 @@
 #include "executor/spi.h"
 #include "utils/builtins.h"
 
+#include "catalog.h"
 #include "office_adopt.h"
 #include "shmem.h"
 
@@ -27,7 +28,15 @@ AdoptOfficePack(void)
 	bool		isnull;
 	bool		pending;
 	char	   *schema;
+	int			nestlevel;
 
+	/*
+	 * This runs in the session of whoever ran ALTER EXTENSION (a superuser),
+	 * under its search_path: a database default the database's owner set
+	 * (ALTER DATABASE ... SET search_path = hers, pg_catalog) would put her
+	 * operators before pg_catalog's (t/131_review_update_hook.pl).
+	 */
+	nestlevel = UsoPinSearchPath();
 	SPI_connect();
 	if (SPI_execute("SELECT pg_catalog.quote_ident(n.nspname), "
 					"  EXISTS (SELECT FROM pg_catalog.pg_depend d "
@@ -44,6 +53,7 @@ AdoptOfficePack(void)
 	if (SPI_processed == 0)
 	{
 		SPI_finish();
+		UsoUnpinSearchPath(nestlevel);
 		return;
 	}
 	schema = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
@@ -60,6 +70,7 @@ AdoptOfficePack(void)
 			elog(ERROR, "uso_tasks could not install uso_office over the USO pack");
 	}
 	SPI_finish();
+	UsoUnpinSearchPath(nestlevel);
 }
 
 /*
