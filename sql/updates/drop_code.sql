@@ -22,7 +22,11 @@ DECLARE
     list text;
 BEGIN
     CREATE TEMPORARY TABLE pg_temp.uso_update_drop (classid oid, objid oid) ON COMMIT DROP;
-    -- Functions and procedures but those a table's constraint, default or index uses.
+    -- Functions and procedures but those a constraint, default or index of
+    -- one of the extension's tables uses.  Another role's table that uses
+    -- one is a dependent object like her view (listed below, the update
+    -- stops): keeping the function for it made the code part's CREATE fail
+    -- with "already exists" (t/132_review_update_blockers.pl).
     INSERT INTO pg_temp.uso_update_drop
     SELECT d.classid, d.objid FROM pg_catalog.pg_depend d
       JOIN pg_catalog.pg_proc p ON p.oid OPERATOR(pg_catalog.=) d.objid
@@ -31,6 +35,20 @@ BEGIN
        AND d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
        AND p.prokind OPERATOR(pg_catalog.<>) 'a'
        AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend u
+                         LEFT JOIN pg_catalog.pg_attrdef ad
+                                ON u.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_attrdef'::pg_catalog.regclass
+                               AND ad.oid OPERATOR(pg_catalog.=) u.objid
+                         LEFT JOIN pg_catalog.pg_constraint co
+                                ON u.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_constraint'::pg_catalog.regclass
+                               AND co.oid OPERATOR(pg_catalog.=) u.objid
+                         LEFT JOIN pg_catalog.pg_index ix
+                                ON u.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+                               AND ix.indexrelid OPERATOR(pg_catalog.=) u.objid
+                         JOIN pg_catalog.pg_depend m
+                           ON m.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+                          AND m.objid OPERATOR(pg_catalog.=) COALESCE(ad.adrelid, co.conrelid, ix.indrelid, u.objid)
+                          AND m.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_extension'::pg_catalog.regclass
+                          AND m.refobjid OPERATOR(pg_catalog.=) ext AND m.deptype OPERATOR(pg_catalog.=) 'e'
                         WHERE u.refclassid OPERATOR(pg_catalog.=) d.classid
                           AND u.refobjid OPERATOR(pg_catalog.=) d.objid
                           AND u.classid OPERATOR(pg_catalog.=) ANY (ARRAY['pg_catalog.pg_constraint'::pg_catalog.regclass,
