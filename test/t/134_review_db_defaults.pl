@@ -18,11 +18,13 @@ my $node = uso_node('review_db_defaults');
 $node->safe_psql('postgres', q{CREATE ROLE dbowner LOGIN});
 $node->safe_psql('postgres', q{CREATE DATABASE owned OWNER dbowner});
 $node->safe_psql('owned', 'CREATE EXTENSION uso_tasks');
-# Our own sessions keep working whatever the database's defaults are.
-my $su = sub {
-	$node->safe_psql('owned', 'SET default_transaction_read_only = off; SET statement_timeout = 0; '
-		. 'SET search_path = pg_catalog, public; ' . shift)
-};
+# The test's own sessions keep working whatever the database's defaults are:
+# a role's settings come before the database's (not the scheduler's role).
+$node->safe_psql('postgres', q{CREATE ROLE checker SUPERUSER LOGIN;
+	ALTER ROLE checker SET default_transaction_read_only = off;
+	ALTER ROLE checker SET statement_timeout = 0;
+	ALTER ROLE checker SET search_path = pg_catalog, public});
+my $su = sub { $node->safe_psql('owned', shift, extra_params => ['-U', 'checker']) };
 $su->(q{SELECT uso_schedule('long', '@manual', 'SELECT pg_sleep(600)', username => 'dbowner')});
 my $run = $su->(q{SELECT uso_run_now('long')});
 ok($node->poll_query_until('owned', "SELECT status = 'running' FROM public.uso_task_run WHERE id = $run"),
@@ -34,9 +36,13 @@ $node->safe_psql('owned', q{ALTER DATABASE owned SET default_transaction_read_on
 $su->(q{SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
 	WHERE datname = 'owned' AND backend_type IN ('uso_tasks scheduler', 'uso_tasks worker')});
 
-my $closed = $node->poll_query_until('owned',
-	"SET default_transaction_read_only = off; SET statement_timeout = 0;
-	 SELECT finished_at IS NOT NULL FROM public.uso_task_run WHERE id = $run");
+my $closed = 0;
+my $deadline = time + $PostgreSQL::Test::Utils::timeout_default;
+while (!$closed && time < $deadline)
+{
+	$closed = $su->("SELECT finished_at IS NOT NULL FROM uso_task_run WHERE id = $run") eq 't';
+	select(undef, undef, undef, 0.1) unless $closed;
+}
 ok($closed, 'the new scheduler closes the run its worker left, under the owner\'s read-only default');
 like($su->("SELECT status || ': ' || return_message FROM uso_task_run WHERE id = $run"), qr/^failed: interrupted/,
 	'as interrupted');
