@@ -610,6 +610,17 @@ uso_scheduler_main(Datum arg)
 	 */
 	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
 	/*
+	 * Nor may the database's owner stop it with a default that fails every
+	 * statement of its own (ALTER DATABASE ... SET
+	 * default_transaction_read_only = on, statement_timeout = 1ms): writing
+	 * the catalog is its job, and its statements are short by design
+	 * (t/134_review_db_defaults.pl).
+	 */
+	SetConfigOption("default_transaction_read_only", "off", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("statement_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("lock_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("idle_in_transaction_session_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
+	/*
 	 * Its writes need no WAL flush of their own: a run it queued is acted on
 	 * only by transactions whose commit flushes the WAL up to and past it,
 	 * and a lost next_run_at is a missed slot, caught up at restart.
