@@ -83,8 +83,6 @@ extern bool StoreHasDeferredTrigger(const char *trigger);
 extern void SchedBeginCatalogWork(void);
 extern void SchedEndCatalogWork(void);
 extern void SchedExec(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls);
-/* The same for a statement that reads a whole table (see spi_plans.c). */
-extern void SchedExecScan(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls);
 extern Datum SchedInt8Array(int64 *v, int n);
 extern Datum SchedInt4Array(int *v, int n);
 extern Datum SchedTextArray(const char **v, int n, bool **nulls_out);
@@ -146,7 +144,6 @@ typedef struct SchedClock
 } SchedClock;
 
 extern const SchedClock *sched_clock;
-extern void SchedClockSet(const SchedClock *clock);	/* NULL: the real clock */
 
 static inline TimestampTz
 SchedNow(void)

@@ -35,9 +35,3 @@ RealWait(long timeout_ms)
 static const SchedClock RealClock = {RealNow, RealWait};
 
 const SchedClock *sched_clock = &RealClock;
-
-void
-SchedClockSet(const SchedClock *clock)
-{
-	sched_clock = clock ? clock : &RealClock;
-}

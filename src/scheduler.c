@@ -248,7 +248,6 @@ FeedTasks(bool first, TimestampTz now)
 
 	StoreReadActors();
 	StoreOpenTasks();
-	SchedStateBeginLoad(State);
 	while ((n = StoreNextTasks(&rows)) > 0)
 	{
 		n_loaded += n;

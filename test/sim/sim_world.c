@@ -129,7 +129,6 @@ FeedTasks(bool first)
 	void	   *v;
 	bool		reboot = first && W.reboot_pending;
 
-	SchedStateBeginLoad(W.state);
 	while (SchedMapNext(&W.tasks, &pos, &v))
 	{
 		SimTask    *t = v;
