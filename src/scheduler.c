@@ -5,7 +5,10 @@
  *	  ready queue) decides; the store (sched_store.c, sched_flush.c) reads
  *	  rows and writes decisions; the pool (sched_pool.c) reports ended runs
  *	  and places ready ones; the clock (sched_clock.c) gives now and sleeps.
- *	  Only this file calls them, and none of them calls back.
+ *	  Only this file calls the state, and none of them calls back into it
+ *	  or into this file.  One shortcut between them: the store hands the
+ *	  role actors it reads with the tasks straight to the pool
+ *	  (StoreReadActors -> PoolAddActors), as they are read in one pass.
  *
  * Idle costs nothing: with nothing due the loop sleeps until the next due
  * time.  Catalog changes arrive as a flag in shared memory set at commit by
