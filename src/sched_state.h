@@ -54,7 +54,7 @@ typedef enum SchedOutcome
 {
 	SO_SUCCEEDED,
 	SO_FAILED,
-	SO_TIMED_OUT,				/* the worker's own statement timeout */
+	SO_TIMED_OUT,				/* the worker's own timeout timer fired */
 	SO_CANCELLED,				/* uso_cancel, or its row went away */
 	SO_DIED,					/* the worker exited without a report */
 	SO_TIMEOUT_KILLED,			/* the backstop terminated it */
