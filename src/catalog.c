@@ -66,14 +66,6 @@ UsoCatalogSchema(void)
 	return schema_cache;
 }
 
-void
-UsoCatalogSchemaReset(void)
-{
-	if (schema_cache)
-		pfree(schema_cache);
-	schema_cache = NULL;
-}
-
 int
 UsoPinSearchPath(void)
 {

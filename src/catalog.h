@@ -18,7 +18,6 @@ typedef struct UsoSuperSave
  * when the extension does not exist in this database.  Needs a transaction.
  */
 extern const char *UsoCatalogSchema(void);
-extern void UsoCatalogSchemaReset(void);
 
 /*
  * Catalog writes of the engine are made as the bootstrap superuser, whatever

@@ -6,7 +6,9 @@
  *
  * Only the names are checked (any argument count), and only in the current
  * database; a command that does not parse is not 'missing' (its run fails
- * with the syntax error, which says more).
+ * with the syntax error, which says more).  Other errors of the parse are
+ * raised: the admin view failing on out of memory or a cancel is right,
+ * reporting such a task as not missing would hide the error.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -29,6 +31,24 @@ PG_FUNCTION_INFO_V1(uso_command_missing);
  * view fail for everyone): such a command is reported as not missing.
  */
 #define MISSING_MAX_DEPTH 1000
+
+/*
+ * The errors that say the command's text does not parse: syntax errors and
+ * the grammar's other refusals (class 42), bad literals and escapes (22),
+ * forms the grammar knows but refuses (0A), and a parse too deep for the
+ * stack.  Anything else (out of memory, a cancel, an internal error) is
+ * not an answer about the command and propagates.
+ */
+static bool
+IsParseError(int sqlerrcode)
+{
+	int			category = ERRCODE_TO_CATEGORY(sqlerrcode);
+
+	return category == ERRCODE_SYNTAX_ERROR_OR_ACCESS_RULE_VIOLATION ||
+		category == ERRCODE_DATA_EXCEPTION ||
+		category == ERRCODE_FEATURE_NOT_SUPPORTED ||
+		sqlerrcode == ERRCODE_STATEMENT_TOO_COMPLEX;
+}
 
 typedef struct MissingContext
 {
@@ -110,6 +130,9 @@ uso_command_missing(PG_FUNCTION_ARGS)
 	}
 	PG_CATCH();
 	{
+		/* Read in place: copying the error could fail when it is out of memory. */
+		if (!IsParseError(geterrcode()))
+			PG_RE_THROW();
 		MemoryContextSwitchTo(oldcxt);
 		FlushErrorState();
 		stmts = NIL;

@@ -384,6 +384,27 @@ ReleaseAdvisoryLocks(void)
 	LockReleaseSession(USER_LOCKMETHOD);
 }
 
+/*
+ * The run's timeout is a timer of its own, not STATEMENT_TIMEOUT: when
+ * ProcessInterrupts raises the cancel it clears STATEMENT_TIMEOUT's
+ * indicator, and then only the error's text (translated under another
+ * lc_messages) said why.  This timer's indicator is read by nothing but
+ * RunTask, after the error.
+ */
+static TimeoutId RunTimeout = MAX_TIMEOUTS;
+
+/* What StatementCancelHandler does on SIGINT: cancel at the next check. */
+static void
+RunTimeoutHandler(void)
+{
+	if (!proc_exit_inprogress)
+	{
+		InterruptPending = true;
+		QueryCancelPending = true;
+	}
+	SetLatch(MyLatch);
+}
+
 static bool
 CancelRequested(void)
 {
@@ -552,11 +573,11 @@ ExecuteRun(int64 run_id)
 		StartTransactionCommand();
 		MemoryContextSwitchTo(RunContext);
 		if (info.timeout_ms > 0)
-			enable_timeout_after(STATEMENT_TIMEOUT, info.timeout_ms);
+			enable_timeout_after(RunTimeout, info.timeout_ms);
 		UsoCaptureStart(RunContext, uso_max_log_lines, uso_max_log_bytes);
 		UsoExecuteSql(info.command, &result);
 		lines = UsoCaptureStop();
-		disable_timeout(STATEMENT_TIMEOUT, false);
+		disable_timeout(RunTimeout, false);
 		if (!info.remote)
 			RecordSuccess(run_id, &result, lines);
 		ResetSessionInTransaction();
@@ -572,8 +593,8 @@ ExecuteRun(int64 run_id)
 		const char *status = "failed";
 
 		lines = UsoCaptureStop();
-		timed_out = get_timeout_indicator(STATEMENT_TIMEOUT, true);
-		disable_timeout(STATEMENT_TIMEOUT, false);
+		timed_out = get_timeout_indicator(RunTimeout, true);
+		disable_timeout(RunTimeout, false);
 		MemoryContextSwitchTo(RunContext);
 		edata = CopyErrorData();
 		FlushErrorState();
@@ -587,8 +608,7 @@ ExecuteRun(int64 run_id)
 			status = "cancelled";
 			edata->message = pstrdup("run cancelled by uso_cancel()");
 		}
-		else if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED &&
-				 (timed_out || strstr(edata->message, "statement timeout") != NULL))
+		else if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED && timed_out)
 		{
 			outcome = USO_OUTCOME_TIMED_OUT;
 			status = "timed_out";
@@ -704,6 +724,7 @@ uso_executor_main(Datum arg)
 	UsoCurrentWorkerSlot = slotno;
 
 	BackgroundWorkerInitializeConnectionByOid(dboid, roleid, 0);
+	RunTimeout = RegisterTimeout(USER_TIMEOUT, RunTimeoutHandler);
 	LWLockAcquire(UsoShared->lock, LW_EXCLUSIVE);
 	MySlot->connected = true;
 	LWLockRelease(UsoShared->lock);

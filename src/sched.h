@@ -4,7 +4,8 @@
  *	  (sched_state.c): the store (sched_store.c reads, sched_flush.c
  *	  writes, sched_sql.c what both share), the pool (sched_pool.c) and the
  *	  clock (sched_clock.c).  scheduler.c is the only file that calls them
- *	  all; none of them calls back into it or into the state.
+ *	  all; none of them calls back into it or into the state (the store
+ *	  does feed the pool the role actors it reads: StoreReadActors).
  *-------------------------------------------------------------------------
  */
 #ifndef USO_SCHED_H
@@ -83,8 +84,6 @@ extern bool StoreHasDeferredTrigger(const char *trigger);
 extern void SchedBeginCatalogWork(void);
 extern void SchedEndCatalogWork(void);
 extern void SchedExec(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls);
-/* The same for a statement that reads a whole table (see spi_plans.c). */
-extern void SchedExecScan(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls);
 extern Datum SchedInt8Array(int64 *v, int n);
 extern Datum SchedInt4Array(int *v, int n);
 extern Datum SchedTextArray(const char **v, int n, bool **nulls_out);
@@ -135,9 +134,14 @@ extern bool PoolHasUnwatchedWorkers(void);
 /* ---------- the clock: sched_clock.c ---------- */
 
 /*
- * Every "now" and every sleep of the scheduler goes through the clock, so
- * a test can replace it (TimescaleDB's bgw timer is the model).  wait:
- * sleep until the latch is set or timeout_ms passes (-1: no timeout).
+ * Every "now" and every sleep of the scheduler's loop (the state's
+ * decisions, the pool's timeouts, the status heartbeat) goes through the
+ * clock, so a test build can replace it by pointing sched_clock at its own
+ * (TimescaleDB's bgw timer is the model).  None does yet: the simulation
+ * (test/sim) does not compile scheduler.c and gives the state its own
+ * clock.  Not through it: the wait for the slot at startup (ClaimSlot) and
+ * the times written into run rows (the database's clock_timestamp()).
+ * wait: sleep until the latch is set or timeout_ms passes (-1: no timeout).
  */
 typedef struct SchedClock
 {
@@ -146,7 +150,6 @@ typedef struct SchedClock
 } SchedClock;
 
 extern const SchedClock *sched_clock;
-extern void SchedClockSet(const SchedClock *clock);	/* NULL: the real clock */
 
 static inline TimestampTz
 SchedNow(void)

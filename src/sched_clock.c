@@ -1,9 +1,10 @@
 /*-------------------------------------------------------------------------
  * sched_clock.c
  *	  The scheduler's clock: the real one reads GetCurrentTimestamp and
- *	  sleeps on the process latch.  Everything time-dependent in the
- *	  scheduler asks SchedNow() and sleeps through sched_clock->wait, so a
- *	  test build can put a simulated clock in their place.
+ *	  sleeps on the process latch.  The scheduler's loop asks SchedNow()
+ *	  and sleeps through sched_clock->wait, so a test build can put a
+ *	  simulated clock in their place by assigning sched_clock (see sched.h
+ *	  for what does not go through it).
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -35,9 +36,3 @@ RealWait(long timeout_ms)
 static const SchedClock RealClock = {RealNow, RealWait};
 
 const SchedClock *sched_clock = &RealClock;
-
-void
-SchedClockSet(const SchedClock *clock)
-{
-	sched_clock = clock ? clock : &RealClock;
-}

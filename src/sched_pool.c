@@ -102,7 +102,7 @@ WorkerGone(int i, UsoWorkerSlot *w)
 
 
 /*
- * The backstop behind the executor's own statement timeout: a run still
+ * The backstop behind the executor's own timeout timer: a run still
  * going uso_tasks.timeout_grace after its timeout ignores cancel requests
  * (e.g. stuck in code that does not check for interrupts), so its worker is
  * terminated.  Returns when the next such deadline falls (DT_NOEND: none).

@@ -55,12 +55,6 @@ SchedExec(const char *sql, int nargs, Oid *types, Datum *values, const char *nul
 	(void) UsoExecKept(sql, nargs, types, values, nulls);
 }
 
-void
-SchedExecScan(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls)
-{
-	(void) UsoExecKeptScan(sql, nargs, types, values, nulls);
-}
-
 Datum
 SchedInt8Array(int64 *v, int n)
 {

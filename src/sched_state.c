@@ -2,10 +2,13 @@
  * sched_state.c
  *	  The scheduler's state and its one run state machine (sched_state.h).
  *
- * Every count the overlap rule reads is kept by RunMove alone: a task's
- * "active" runs are its READY and DISPATCHED ones, its "running" runs the
- * DISPATCHED ones, and "unwritten" the queued runs decided but not yet
- * written (they count against the overlap rule like written ones).
+ * The counts the overlap rule reads: a task's "active" runs are its READY
+ * and DISPATCHED ones and its "running" runs the DISPATCHED ones, both kept
+ * by RunMove alone; "unwritten" are the queued runs decided but not yet
+ * written, which count against the overlap rule like written ones.  Those
+ * have no run id yet, so they are not in the run machine: SchedStDecideNewRun
+ * counts them and SchedStateNewRunSettled uncounts them once the flush has
+ * written or dropped their row.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"

@@ -54,7 +54,7 @@ typedef enum SchedOutcome
 {
 	SO_SUCCEEDED,
 	SO_FAILED,
-	SO_TIMED_OUT,				/* the worker's own statement timeout */
+	SO_TIMED_OUT,				/* the worker's own timeout timer fired */
 	SO_CANCELLED,				/* uso_cancel, or its row went away */
 	SO_DIED,					/* the worker exited without a report */
 	SO_TIMEOUT_KILLED,			/* the backstop terminated it */
@@ -155,12 +155,11 @@ extern void SchedStateDestroy(SchedState *st);
 extern void SchedStateSetTimeoutGrace(SchedState *st, int64 grace_us);
 
 /*
- * Task rows: a full load is Begin, one Row per task, End (tasks not seen
+ * Task rows: a full load is one Row per task, then End (tasks not seen
  * are dropped).  first: the scheduler just started, so a stored next_run_at
  * well in the past is a missed slot, and @reboot tasks run when
  * reboot_pending.  scheduling: uso_tasks.enabled.
  */
-extern void SchedStateBeginLoad(SchedState *st);
 extern void SchedStateTaskRow(SchedState *st, const SchedTaskRow *row, bool first,
 							  bool reboot_pending, bool scheduling, TimestampTz now);
 extern void SchedStateEndLoad(SchedState *st);

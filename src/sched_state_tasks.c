@@ -88,12 +88,6 @@ PlaceLoadedTask(SchedState *st, STask *t, bool changed, TimestampTz stored_next,
 }
 
 void
-SchedStateBeginLoad(SchedState *st)
-{
-	/* Nothing to do: SchedStateEndLoad clears the marks it reads. */
-}
-
-void
 SchedStateTaskRow(SchedState *st, const SchedTaskRow *row, bool first,
 				  bool reboot_pending, bool scheduling, TimestampTz now)
 {

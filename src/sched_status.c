@@ -20,7 +20,7 @@ long
 SchedStatusBeat(long timeout_ms, int tasks_loaded, int runs_queued, int runs_running)
 {
 	UsoSchedulerSlot *slot;
-	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz now = SchedNow();
 
 	if (timeout_ms < 0 || timeout_ms > USO_HEARTBEAT_MS)
 		timeout_ms = USO_HEARTBEAT_MS;

@@ -5,7 +5,10 @@
  *	  ready queue) decides; the store (sched_store.c, sched_flush.c) reads
  *	  rows and writes decisions; the pool (sched_pool.c) reports ended runs
  *	  and places ready ones; the clock (sched_clock.c) gives now and sleeps.
- *	  Only this file calls them, and none of them calls back.
+ *	  Only this file calls the state, and none of them calls back into it
+ *	  or into this file.  One shortcut between them: the store hands the
+ *	  role actors it reads with the tasks straight to the pool
+ *	  (StoreReadActors -> PoolAddActors), as they are read in one pass.
  *
  * Idle costs nothing: with nothing due the loop sleeps until the next due
  * time.  Catalog changes arrive as a flag in shared memory set at commit by
@@ -237,6 +240,31 @@ HostRandom(void)
 
 static const SchedHost ServerHost = {HostAlloc, HostFree, HostFail, HostRandom};
 
+/*
+ * The slot's reboot_done, under the lock as shmem.h says of every slot
+ * field: ClaimSlot of the next scheduler to take the slot writes it too,
+ * and the lock is what orders that write after this one.  Read on the
+ * first iteration only and written once, so the lock costs nothing.
+ */
+static bool
+RebootDone(void)
+{
+	bool		done;
+
+	LWLockAcquire(UsoShared->lock, LW_SHARED);
+	done = MySchedSlot->reboot_done;
+	LWLockRelease(UsoShared->lock);
+	return done;
+}
+
+static void
+SetRebootDone(void)
+{
+	LWLockAcquire(UsoShared->lock, LW_EXCLUSIVE);
+	MySchedSlot->reboot_done = true;
+	LWLockRelease(UsoShared->lock);
+}
+
 /* Task rows -> state. */
 static void
 FeedTasks(bool first, TimestampTz now)
@@ -244,11 +272,10 @@ FeedTasks(bool first, TimestampTz now)
 	SchedTaskRow *rows;
 	int			n;
 	int64		n_loaded = 0;
-	bool		reboot_pending = first && !MySchedSlot->reboot_done;
+	bool		reboot_pending = first && !RebootDone();
 
 	StoreReadActors();
 	StoreOpenTasks();
-	SchedStateBeginLoad(State);
 	while ((n = StoreNextTasks(&rows)) > 0)
 	{
 		n_loaded += n;
@@ -450,7 +477,7 @@ SchedulerLoop(void)
 			StoreRunRow *adopted;
 			int			nadopted;
 
-			StoreCloseInterrupted(live, nlive, !MySchedSlot->reboot_done);
+			StoreCloseInterrupted(live, nlive, !RebootDone());
 			DatabasesSeen = DatabasesDigest();
 			FeedTasks(true, now);
 			/* Runs a previous scheduler process dispatched count once tasks are known. */
@@ -484,7 +511,7 @@ SchedulerLoop(void)
 		}
 		if (runs_queued)
 			FeedQueuedRuns(now);
-		reboot_unwritten |= first && !MySchedSlot->reboot_done;
+		reboot_unwritten |= first && !RebootDone();
 		first = false;
 
 		iter_start = SchedNow();
@@ -521,7 +548,7 @@ SchedulerLoop(void)
 		 */
 		if (reboot_unwritten && !StoreHasDeferredTrigger("startup"))
 		{
-			MySchedSlot->reboot_done = true;
+			SetRebootDone();
 			reboot_unwritten = false;
 		}
 

@@ -16,9 +16,10 @@
  * of every task per run, and `id = ANY($1)` as a scan of every task per id:
  * quadratic, with 6,000 tasks the scheduler did nothing else.  So these
  * statements are planned with enable_seqscan off (and jit off, which a
- * "disabled" cost would trigger), except those that read a whole table
- * (UsoExecKeptScan: the scheduler's load of every task).  The settings are
- * made only when a plan is about to be built, not on every execution.
+ * "disabled" cost would trigger).  The settings are made only when a plan
+ * is about to be built, not on every execution.  A statement that reads a
+ * whole table is not kept here: the scheduler's load of every task is a
+ * cursor (sched_store.c), planned as the planner likes.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -83,14 +84,13 @@ NeedsPlanning(SPIPlanPtr plan)
 	return false;
 }
 
-static int
-ExecKept(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls,
-		 bool seqscan)
+int
+UsoExecKept(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls)
 {
 	SPIPlanPtr	plan = UsoKeptPlan(sql, nargs, types);
 	int			ret;
 
-	if (!seqscan && NeedsPlanning(plan))
+	if (NeedsPlanning(plan))
 	{
 		int			nest = NewGUCNestLevel();
 
@@ -108,16 +108,4 @@ ExecKept(const char *sql, int nargs, Oid *types, Datum *values, const char *null
 		elog(ERROR, "uso_tasks catalog statement failed (%s): %s",
 			 SPI_result_code_string(ret), sql);
 	return ret;
-}
-
-int
-UsoExecKept(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls)
-{
-	return ExecKept(sql, nargs, types, values, nulls, false);
-}
-
-int
-UsoExecKeptScan(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls)
-{
-	return ExecKept(sql, nargs, types, values, nulls, true);
 }

@@ -17,12 +17,11 @@
  */
 extern SPIPlanPtr UsoKeptPlan(const char *sql, int nargs, Oid *types);
 
-/* UsoKeptPlan + SPI_execute_plan; ERROR when the statement fails. */
-/* Execute a kept plan; planned without sequential scans (see spi_plans.c). */
+/*
+ * UsoKeptPlan + SPI_execute_plan, planned without sequential scans (see
+ * spi_plans.c); ERROR when the statement fails.
+ */
 extern int	UsoExecKept(const char *sql, int nargs, Oid *types, Datum *values,
 						const char *nulls);
-/* The same for a statement that reads a whole table (planned as it likes). */
-extern int	UsoExecKeptScan(const char *sql, int nargs, Oid *types, Datum *values,
-							const char *nulls);
 
 #endif							/* USO_SPI_PLANS_H */

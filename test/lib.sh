@@ -58,12 +58,18 @@ uso_build_private_install() {
 	local dest=$1
 	# shellcheck disable=SC2086
 	make -C "$USO_ROOT" -s $USO_MAKE_FLAGS >/dev/null || { make -C "$USO_ROOT" $USO_MAKE_FLAGS; return 1; }
-	local libdir sharedir
+	local libdir sharedir localedir
 	libdir=$(pg_config --pkglibdir)		# /usr/lib/postgresql/15/lib
 	sharedir=$(pg_config --sharedir)	# /usr/share/postgresql/15
 	mkdir -p "$dest$(dirname "$libdir")" "$dest$(dirname "$sharedir")"
 	cp -a "$(dirname "$libdir")/." "$dest$(dirname "$libdir")/"
 	cp -a "$sharedir" "$dest$(dirname "$sharedir")/"
+	# The server finds its message catalogs relative to its binary: without
+	# this link a translated lc_messages stays English (t/031 needs it).
+	localedir=$(pg_config --localedir)	# /usr/share/locale
+	if [ -d "$localedir" ] && [ ! -e "$dest$localedir" ]; then
+		ln -s "$localedir" "$dest$localedir"
+	fi
 	# shellcheck disable=SC2086
 	make -C "$USO_ROOT" -s install DESTDIR="$dest" $USO_MAKE_FLAGS >/dev/null
 	USO_BINDIR="$dest$(pg_config --bindir)"

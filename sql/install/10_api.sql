@@ -172,7 +172,7 @@ BEGIN
     IF NEW.timeout < interval '0' THEN
         RAISE EXCEPTION 'timeout must not be negative' USING ERRCODE = 'invalid_parameter_value';
     ELSIF NEW.timeout > interval '0' AND NEW.timeout < interval '1 millisecond' THEN
-        -- statement_timeout counts whole milliseconds: less would be 0, no limit.
+        -- A run's timeout counts whole milliseconds: less would be 0, no limit.
         RAISE EXCEPTION 'timeout must be 0 (no limit) or at least 1 millisecond, not %', NEW.timeout
             USING ERRCODE = 'invalid_parameter_value';
     ELSIF NEW.timeout > interval '7 days' THEN

@@ -1,8 +1,9 @@
 /*-------------------------------------------------------------------------
  * sim_world.c
  *	  The simulation's catalog (what sched_store.c and sched_flush.c do in
- *	  SQL, here on in-memory rows), its pool (what sched_pool.c does) and
- *	  the scheduler loop (what scheduler.c's loop does, in the same order).
+ *	  SQL, here on in-memory rows), its pool (a simpler sched_pool.c) and
+ *	  the scheduler loop (scheduler.c's steps that reach the state, in the
+ *	  same order; see sim.c for what it leaves out).
  *	  The workers and the world's events are in sim_events.c.
  *-------------------------------------------------------------------------
  */
@@ -129,7 +130,6 @@ FeedTasks(bool first)
 	void	   *v;
 	bool		reboot = first && W.reboot_pending;
 
-	SchedStateBeginLoad(W.state);
 	while (SchedMapNext(&W.tasks, &pos, &v))
 	{
 		SimTask    *t = v;

@@ -133,7 +133,7 @@ is($q->(q{SELECT status FROM uso_background_tasks WHERE name = 'flaky'}), 'faili
 	'after the last failure the task shows failing');
 
 # --- a run that ignores cancel past its timeout: the scheduler terminates its worker
-# The command takes its statement timeout's cancel and goes on sleeping, so
+# The command takes its timeout's cancel and goes on sleeping, so
 # the run cannot end by itself whenever that timeout fires: before or after
 # the test stops the process, the only way out is the scheduler's backstop
 # (timeout + uso_tasks.timeout_grace = 1 s).
