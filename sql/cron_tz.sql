@@ -98,7 +98,11 @@ CREATE ROLE regress_uso_tz_carol LOGIN;
 GRANT USAGE ON SCHEMA cron TO regress_uso_tz_bob, regress_uso_tz_carol;
 SET ROLE regress_uso_tz_bob;
 SELECT pg_temp.err($$ SELECT uso_restore_builtin_tasks() $$);
--- a role that is not superuser cannot delete one either (it cannot see it)
+-- a role that is not superuser cannot delete one either (it cannot see it:
+-- pg_cron's answer for another role's job)
+RESET ROLE;
+SELECT id AS housekeeping_id FROM uso_task WHERE name = 'uso_housekeeping' AND builtin \gset
+SET ROLE regress_uso_tz_bob;
 SELECT pg_temp.err(format('SELECT cron.unschedule(%s)', :housekeeping_id));
 RESET ROLE;
 
