@@ -258,7 +258,11 @@ BEGIN
     -- pg_cron's names are unique per role, uso_tasks' across roles: a name
     -- another role holds is stored as name@role, and cron.job shows it as
     -- name.  The caller never learns whether, or by whom, a name is taken.
-    FOR attempt IN 1..2 LOOP
+    -- Look for the caller's job before each try: a name that was just taken
+    -- may have been taken by a concurrent call of the same role (the unique
+    -- check waited for it to commit), whose job this call then updates
+    -- rather than making a second one under name@role.
+    FOR try IN 0..2 LOOP
         SELECT t.id INTO job_id
         FROM @extschema@.uso_task t
         WHERE t.username = job_user AND NOT t.builtin
@@ -272,8 +276,8 @@ BEGIN
             WHERE t.id = job_id;
             RETURN job_id;
         END IF;
-        FOR suffixed IN 0..1 LOOP
-            candidate := CASE WHEN suffixed = 0 THEN job_name ELSE job_name || '@' || job_user END;
+        IF try < 2 THEN
+            candidate := CASE WHEN try = 0 THEN job_name ELSE job_name || '@' || job_user END;
             BEGIN
                 INSERT INTO @extschema@.uso_task AS t
                     (name, schedule, command, database, username, enabled, timezone)
@@ -287,7 +291,7 @@ BEGIN
                     RAISE;
                 END IF;
             END;
-        END LOOP;
+        END IF;
     END LOOP;
     -- Both names are taken and neither by one of the caller's jobs: what
     -- holds them is not said.
