@@ -67,10 +67,10 @@ SELECT count(*) FROM uso_task WHERE name LIKE 'Api%';
 -- database the task is stored in" (so a restore under another name runs it
 -- there); another database is stored by name; cron.job shows the name
 BEGIN;
-SELECT uso_schedule('ApiHere', '@manual', 'SELECT 1', database => current_database()) > 0 AS scheduled,
-       uso_schedule('ApiElsewhere', '@manual', 'SELECT 1', database => 'postgres') > 0 AS scheduled_elsewhere;
+SELECT uso_schedule('ApiHere', '@daily', 'SELECT 1', database => current_database()) > 0 AS scheduled,
+       uso_schedule('ApiElsewhere', '@daily', 'SELECT 1', database => 'postgres') > 0 AS scheduled_elsewhere;
 INSERT INTO uso_task (name, schedule, command, database)
-VALUES ('ApiHereDirect', '@manual', 'SELECT 1', current_database());
+VALUES ('ApiHereDirect', '@daily', 'SELECT 1', current_database());
 SELECT t.name, t.database, j.database = current_database() AS job_shows_this_database
 FROM uso_task t JOIN cron.job j ON j.jobid = t.id
 WHERE t.name IN ('ApiDaily', 'ApiHere', 'ApiHereDirect', 'ApiElsewhere') ORDER BY t.name;

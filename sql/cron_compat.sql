@@ -184,7 +184,8 @@ SELECT jobname, username FROM cron.job ORDER BY jobid;
 -- cannot touch another role's job
 SELECT pg_temp.err($$ SELECT cron.unschedule($$ || :named_id || $$) $$);
 SELECT cron.unschedule('nightly-vacuum');
-SELECT cron.schedule('nightly-vacuum', '* * * * *', 'SELECT 9');
+-- names are per role, as in pg_cron: alice's nightly-vacuum is a job of her own
+SELECT cron.schedule('nightly-vacuum', '* * * * *', 'SELECT 9') <> :named_id AS own_job;
 -- alter_job and schedule_in_database need a grant, as in pg_cron
 SELECT cron.alter_job(:alice2_id, command => 'SELECT 10');
 RESET ROLE;

@@ -183,10 +183,13 @@ SELECT s AS attack, sec_try(s) AS outcome FROM unnest(ARRAY[
       current_database(), 'postgres')$$,
     $$SELECT uso_import_pg_cron()$$
 ]) s;
--- pg_cron's name upsert matches the caller's own jobs only: another role's
--- job of that name is a name clash (23505), never an update
+-- pg_cron's name upsert matches the caller's own jobs only: with another
+-- role's job of that name it makes a job of the caller's own (names are per
+-- role, as in pg_cron), never an update of the other's
 SELECT sec_try($$SELECT cron.schedule('CreateCycles', '@daily', 'ALTER ROLE sec_admin_login SUPERUSER')$$);
 SELECT sec_try($$SELECT cron.schedule_in_database('sec_bob_task', '@daily', 'SELECT 2', current_database())$$);
+SELECT name, username FROM uso_task WHERE username = current_user ORDER BY name;
+SELECT cron.unschedule('CreateCycles'), cron.unschedule('sec_bob_task');
 -- the refusal says which rule, whose task and what to do
 \set VERBOSITY default
 \set SHOW_CONTEXT never
@@ -216,7 +219,7 @@ SELECT uso_alter_task('CreateCycles', new_name => 'CreateCyclesRenamed');
 SELECT uso_alter_task('CreateCyclesRenamed', new_name => 'CreateCycles');
 UPDATE uso_task SET command = command, config = config, database = database, username = username
 WHERE name IN ('CreateCycles', 'sec_bob_task');
-SELECT cron.alter_job(:cc_id, schedule => '0 3 * * *', active => true);
+SELECT cron.alter_job(:bob_task_id, schedule => '0 3 * * *', active => true);
 SELECT uso_schedule('sec_bob_task', '@daily', 'SELECT 1') = :bob_task_id AS rescheduled;
 SELECT uso_run_now('CreateCycles') IS NOT NULL AS admin_runs_it;
 RESET ROLE;

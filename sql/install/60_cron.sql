@@ -139,6 +139,57 @@ $$;
 COMMENT ON FUNCTION _uso_tasks.uso_cron_may_call(text) IS
     'Internal (pg_cron layer): whether the current role may call this cron.* function of uso_tasks (EXECUTE and USAGE on schema cron), or is superuser.';
 
+-- pg_cron runs every schedule in cron.timezone, GMT unless set (a
+-- postmaster setting of pg_cron; without pg_cron loaded it may still be in
+-- postgresql.conf as a placeholder, or not be defined at all).  A job made
+-- through the cron layer stores it as its own time zone, so that it fires
+-- when pg_cron would have fired it; uso_schedule's tasks keep
+-- uso_tasks.timezone (docs/cron.md, "Time zone").
+CREATE FUNCTION _uso_tasks.uso_cron_timezone() RETURNS text
+LANGUAGE sql STABLE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT coalesce(NULLIF(pg_catalog.current_setting('cron.timezone', true), ''), 'GMT') $$;
+COMMENT ON FUNCTION _uso_tasks.uso_cron_timezone() IS
+    'Internal (pg_cron layer): the time zone pg_cron would run schedules in: cron.timezone, GMT when it is not set.';
+
+-- What cron.job lists: the tasks pg_cron could have created.  Built-in tasks
+-- are not cron jobs, and a schedule outside pg_cron's grammar (T00:15, PT1H)
+-- would break the tools that parse cron.job.
+CREATE FUNCTION _uso_tasks.uso_cron_grammar(schedule text) RETURNS boolean
+LANGUAGE plpgsql STABLE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM _uso_tasks.uso_validate_cron_schedule(schedule);
+    RETURN true;
+EXCEPTION WHEN invalid_parameter_value THEN
+    RETURN false;
+END
+$$;
+COMMENT ON FUNCTION _uso_tasks.uso_cron_grammar(text) IS
+    'Internal (pg_cron layer): whether a schedule is in pg_cron''s grammar (cron.job lists only those).';
+
+-- The cron layer's error for a built-in task: they are not cron jobs.
+CREATE FUNCTION _uso_tasks.uso_cron_builtin_error(job_id bigint, verb text) RETURNS void
+LANGUAGE plpgsql STABLE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    task_name text;
+BEGIN
+    SELECT t.name INTO task_name FROM @extschema@.uso_task t WHERE t.id = job_id AND t.builtin;
+    IF FOUND THEN
+        RAISE EXCEPTION 'task "%" is a built-in task of uso_tasks, not a pg_cron job', task_name
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = format('The cron layer does not %s built-in tasks.', verb),
+                  HINT = format('Pause it with SELECT @extschema@.uso_disable(%L); or change it with @extschema@.uso_alter_task.',
+                                task_name);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION _uso_tasks.uso_cron_builtin_error(bigint, text) IS
+    'Internal (pg_cron layer): raises 55000 when the (visible) task with this id is built in.';
+
 ------------------------------------------------------------------------------
 -- The work behind cron.schedule / cron.schedule_in_database.  job_name NULL
 -- with named = false is the unnamed form; named jobs are upserted by (name,
@@ -155,9 +206,9 @@ DECLARE
     job_user  text := current_user;
     job_db    text := coalesce(uso_cron_schedule_body.database, current_database());
     job_id    bigint;
-    owner     name;
     conname   text;
     via       text;
+    candidate text;
 BEGIN
     IF named AND job_name IS NULL THEN
         RAISE EXCEPTION 'job_name can not be NULL' USING ERRCODE = 'null_value_not_allowed';
@@ -197,47 +248,57 @@ BEGIN
 
     IF job_name IS NULL THEN
         INSERT INTO @extschema@.uso_task AS t
-            (name, cron_unnamed, schedule, command, database, username, enabled)
+            (name, cron_unnamed, schedule, command, database, username, enabled, timezone)
         VALUES (NULL, true, uso_cron_schedule_body.schedule, uso_cron_schedule_body.command,
-                job_db, job_user, coalesce(active, true))
+                job_db, job_user, coalesce(active, true), _uso_tasks.uso_cron_timezone())
         RETURNING t.id INTO job_id;
         RETURN job_id;
     END IF;
 
-    FOR attempt IN 1..2 LOOP
-        SELECT t.id, t.username INTO job_id, owner
-        FROM @extschema@.uso_task t WHERE t.name = job_name FOR UPDATE;
-        IF FOUND AND owner = job_user THEN
+    -- pg_cron's names are unique per role, uso_tasks' across roles: a name
+    -- another role holds is stored as name@role, and cron.job shows it as
+    -- name.  The caller never learns whether, or by whom, a name is taken.
+    -- Look for the caller's job before each try: a name that was just taken
+    -- may have been taken by a concurrent call of the same role (the unique
+    -- check waited for it to commit), whose job this call then updates
+    -- rather than making a second one under name@role.
+    FOR try IN 0..2 LOOP
+        SELECT t.id INTO job_id
+        FROM @extschema@.uso_task t
+        WHERE t.username = job_user AND NOT t.builtin
+          AND t.name IN (job_name, job_name || '@' || job_user)
+        ORDER BY t.name = job_name DESC
+        LIMIT 1 FOR UPDATE;
+        IF FOUND THEN
             UPDATE @extschema@.uso_task t
             SET schedule = uso_cron_schedule_body.schedule, command = uso_cron_schedule_body.command,
-                database = job_db
+                database = job_db, timezone = _uso_tasks.uso_cron_timezone()
             WHERE t.id = job_id;
             RETURN job_id;
-        ELSIF FOUND THEN
-            RAISE EXCEPTION 'job name "%" is already used by role "%"', _uso_tasks.uso_shorten(job_name), owner
-                USING ERRCODE = 'unique_violation',
-                      DETAIL = 'In uso_tasks job names are unique across all roles.';
         END IF;
-        BEGIN
-            INSERT INTO @extschema@.uso_task AS t
-                (name, schedule, command, database, username, enabled)
-            VALUES (job_name, uso_cron_schedule_body.schedule, uso_cron_schedule_body.command,
-                    job_db, job_user, coalesce(active, true))
-            RETURNING t.id INTO job_id;
-            RETURN job_id;
-        EXCEPTION WHEN unique_violation THEN
-            GET STACKED DIAGNOSTICS conname = CONSTRAINT_NAME;
-            IF conname IS DISTINCT FROM 'uso_task_name_key' THEN
-                RAISE;
-            END IF;
-            IF NOT EXISTS (SELECT FROM @extschema@.uso_task t WHERE t.name = job_name) THEN
-                RAISE EXCEPTION 'job name "%" is already used by another role', _uso_tasks.uso_shorten(job_name)
-                    USING ERRCODE = 'insufficient_privilege',
-                          DETAIL = 'In uso_tasks job names are unique across all roles.';
-            END IF;
-        END;
+        IF try < 2 THEN
+            candidate := CASE WHEN try = 0 THEN job_name ELSE job_name || '@' || job_user END;
+            BEGIN
+                INSERT INTO @extschema@.uso_task AS t
+                    (name, schedule, command, database, username, enabled, timezone)
+                VALUES (candidate, uso_cron_schedule_body.schedule, uso_cron_schedule_body.command,
+                        job_db, job_user, coalesce(active, true), _uso_tasks.uso_cron_timezone())
+                RETURNING t.id INTO job_id;
+                RETURN job_id;
+            EXCEPTION WHEN unique_violation THEN
+                GET STACKED DIAGNOSTICS conname = CONSTRAINT_NAME;
+                IF conname IS DISTINCT FROM 'uso_task_name_key' THEN
+                    RAISE;
+                END IF;
+            END;
+        END IF;
     END LOOP;
-    RAISE EXCEPTION 'job "%" is being changed concurrently', _uso_tasks.uso_shorten(job_name) USING ERRCODE = 'lock_not_available';
+    -- Both names are taken and neither by one of the caller's jobs: what
+    -- holds them is not said.
+    RAISE EXCEPTION 'job name "%" cannot be used', _uso_tasks.uso_shorten(job_name)
+        USING ERRCODE = 'duplicate_object',
+              DETAIL = 'uso_tasks keeps task names unique across roles and could not give this job a name of its own.',
+              HINT = 'Choose another job name.';
 END
 $$;
 COMMENT ON FUNCTION _uso_tasks.uso_cron_schedule_body(text, text, text, text, text, boolean, boolean) IS
@@ -256,14 +317,25 @@ RETURNS boolean
 LANGUAGE plpgsql SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    found_id bigint;
 BEGIN
     IF by_name THEN
         IF job_name IS NULL THEN
             RAISE EXCEPTION 'job_name can not be NULL' USING ERRCODE = 'null_value_not_allowed';
         END IF;
-        -- pg_cron looks the name up among the caller's own jobs only.
-        DELETE FROM @extschema@.uso_task t WHERE t.name = job_name AND t.username = current_user;
-        IF NOT FOUND THEN
+        -- pg_cron looks the name up among the caller's own jobs only (stored
+        -- as name@role when another role holds the name, see above).
+        SELECT t.id INTO found_id
+        FROM @extschema@.uso_task t
+        WHERE t.username = current_user AND t.name IN (job_name, job_name || '@' || current_user)
+        ORDER BY t.name = job_name DESC
+        LIMIT 1;
+        IF found_id IS NOT NULL THEN
+            PERFORM _uso_tasks.uso_cron_builtin_error(found_id, 'delete');
+            DELETE FROM @extschema@.uso_task t WHERE t.id = found_id AND NOT t.builtin;
+        END IF;
+        IF found_id IS NULL OR NOT FOUND THEN
             RAISE EXCEPTION 'could not find valid entry for job ''%''', _uso_tasks.uso_shorten(job_name)
                 USING ERRCODE = 'undefined_object';
         END IF;
@@ -272,8 +344,9 @@ BEGIN
     IF job_id IS NULL THEN
         RAISE EXCEPTION 'job_id can not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    DELETE FROM @extschema@.uso_task t WHERE t.id = job_id;
+    DELETE FROM @extschema@.uso_task t WHERE t.id = job_id AND NOT t.builtin;
     IF NOT FOUND THEN
+        PERFORM _uso_tasks.uso_cron_builtin_error(job_id, 'delete');
         IF _uso_tasks.uso_cron_job_exists(job_id) THEN
             RAISE EXCEPTION 'permission denied for table job' USING ERRCODE = 'insufficient_privilege';
         END IF;
@@ -337,8 +410,9 @@ BEGIN
         database = coalesce(uso_cron_alter_job_body.database::name, t.database),
         username = coalesce(uso_cron_alter_job_body.username::name, t.username),
         enabled  = coalesce(uso_cron_alter_job_body.active, t.enabled)
-    WHERE t.id = job_id;
+    WHERE t.id = job_id AND NOT t.builtin;
     IF NOT FOUND THEN
+        PERFORM _uso_tasks.uso_cron_builtin_error(job_id, 'change');
         RAISE EXCEPTION 'Job % does not exist or you don''t own it', job_id USING ERRCODE = 'undefined_object';
     END IF;
 END
@@ -411,18 +485,23 @@ SELECT t.id AS jobid,
        coalesce(t.database, pg_catalog.current_database())::text AS database,
        t.username::text AS username,
        t.enabled AS active,
-       CASE WHEN t.cron_unnamed THEN NULL ELSE t.name END AS jobname
-FROM @extschema@.uso_task t;
-COMMENT ON VIEW cron.job IS 'pg_cron 1.6''s job table: one row per uso_tasks task the current role may see.';
+       CASE WHEN t.cron_unnamed THEN NULL
+            WHEN pg_catalog.length(t.name) > pg_catalog.length(t.username) + 1
+                 AND pg_catalog.right(t.name, pg_catalog.length(t.username) + 1) = '@' || t.username
+            THEN pg_catalog.left(t.name, -(pg_catalog.length(t.username) + 1))
+            ELSE t.name END AS jobname
+FROM @extschema@.uso_task t
+WHERE NOT t.builtin AND _uso_tasks.uso_cron_grammar(t.schedule);
+COMMENT ON VIEW cron.job IS 'pg_cron 1.6''s job table: the uso_tasks tasks the current role may see that pg_cron could have created (not built in, a schedule in pg_cron''s grammar).';
 COMMENT ON COLUMN cron.job.jobid IS 'Job id (uso_task.id).';
-COMMENT ON COLUMN cron.job.schedule IS 'When it runs (pg_cron syntax, or any uso_tasks schedule).';
+COMMENT ON COLUMN cron.job.schedule IS 'When it runs (pg_cron syntax), in the task''s time zone (cron.timezone for jobs made through the cron layer).';
 COMMENT ON COLUMN cron.job.command IS 'SQL the job runs.';
 COMMENT ON COLUMN cron.job.nodename IS 'Always localhost: jobs run in this server.';
 COMMENT ON COLUMN cron.job.nodeport IS 'Port of this server.';
 COMMENT ON COLUMN cron.job.database IS 'Database the command runs in.';
 COMMENT ON COLUMN cron.job.username IS 'Role the command runs as.';
 COMMENT ON COLUMN cron.job.active IS 'Whether it is scheduled (uso_task.enabled).';
-COMMENT ON COLUMN cron.job.jobname IS 'Job name (uso_task.name); NULL for jobs created without a name.';
+COMMENT ON COLUMN cron.job.jobname IS 'Job name (uso_task.name, without the @role suffix a name held by another role gets); NULL for jobs created without a name.';
 
 CREATE VIEW cron.job_run_details WITH (security_invoker = true) AS
 SELECT r.task_id AS jobid,
@@ -440,8 +519,8 @@ SELECT r.task_id AS jobid,
        r.started_at AS start_time,
        r.finished_at AS end_time
 FROM @extschema@.uso_task_run r
-WHERE r.status <> 'skipped';
-COMMENT ON VIEW cron.job_run_details IS 'pg_cron 1.6''s run history: the runs of uso_tasks tasks the current role may see (skipped runs left out).';
+WHERE r.status <> 'skipped' AND r.task_id IN (SELECT j.jobid FROM cron.job j);
+COMMENT ON VIEW cron.job_run_details IS 'pg_cron 1.6''s run history: the runs of the jobs in cron.job (skipped runs left out).';
 COMMENT ON COLUMN cron.job_run_details.jobid IS 'The job that ran.';
 COMMENT ON COLUMN cron.job_run_details.runid IS 'Run id (uso_task_run.id).';
 COMMENT ON COLUMN cron.job_run_details.job_pid IS 'Process id of the worker that ran it.';

@@ -2,7 +2,8 @@
 -- their history) into uso_tasks while pg_cron is still installed.
 --
 -- Each job keeps its jobid (as uso_task.id), name, role, database, active flag,
--- schedule and command.  A job that uso_tasks cannot take over (a schedule it
+-- schedule and command, and its time: pg_cron's cron.timezone (GMT unless
+-- set) becomes the task's time zone.  A job that uso_tasks cannot take over (a schedule it
 -- rejects, a role without LOGIN, a dropped database) is skipped and named in
 -- the report; everything else is imported.  By default the imported jobs are
 -- then deactivated in pg_cron, so that each job keeps running exactly once (by
@@ -99,12 +100,13 @@ BEGIN
                 DELETE FROM @extschema@.uso_task t WHERE t.id = job.jobid;
             END IF;
             INSERT INTO @extschema@.uso_task
-                (id, name, cron_unnamed, description, schedule, command, database, username, enabled)
+                (id, name, cron_unnamed, description, schedule, command, database, username, enabled, timezone)
             VALUES (job.jobid, task_name, job.jobname IS NULL,
                     CASE WHEN remote THEN format('imported from pg_cron, disabled: it ran on node %s:%s',
                                                  job.nodename, job.nodeport)
                          ELSE 'imported from pg_cron' END,
-                    job.schedule, job.command, job.database, job.username, job.active AND NOT remote);
+                    job.schedule, job.command, job.database, job.username, job.active AND NOT remote,
+                    _uso_tasks.uso_cron_timezone());
             imported := imported || job.jobid;
             IF remote THEN
                 remote_ids := remote_ids || job.jobid;
@@ -206,5 +208,5 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.uso_import_pg_cron(boolean, boolean) IS
-    'Copies every pg_cron job (same jobid, name, role, database, active flag) and optionally its run history into uso_tasks; a job that ran on another node is imported disabled, with a WARNING; reports what it did. Superuser only.';
+    'Copies every pg_cron job (same jobid, name, role, database, active flag, and time zone cron.timezone) and optionally its run history into uso_tasks; a job that ran on another node is imported disabled, with a WARNING; reports what it did. Superuser only.';
 REVOKE ALL ON FUNCTION @extschema@.uso_import_pg_cron(boolean, boolean) FROM PUBLIC;

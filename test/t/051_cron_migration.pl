@@ -14,11 +14,14 @@ $node->init;
 $node->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'pg_cron,uso_tasks'
 cron.database_name = 'postgres'
+timezone = 'Europe/Berlin'
 });
 $node->start;
 
 sub sql { return $node->safe_psql('postgres', $_[0]); }
 
+# (A Berlin server: pg_cron still runs its schedules in GMT, cron.timezone's
+# default, and so must the imported jobs.)
 # -- jobs created with pg_cron, by two roles
 sql(q{
 CREATE EXTENSION pg_cron;
@@ -117,6 +120,10 @@ is(sql(qq{SELECT string_agg(format('%s|%s|%s|%s|%s|%s', id, name, cron_unnamed, 
 		"$indb|elsewhere|f|postgres|other|t",
 		"$alice|alice-job|f|alice|(this)|t"),
 	'tasks keep jobid, name, owner, database and active flag');
+is(sql(qq{SELECT string_agg(format('%s|%s|%s', id, timezone, to_char(next_run_at AT TIME ZONE 'GMT', 'HH24:MI')),
+                         E'\\n' ORDER BY id) FROM uso_task WHERE id IN ($named, $alice)}),
+	"$named|GMT|03:00\n$alice|GMT|05:00",
+	'imported jobs keep pg_cron\'s time: cron.timezone (GMT), not the server\'s Berlin time');
 is(sql("SELECT string_agg(jobid::text, ',' ORDER BY jobid) FROM cron.job WHERE active"), "$garbage,$remote,$otherport",
 	'imported jobs are deactivated in pg_cron; the skipped one and those of other nodes keep running there');
 like($report, qr/then restore pg_cron's grants: GRANT USAGE ON SCHEMA cron TO alice;/,

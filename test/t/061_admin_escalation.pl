@@ -39,7 +39,6 @@ my @attacks = (
 	[ 'uso_alter_task', qq{SELECT uso_alter_task('uso_housekeeping', command => '$evil')} ],
 	[ 'uso_schedule',   qq{SELECT uso_schedule('CreateCycles', '\@manual', '$evil')} ],
 	[ 'cron.alter_job', qq{SELECT cron.alter_job($cc, command => '$evil')} ],
-	[ 'cron.schedule',  qq{SELECT cron.schedule('CreateCycles', '\@daily', '$evil')} ],
 	[ 'cron.schedule_in_database', qq{SELECT cron.schedule_in_database('CreateCycles', '\@daily', '$evil',
 		current_database(), 'postgres')} ],
 	[ 'uso_import_pg_cron', q{SELECT uso_import_pg_cron()} ]);
@@ -48,9 +47,19 @@ for my $a (@attacks)
 	my ($what, $sql) = @$a;
 	my ($rc, $out, $err) = $node->psql('postgres', $sql, connstr => $node->connstr('postgres') . ' user=esc_admin');
 	isnt($rc, 0, "the admin's $what is refused");
-	like($err, qr/permission denied|only the owner|must be superuser|already used by role/,
+	like($err, qr/permission denied|only the owner|must be superuser|built-in task of uso_tasks, not a pg_cron job/,
 		"$what: with a privilege error");
 }
+# Job names are per role, as in pg_cron: the admin's cron.schedule of the
+# name makes a job of the admin's own, run as the admin, and CreateCycles
+# stays as it was.
+is($node->safe_psql('postgres', qq{SELECT cron.schedule('CreateCycles', '\@daily', '$evil') > 0},
+		connstr => $node->connstr('postgres') . ' user=esc_admin'),
+	't', "the admin's cron.schedule of a taken name makes a job of its own");
+is($q->(q{SELECT string_agg(format('%s|%s', name, username), ',') FROM uso_task WHERE username = 'esc_admin'}),
+	'CreateCycles@esc_admin|esc_admin', 'it runs as the admin, under a name of its own');
+$node->safe_psql('postgres', q{SELECT cron.unschedule('CreateCycles')},
+	connstr => $node->connstr('postgres') . ' user=esc_admin');
 is($q->(q{SELECT md5(string_agg(concat_ws('|', id, command, config, database, username), ',' ORDER BY id))
 	FROM uso_task}), $before, 'no task changed what it runs or as whom');
 
