@@ -621,6 +621,23 @@ PublishWaiting(int waiting)
 }
 
 /*
+ * Tell uso_scheduler_status whether runs wait because the postmaster had no
+ * background worker slot for a new executor (a starved pool looks healthy
+ * otherwise: the scheduler runs, the runs stay queued).
+ */
+static void
+PublishStarved(bool starved)
+{
+	UsoSchedulerSlot *me;
+
+	LWLockAcquire(UsoShared->lock, LW_EXCLUSIVE);
+	me = UsoFindScheduler(MyDatabaseId);
+	if (me != NULL && me->pid == MyProcPid)
+		me->workers_starved = starved;
+	LWLockRelease(UsoShared->lock);
+}
+
+/*
  * The postmaster is out of background worker slots (max_worker_processes):
  * give slot i back and make room as when our pool is full.
  */
@@ -678,11 +695,13 @@ PoolDispatch(SchedCandidate *cands, int n, int64 *placed, bool *waiting_for_room
 	int			nplaced = 0;
 	int			room_waiting = 0;
 	bool		stop = false;
+	bool		start_failed = false;
 
 	*waiting_for_room = false;
 	if (n == 0)
 	{
 		PublishWaiting(0);
+		PublishStarved(false);
 		return 0;
 	}
 	EnsureHandles();
@@ -779,6 +798,7 @@ PoolDispatch(SchedCandidate *cands, int n, int64 *placed, bool *waiting_for_room
 		}
 		if (!StartWorker(slot))
 		{
+			start_failed = true;
 			StartFailed(slot, &cands[started[slot]]);
 			done[started[slot]] = false;
 			*waiting_for_room = true;
@@ -796,5 +816,6 @@ PoolDispatch(SchedCandidate *cands, int n, int64 *placed, bool *waiting_for_room
 	pfree(v.roles);
 	pfree(v.dbs);
 	PublishWaiting(*waiting_for_room ? room_waiting : 0);
+	PublishStarved(start_failed);
 	return nplaced;
 }

@@ -37,7 +37,7 @@ SELECT t.name,
        nxt.once_at AS next_once_at,
        t.builtin,
        t.alert_mail_to,
-       CASE
+       COALESCE(CASE
            WHEN t.follows_on IS NOT NULL AND t.follows_task_id IS NULL THEN
                pg_catalog.format('task "%s", which it follows, was deleted or moved to another database',
                                  @extschema@.uso_schedule_follows(t.schedule))
@@ -49,7 +49,12 @@ SELECT t.name,
                ELSE pg_catalog.format('database "%s", which it runs in, was dropped', t.database::text) END
            WHEN (t.database IS NULL OR t.database = pg_catalog.current_database()) THEN
                @extschema@.uso_command_missing(t.command)
-       END AS status_detail,
+       END,
+       -- A starved pool looks idle otherwise: the run is queued and never starts.
+       CASE WHEN waiting.since IS NOT NULL THEN
+           pg_catalog.format('its run due at %s waits for a worker: no background worker slot is free '
+                             '(raise max_worker_processes)', waiting.since)
+       END) AS status_detail,
        CASE WHEN last.trigger = 'chain' AND last.caused_by_run_id IS NOT NULL
             THEN pg_catalog.format('after %s run %s', @extschema@.uso_schedule_follows(t.schedule),
                                    last.caused_by_run_id)
@@ -78,6 +83,12 @@ LEFT JOIN LATERAL (
            END AS next_run_at,
            (SELECT pg_catalog.min(r.scheduled_for) FROM @extschema@.uso_task_run r
             WHERE r.task_id = t.id AND r.status = 'queued' AND r.trigger = 'once') AS once_at) nxt ON true
+LEFT JOIN LATERAL (
+    SELECT pg_catalog.min(COALESCE(r.scheduled_for, r.queued_at)) AS since
+    FROM @extschema@.uso_task_run r
+    WHERE r.task_id = t.id AND r.status = 'queued'
+      AND COALESCE(r.scheduled_for, r.queued_at) <= pg_catalog.now()
+      AND _uso_tasks.uso_pool_starved()) waiting ON true
 -- Reading the page warns when no scheduler runs what it shows.
 WHERE _uso_tasks.uso_warn_scheduler();
 COMMENT ON VIEW @extschema@.uso_background_tasks IS
@@ -101,7 +112,7 @@ COMMENT ON COLUMN @extschema@.uso_background_tasks.warnings IS 'How many warning
 COMMENT ON COLUMN @extschema@.uso_background_tasks.next_once_at IS 'When the next one-off run (uso_run_at) is due, if one is waiting.';
 COMMENT ON COLUMN @extschema@.uso_background_tasks.builtin IS 'Registered by CREATE EXTENSION (the task pack, housekeeping).';
 COMMENT ON COLUMN @extschema@.uso_background_tasks.alert_mail_to IS 'Who this task''s failure alerts go to, besides uso_tasks.alert_mail_to.';
-COMMENT ON COLUMN @extschema@.uso_background_tasks.status_detail IS 'Why the status is missing: the function the command calls, the task it follows, or the database it runs in, that no longer exists; NULL otherwise.';
+COMMENT ON COLUMN @extschema@.uso_background_tasks.status_detail IS 'Why the status is missing: the function the command calls, the task it follows, or the database it runs in, that no longer exists; or that a due run waits because no executor can start (max_worker_processes); NULL otherwise.';
 COMMENT ON COLUMN @extschema@.uso_background_tasks.database IS 'The database it runs in, by its name now (a renamed database shows its new name); NULL when that database was dropped.';
 COMMENT ON COLUMN @extschema@.uso_background_tasks.last_trigger IS 'Why the last finished run ran: schedule, manual, retry, catchup, once, startup, or for a follower "after <task> run <id>".';
 
