@@ -601,40 +601,31 @@ PoolRetireIdle(void)
 	pfree(latches);
 }
 
-/* Tell the other schedulers how many of our runs wait for room. */
+/*
+ * Tell the other schedulers how many of our runs wait for room, and the
+ * status view whether no executor could start (max_worker_processes).
+ */
 static void
-PublishWaiting(int waiting)
+PublishWaiting(int waiting, bool starved)
 {
 	static int	published = 0;
+	static bool published_starved = false;
 
-	if (waiting == published)
+	if (waiting == published && starved == published_starved)
 		return;
 	LWLockAcquire(UsoShared->lock, LW_EXCLUSIVE);
 	{
 		UsoSchedulerSlot *me = UsoFindScheduler(MyDatabaseId);
 
 		if (me != NULL)
+		{
 			me->runs_waiting = waiting;
+			me->workers_starved = starved;
+		}
 	}
 	LWLockRelease(UsoShared->lock);
 	published = waiting;
-}
-
-/*
- * Tell uso_scheduler_status whether runs wait because the postmaster had no
- * background worker slot for a new executor (a starved pool looks healthy
- * otherwise: the scheduler runs, the runs stay queued).
- */
-static void
-PublishStarved(bool starved)
-{
-	UsoSchedulerSlot *me;
-
-	LWLockAcquire(UsoShared->lock, LW_EXCLUSIVE);
-	me = UsoFindScheduler(MyDatabaseId);
-	if (me != NULL && me->pid == MyProcPid)
-		me->workers_starved = starved;
-	LWLockRelease(UsoShared->lock);
+	published_starved = starved;
 }
 
 /*
@@ -700,8 +691,7 @@ PoolDispatch(SchedCandidate *cands, int n, int64 *placed, bool *waiting_for_room
 	*waiting_for_room = false;
 	if (n == 0)
 	{
-		PublishWaiting(0);
-		PublishStarved(false);
+		PublishWaiting(0, false);
 		return 0;
 	}
 	EnsureHandles();
@@ -815,7 +805,6 @@ PoolDispatch(SchedCandidate *cands, int n, int64 *placed, bool *waiting_for_room
 	pfree(v.free_slots);
 	pfree(v.roles);
 	pfree(v.dbs);
-	PublishWaiting(*waiting_for_room ? room_waiting : 0);
-	PublishStarved(start_failed);
+	PublishWaiting(*waiting_for_room ? room_waiting : 0, start_failed);
 	return nplaced;
 }
