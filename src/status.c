@@ -3,7 +3,9 @@
  *	  uso_scheduler_status(): every scheduler slot in shared memory, and
  *	  this database's even when it has none, with a state saying why not;
  *	  uso_warn_scheduler(): the WARNING of uso_schedule, uso_run_now and the
- *	  admin view when nothing would run what they show or queue.
+ *	  admin view when nothing would run what they show or queue;
+ *	  uso_pool_starved(): for the admin view, whether this database's runs
+ *	  wait because no executor can start (max_worker_processes).
  *
  * Everything is read from shared memory under the shared lock in one copy,
  * so a row is consistent and the scan never waits for a scheduler.
