@@ -19,7 +19,13 @@ SELECT t.name,
            WHEN last.status IN ('failed', 'timed_out') THEN 'failing'
            ELSE 'idle'
        END AS status,
-       t.last_run_at,
+       -- The scheduler counts a due run as started (its grid moves); while it
+       -- waits for an executor that cannot start, the page shows the last
+       -- run that did start.
+       CASE WHEN waiting.since IS NULL THEN t.last_run_at
+            ELSE (SELECT r.started_at FROM @extschema@.uso_task_run r
+                  WHERE r.task_id = t.id AND r.started_at IS NOT NULL
+                  ORDER BY r.id DESC LIMIT 1) END AS last_run_at,
        CASE WHEN last.status = 'succeeded' AND last.warnings > 0 THEN 'succeeded with warnings'
             ELSE last.status END AS last_status,
        last.finished_at - last.started_at AS last_duration,
@@ -100,7 +106,7 @@ COMMENT ON COLUMN @extschema@.uso_background_tasks.schedule IS 'The schedule as 
 COMMENT ON COLUMN @extschema@.uso_background_tasks.frequency IS 'The schedule in plain English.';
 COMMENT ON COLUMN @extschema@.uso_background_tasks.retry_after IS 'After a failure the next run comes no later than this.';
 COMMENT ON COLUMN @extschema@.uso_background_tasks.status IS 'idle, running, disabled, failing (last run failed) or missing (its function, the task it follows, or the database it runs in does not exist: status_detail says which).';
-COMMENT ON COLUMN @extschema@.uso_background_tasks.last_run_at IS 'Start of the last run.';
+COMMENT ON COLUMN @extschema@.uso_background_tasks.last_run_at IS 'Start of the last run (while a due run waits because no executor can start: of the last run that started).';
 COMMENT ON COLUMN @extschema@.uso_background_tasks.last_status IS 'Outcome of the last finished run: succeeded, succeeded with warnings (it logged warnings, e.g. skipped items), failed, timed_out or cancelled.';
 COMMENT ON COLUMN @extschema@.uso_background_tasks.last_duration IS 'How long the last finished run took.';
 COMMENT ON COLUMN @extschema@.uso_background_tasks.last_log IS 'The last run''s message followed by its log lines.';

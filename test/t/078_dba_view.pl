@@ -65,6 +65,8 @@ uso_wait_for($small, "SELECT state LIKE 'starved: %max_worker_processes%' FROM u
 like(squery("SELECT status_detail FROM uso_background_tasks WHERE name = 'waits'"),
 	qr/waits for a worker.*max_worker_processes/, "the admin view's status_detail says why the run waits");
 is(squery("SELECT status FROM uso_task_run WHERE id = $run"), 'queued', 'the run is still queued');
+is(squery("SELECT coalesce(last_run_at::text, 'none') FROM uso_background_tasks WHERE name = 'waits'"), 'none',
+	'and the admin view shows no last run for a task that never started one');
 {
 	my ($ret, $out, $err) = $small->psql('postgres', "SELECT uso_run_now('waits')");
 	like($err, qr/WARNING:  .*no background worker slot is free.*\n(?:.*\n)*HINT:  .*max_worker_processes/,
@@ -86,5 +88,7 @@ uso_wait_for($small, "SELECT state = 'running' FROM uso_scheduler_status WHERE d
 	'and the status says running');
 is(squery("SELECT status_detail FROM uso_background_tasks WHERE name = 'waits'"), '',
 	'the status_detail is empty again');
+is(squery("SELECT last_run_at IS NOT NULL FROM uso_background_tasks WHERE name = 'waits'"), 't',
+	'and last_run_at shows the run that started');
 
 done_testing();
