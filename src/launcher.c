@@ -111,7 +111,7 @@ GetDb(Oid dboid)
  * postmaster never restarts: its exit wakes the launcher, which decides.
  */
 static BackgroundWorkerHandle *
-RegisterScheduler(Oid dboid)
+RegisterScheduler(Oid dboid, const char *dbname)
 {
 	BackgroundWorker worker;
 	BackgroundWorkerHandle *handle;
@@ -124,7 +124,8 @@ RegisterScheduler(Oid dboid)
 	worker.bgw_restart_time = BGW_NEVER_RESTART;
 	snprintf(worker.bgw_library_name, BGW_MAXLEN, "uso_tasks");
 	snprintf(worker.bgw_function_name, BGW_MAXLEN, "uso_scheduler_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "uso_tasks scheduler %u", dboid);
+	/* Its process title (ps): a DBA knows the database by name, not OID. */
+	snprintf(worker.bgw_name, BGW_MAXLEN, "uso_tasks scheduler %s (oid %u)", dbname, dboid);
 	snprintf(worker.bgw_type, BGW_MAXLEN, "uso_tasks scheduler");
 	worker.bgw_main_arg = ObjectIdGetDatum(dboid);
 	worker.bgw_notify_pid = MyProcPid;
@@ -334,7 +335,7 @@ StartDue(TimestampTz now)
 			continue;
 		}
 		(void) UsoTakeSchedulerExit(db->dboid);	/* a stale note is not this one's */
-		db->handle = RegisterScheduler(db->dboid);
+		db->handle = RegisterScheduler(db->dboid, name);
 		if (db->handle == NULL)
 		{
 			if (!(db->logged & LOGGED_NO_REGISTER))

@@ -601,23 +601,31 @@ PoolRetireIdle(void)
 	pfree(latches);
 }
 
-/* Tell the other schedulers how many of our runs wait for room. */
+/*
+ * Tell the other schedulers how many of our runs wait for room, and the
+ * status view whether no executor could start (max_worker_processes).
+ */
 static void
-PublishWaiting(int waiting)
+PublishWaiting(int waiting, bool starved)
 {
 	static int	published = 0;
+	static bool published_starved = false;
 
-	if (waiting == published)
+	if (waiting == published && starved == published_starved)
 		return;
 	LWLockAcquire(UsoShared->lock, LW_EXCLUSIVE);
 	{
 		UsoSchedulerSlot *me = UsoFindScheduler(MyDatabaseId);
 
 		if (me != NULL)
+		{
 			me->runs_waiting = waiting;
+			me->workers_starved = starved;
+		}
 	}
 	LWLockRelease(UsoShared->lock);
 	published = waiting;
+	published_starved = starved;
 }
 
 /*
@@ -678,11 +686,12 @@ PoolDispatch(SchedCandidate *cands, int n, int64 *placed, bool *waiting_for_room
 	int			nplaced = 0;
 	int			room_waiting = 0;
 	bool		stop = false;
+	bool		start_failed = false;
 
 	*waiting_for_room = false;
 	if (n == 0)
 	{
-		PublishWaiting(0);
+		PublishWaiting(0, false);
 		return 0;
 	}
 	EnsureHandles();
@@ -779,6 +788,7 @@ PoolDispatch(SchedCandidate *cands, int n, int64 *placed, bool *waiting_for_room
 		}
 		if (!StartWorker(slot))
 		{
+			start_failed = true;
 			StartFailed(slot, &cands[started[slot]]);
 			done[started[slot]] = false;
 			*waiting_for_room = true;
@@ -795,6 +805,6 @@ PoolDispatch(SchedCandidate *cands, int n, int64 *placed, bool *waiting_for_room
 	pfree(v.free_slots);
 	pfree(v.roles);
 	pfree(v.dbs);
-	PublishWaiting(*waiting_for_room ? room_waiting : 0);
+	PublishWaiting(*waiting_for_room ? room_waiting : 0, start_failed);
 	return nplaced;
 }

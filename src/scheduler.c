@@ -160,6 +160,7 @@ ClaimSlot(Oid dboid)
 			slot->catalog_changed = false;
 			slot->runs_queued = false;
 			slot->runs_waiting = 0;
+			slot->workers_starved = false;
 			MySchedSlot = slot;
 		}
 		LWLockRelease(UsoShared->lock);

@@ -351,3 +351,9 @@ UsoStartAtCommit(void)
 	RegisterWakeCallback();
 	pending_start = true;
 }
+
+bool
+UsoStartPendingAtCommit(void)
+{
+	return pending_start;
+}

@@ -115,6 +115,9 @@ typedef struct UsoSchedulerSlot
 	bool		stop_requested; /* extension dropped: exit */
 	bool		reboot_done;	/* @reboot tasks ran since the postmaster started */
 	int			runs_waiting;	/* ready runs its last dispatch could not place */
+	bool		workers_starved;	/* its last dispatch could not start an
+									 * executor: no background worker slot
+									 * free (max_worker_processes) */
 	UsoSchedStatus status;		/* valid while status.pid == pid */
 } UsoSchedulerSlot;
 
@@ -195,5 +198,7 @@ extern void UsoWakeAtCommit(bool catalog_changed, bool runs_queued);
 extern void UsoWakeAllAtCommit(void);
 extern void UsoChainsPendingAtCommit(void);
 extern void UsoStartAtCommit(void);
+/* This transaction asks for its database's scheduler when it commits. */
+extern bool UsoStartPendingAtCommit(void);
 
 #endif							/* USO_SHMEM_H */

@@ -3,7 +3,9 @@
  *	  uso_scheduler_status(): every scheduler slot in shared memory, and
  *	  this database's even when it has none, with a state saying why not;
  *	  uso_warn_scheduler(): the WARNING of uso_schedule, uso_run_now and the
- *	  admin view when nothing would run what they show or queue.
+ *	  admin view when nothing would run what they show or queue;
+ *	  uso_pool_starved(): for the admin view, whether this database's runs
+ *	  wait because no executor can start (max_worker_processes).
  *
  * Everything is read from shared memory under the shared lock in one copy,
  * so a row is consistent and the scan never waits for a scheduler.
@@ -26,6 +28,10 @@
 
 PG_FUNCTION_INFO_V1(uso_scheduler_status);
 PG_FUNCTION_INFO_V1(uso_warn_scheduler);
+PG_FUNCTION_INFO_V1(uso_pool_starved);
+
+#define STARVED_STATE \
+	"starved: no background worker slot free (max_worker_processes): runs wait for an executor"
 
 /* A heartbeat older than this means the scheduler is stuck. */
 #define STALE_HEARTBEAT_MS	(6 * USO_HEARTBEAT_MS)
@@ -37,6 +43,7 @@ typedef struct DbStatus
 	pid_t		pid;			/* 0 = none alive */
 	UsoSchedStatus st;
 	bool		start_requested;
+	bool		starved;		/* no background worker slot for an executor */
 	UsoSchedExitReason note;
 	int			busy;
 	int			idle;
@@ -86,7 +93,10 @@ TakeSnapshot(StatusCopy *snap)
 		db->has_slot = true;
 		db->pid = slot->pid;
 		if (slot->pid != 0 && slot->status.pid == slot->pid)
+		{
 			db->st = slot->status;
+			db->starved = slot->workers_starved;
+		}
 	}
 	(void) SnapDb(snap, MyDatabaseId, true);
 	for (int i = 0; i < snap->n; i++)
@@ -116,18 +126,27 @@ TakeSnapshot(StatusCopy *snap)
 	}
 	LWLockRelease(UsoShared->lock);
 
+	/*
+	 * This transaction asks for the scheduler at commit (CREATE EXTENSION,
+	 * uso_scheduler_start): a script that creates the extension and then
+	 * schedules in one transaction is not warned about a start to come.
+	 */
+	if (UsoStartPendingAtCommit())
+		SnapDb(snap, MyDatabaseId, false)->start_requested = true;
+
 	/* A slot whose process is gone (crash, kill -9) is not running. */
 	for (int i = 0; i < snap->n; i++)
 		if (snap->dbs[i].pid != 0 && kill(snap->dbs[i].pid, 0) != 0)
 		{
 			snap->dbs[i].pid = 0;
 			snap->dbs[i].st.heartbeat = 0;
+			snap->dbs[i].starved = false;
 		}
 }
 
 /*
- * running, starting, or "stopped: <reason>"; *ok is true for the first
- * two (nothing to warn about).
+ * running, starved, starting, or "stopped: <reason>"; *ok is true for
+ * running and starting (nothing to warn about).
  */
 static char *
 StateOf(const StatusCopy *snap, const DbStatus *db, bool *ok)
@@ -142,6 +161,9 @@ StateOf(const StatusCopy *snap, const DbStatus *db, bool *ok)
 		if (TimestampDifferenceExceeds(db->st.heartbeat, now, STALE_HEARTBEAT_MS))
 			return psprintf("stopped: not responding (no heartbeat for %ld s)",
 							(long) ((now - db->st.heartbeat) / USECS_PER_SEC));
+		/* It runs, but no run can start: a DBA must see it here. */
+		if (db->starved)
+			return pstrdup(STARVED_STATE);
 		*ok = true;
 		return pstrdup("running");
 	}
@@ -239,7 +261,17 @@ UsoWarnScheduler(void)
 	TakeSnapshot(snap);
 	db = SnapDb(snap, MyDatabaseId, false);
 	state = StateOf(snap, db, &ok);
-	if (!ok)
+	if (!ok && db->starved)
+		ereport(WARNING,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("the uso_tasks scheduler of database \"%s\" cannot start an executor: "
+						"no background worker slot is free, runs wait",
+						get_database_name(MyDatabaseId)),
+				 errdetail("uso_scheduler_status says: %s.", state),
+				 errhint("Raise max_worker_processes above uso_tasks.max_workers + the number of "
+						 "databases + 2 (with the other background workers and parallel query) "
+						 "and restart the server.")));
+	else if (!ok)
 		ereport(WARNING,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("the uso_tasks scheduler of database \"%s\" is not running: no task will start",
@@ -255,4 +287,20 @@ uso_warn_scheduler(PG_FUNCTION_ARGS)
 {
 	UsoWarnScheduler();
 	PG_RETURN_BOOL(true);
+}
+
+/* Whether this database's scheduler waits for a background worker slot. */
+Datum
+uso_pool_starved(PG_FUNCTION_ARGS)
+{
+	StatusCopy *snap;
+	bool		starved;
+
+	if (!uso_preloaded || UsoShared == NULL)
+		PG_RETURN_BOOL(false);
+	snap = palloc(sizeof(StatusCopy));
+	TakeSnapshot(snap);
+	starved = SnapDb(snap, MyDatabaseId, false)->starved;
+	pfree(snap);
+	PG_RETURN_BOOL(starved);
 }

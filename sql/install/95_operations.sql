@@ -737,6 +737,14 @@ CREATE FUNCTION _uso_tasks.uso_scheduler_status_raw(
 COMMENT ON FUNCTION _uso_tasks.uso_scheduler_status_raw() IS
     'The schedulers in shared memory, and this database''s even when it has none; read through uso_scheduler_status.';
 
+-- Whether this database's runs wait because no executor can start (the
+-- admin view's status_detail says so for the tasks whose runs wait): a fact
+-- of the server's configuration, nothing of any role's tasks.
+CREATE FUNCTION _uso_tasks.uso_pool_starved() RETURNS boolean
+    LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'uso_pool_starved';
+COMMENT ON FUNCTION _uso_tasks.uso_pool_starved() IS
+    'True while this database''s scheduler cannot start an executor: the postmaster has no background worker slot free (max_worker_processes).';
+
 CREATE VIEW @extschema@.uso_scheduler_status AS
 SELECT s.database, s.pid, s.started_at, s.last_loop_at,
        extract(epoch FROM clock_timestamp() - s.last_loop_at) AS heartbeat_age,
@@ -755,7 +763,7 @@ COMMENT ON COLUMN @extschema@.uso_scheduler_status.runs_running IS 'Runs it has 
 COMMENT ON COLUMN @extschema@.uso_scheduler_status.workers_busy IS 'Executor workers of this database running a task.';
 COMMENT ON COLUMN @extschema@.uso_scheduler_status.workers_idle IS 'Executor workers of this database waiting for work.';
 COMMENT ON COLUMN @extschema@.uso_scheduler_status.next_wakeup IS 'When the scheduler next wakes up by itself (a due run or the heartbeat).';
-COMMENT ON COLUMN @extschema@.uso_scheduler_status.state IS 'running, starting, or stopped: <reason>.';
+COMMENT ON COLUMN @extschema@.uso_scheduler_status.state IS 'running; starved: no background worker slot free (max_worker_processes), runs wait for an executor; starting; or stopped: <reason>.';
 REVOKE EXECUTE ON FUNCTION _uso_tasks.uso_scheduler_status_raw() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION _uso_tasks.uso_scheduler_status_raw() TO uso_admin, pg_monitor;
 REVOKE ALL ON @extschema@.uso_scheduler_status FROM PUBLIC;

@@ -19,7 +19,13 @@ SELECT t.name,
            WHEN last.status IN ('failed', 'timed_out') THEN 'failing'
            ELSE 'idle'
        END AS status,
-       t.last_run_at,
+       -- The scheduler counts a due run as started (its grid moves); while it
+       -- waits for an executor that cannot start, the page shows the last
+       -- run that did start.
+       CASE WHEN waiting.since IS NULL THEN t.last_run_at
+            ELSE (SELECT r.started_at FROM @extschema@.uso_task_run r
+                  WHERE r.task_id = t.id AND r.started_at IS NOT NULL
+                  ORDER BY r.id DESC LIMIT 1) END AS last_run_at,
        CASE WHEN last.status = 'succeeded' AND last.warnings > 0 THEN 'succeeded with warnings'
             ELSE last.status END AS last_status,
        last.finished_at - last.started_at AS last_duration,
@@ -37,7 +43,7 @@ SELECT t.name,
        nxt.once_at AS next_once_at,
        t.builtin,
        t.alert_mail_to,
-       CASE
+       COALESCE(CASE
            WHEN t.follows_on IS NOT NULL AND t.follows_task_id IS NULL THEN
                pg_catalog.format('task "%s", which it follows, was deleted or moved to another database',
                                  @extschema@.uso_schedule_follows(t.schedule))
@@ -49,7 +55,12 @@ SELECT t.name,
                ELSE pg_catalog.format('database "%s", which it runs in, was dropped', t.database::text) END
            WHEN (t.database IS NULL OR t.database = pg_catalog.current_database()) THEN
                @extschema@.uso_command_missing(t.command)
-       END AS status_detail,
+       END,
+       -- A starved pool looks idle otherwise: the run is queued and never starts.
+       CASE WHEN waiting.since IS NOT NULL THEN
+           pg_catalog.format('its run due at %s waits for a worker: no background worker slot is free '
+                             '(raise max_worker_processes)', waiting.since)
+       END) AS status_detail,
        CASE WHEN last.trigger = 'chain' AND last.caused_by_run_id IS NOT NULL
             THEN pg_catalog.format('after %s run %s', @extschema@.uso_schedule_follows(t.schedule),
                                    last.caused_by_run_id)
@@ -78,6 +89,12 @@ LEFT JOIN LATERAL (
            END AS next_run_at,
            (SELECT pg_catalog.min(r.scheduled_for) FROM @extschema@.uso_task_run r
             WHERE r.task_id = t.id AND r.status = 'queued' AND r.trigger = 'once') AS once_at) nxt ON true
+LEFT JOIN LATERAL (
+    SELECT pg_catalog.min(COALESCE(r.scheduled_for, r.queued_at)) AS since
+    FROM @extschema@.uso_task_run r
+    WHERE r.task_id = t.id AND r.status = 'queued'
+      AND COALESCE(r.scheduled_for, r.queued_at) <= pg_catalog.now()
+      AND _uso_tasks.uso_pool_starved()) waiting ON true
 -- Reading the page warns when no scheduler runs what it shows.
 WHERE _uso_tasks.uso_warn_scheduler();
 COMMENT ON VIEW @extschema@.uso_background_tasks IS
@@ -89,7 +106,7 @@ COMMENT ON COLUMN @extschema@.uso_background_tasks.schedule IS 'The schedule as 
 COMMENT ON COLUMN @extschema@.uso_background_tasks.frequency IS 'The schedule in plain English.';
 COMMENT ON COLUMN @extschema@.uso_background_tasks.retry_after IS 'After a failure the next run comes no later than this.';
 COMMENT ON COLUMN @extschema@.uso_background_tasks.status IS 'idle, running, disabled, failing (last run failed) or missing (its function, the task it follows, or the database it runs in does not exist: status_detail says which).';
-COMMENT ON COLUMN @extschema@.uso_background_tasks.last_run_at IS 'Start of the last run.';
+COMMENT ON COLUMN @extschema@.uso_background_tasks.last_run_at IS 'Start of the last run (while a due run waits because no executor can start: of the last run that started).';
 COMMENT ON COLUMN @extschema@.uso_background_tasks.last_status IS 'Outcome of the last finished run: succeeded, succeeded with warnings (it logged warnings, e.g. skipped items), failed, timed_out or cancelled.';
 COMMENT ON COLUMN @extschema@.uso_background_tasks.last_duration IS 'How long the last finished run took.';
 COMMENT ON COLUMN @extschema@.uso_background_tasks.last_log IS 'The last run''s message followed by its log lines.';
@@ -101,7 +118,7 @@ COMMENT ON COLUMN @extschema@.uso_background_tasks.warnings IS 'How many warning
 COMMENT ON COLUMN @extschema@.uso_background_tasks.next_once_at IS 'When the next one-off run (uso_run_at) is due, if one is waiting.';
 COMMENT ON COLUMN @extschema@.uso_background_tasks.builtin IS 'Registered by CREATE EXTENSION (the task pack, housekeeping).';
 COMMENT ON COLUMN @extschema@.uso_background_tasks.alert_mail_to IS 'Who this task''s failure alerts go to, besides uso_tasks.alert_mail_to.';
-COMMENT ON COLUMN @extschema@.uso_background_tasks.status_detail IS 'Why the status is missing: the function the command calls, the task it follows, or the database it runs in, that no longer exists; NULL otherwise.';
+COMMENT ON COLUMN @extschema@.uso_background_tasks.status_detail IS 'Why the status is missing: the function the command calls, the task it follows, or the database it runs in, that no longer exists; or that a due run waits because no executor can start (max_worker_processes); NULL otherwise.';
 COMMENT ON COLUMN @extschema@.uso_background_tasks.database IS 'The database it runs in, by its name now (a renamed database shows its new name); NULL when that database was dropped.';
 COMMENT ON COLUMN @extschema@.uso_background_tasks.last_trigger IS 'Why the last finished run ran: schedule, manual, retry, catchup, once, startup, or for a follower "after <task> run <id>".';
 
