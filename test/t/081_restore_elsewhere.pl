@@ -23,10 +23,12 @@ for my $db ('appdb', 'otherdb')
 	$q->($db, q{UPDATE uso_task SET enabled = false WHERE builtin});
 	$q->($db, q{CREATE TABLE hits (db name DEFAULT current_database(), task text)});
 }
-# A task created without a database, and one that runs in otherdb.
-uso_task($node, _db => 'appdb', name => 'home', schedule => '@manual',
+# A task created without a database, and one that runs in otherdb.  Their
+# schedule is pg_cron's grammar, so cron.job lists them (not '@manual'), and
+# fires on January 1st only: the test runs them by hand.
+uso_task($node, _db => 'appdb', name => 'home', schedule => '0 3 1 1 *',
 	command => q{INSERT INTO hits (task) VALUES ('home')});
-uso_task($node, _db => 'appdb', name => 'away', schedule => '@manual', database => 'otherdb',
+uso_task($node, _db => 'appdb', name => 'away', schedule => '0 3 1 1 *', database => 'otherdb',
 	command => q{INSERT INTO hits (task) VALUES ('away')});
 is($q->('appdb', q{SELECT string_agg(name || '=' || coalesce(database, '(this database)'), ',' ORDER BY name)
 	FROM uso_task WHERE NOT builtin}), 'away=otherdb,home=(this database)',
